@@ -1,0 +1,126 @@
+//! Builds the guests in `guest/` for `wasm32-wasip2` and writes `guests.rs`,
+//! which names each component's path.
+//!
+//! The guests are compiled by a nested `cargo build` into a target directory
+//! of their own (inside `OUT_DIR`), as wasmtime's test-programs do: the outer
+//! build holds the lock on the workspace's target directory, and the guests
+//! need another target triple anyway.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Every guest crate under `guest/` that is a component (the helper crate
+/// `common` is not). The host reads each one's role from its exports.
+const GUESTS: &[&str] = &[
+    "tcp-echo-server",
+    "tcp-client",
+    "udp-echo-server",
+    "udp-client",
+];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.parent().unwrap();
+    let guest_dir = root.join("guest");
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap());
+    let target_dir = out_dir.join("target");
+
+    require_wasm_target();
+
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--release")
+        .arg("--target=wasm32-wasip2")
+        .arg("--manifest-path")
+        .arg(guest_dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target_dir)
+        // Flags meant for the host's target must not leak into the guests'.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_PROFILE_RELEASE_DEBUG");
+    for name in GUESTS {
+        cmd.arg("-p").arg(name);
+    }
+    let status = cmd
+        .status()
+        .expect("failed to run cargo to build the guests");
+    if !status.success() {
+        panic!(
+            "building the guests in {} failed (see the errors above)",
+            guest_dir.display()
+        );
+    }
+
+    let wasm_dir = target_dir.join("wasm32-wasip2").join("release");
+    let mut generated = String::new();
+    generated.push_str("/// Every bundled guest, as built from `guest/`.\n");
+    generated.push_str("pub const GUESTS: &[Guest] = &[\n");
+    for name in GUESTS {
+        let path = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
+        assert!(
+            path.exists(),
+            "the guest build did not produce {}",
+            path.display()
+        );
+        generated.push_str(&format!(
+            "    Guest {{ name: {name:?}, path: {:?} }},\n",
+            path.display().to_string()
+        ));
+        for dep in dep_info(&wasm_dir, name) {
+            println!("cargo:rerun-if-changed={}", dep.display());
+        }
+    }
+    generated.push_str("];\n");
+    fs::write(out_dir.join("guests.rs"), generated).unwrap();
+
+    println!(
+        "cargo:rerun-if-changed={}",
+        guest_dir.join("Cargo.toml").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        guest_dir.join("Cargo.lock").display()
+    );
+    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+}
+
+/// Stop with a message that says what to do when the wasm target is missing,
+/// instead of cargo's "can't find crate for `core`".
+fn require_wasm_target() {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    if let Some(sysroot) = sysroot {
+        let lib = sysroot.join("lib/rustlib/wasm32-wasip2");
+        if !lib.exists() {
+            panic!(
+                "\n\nThe wasm32-wasip2 target is not installed, so socklab's guests cannot be built.\n\
+                 Run `rustup target add wasm32-wasip2` and build again.\n\n"
+            );
+        }
+    }
+}
+
+/// The source files a guest was built from, read from cargo's `.d` file, so
+/// that editing a guest rebuilds it.
+fn dep_info(wasm_dir: &Path, name: &str) -> Vec<PathBuf> {
+    let d = wasm_dir.join(format!("{}.d", name.replace('-', "_")));
+    let Ok(text) = fs::read_to_string(&d) else {
+        return Vec::new();
+    };
+    let Some((_, deps)) = text.split_once(": ") else {
+        return Vec::new();
+    };
+    deps.split_whitespace()
+        .filter(|p| !p.contains("/.cargo/registry/") && !p.contains("/rustlib/"))
+        .map(PathBuf::from)
+        .collect()
+}

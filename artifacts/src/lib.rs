@@ -1,0 +1,24 @@
+//! Where the build put socklab's bundled guests.
+//!
+//! `build.rs` compiles every crate in `guest/` for `wasm32-wasip2` and writes
+//! the list below. The host binary embeds only these paths, never the
+//! components: a guest is read from disk at run time, so rebuilding or
+//! swapping one never rebuilds the host.
+
+/// One bundled guest component.
+#[derive(Debug, Clone, Copy)]
+pub struct Guest {
+    /// The name users type (`socklab serve tcp-echo-server`).
+    pub name: &'static str,
+    /// Absolute path of the component the build produced.
+    pub path: &'static str,
+}
+
+include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+
+/// The directory the build wrote the guests to (`--guest-dir`'s fallback).
+pub fn build_dir() -> Option<&'static std::path::Path> {
+    GUESTS
+        .first()
+        .and_then(|g| std::path::Path::new(g.path).parent())
+}

@@ -1,0 +1,69 @@
+//! Waiting and writing: the parts of `wasi:io` every guest needs.
+
+use crate::wasi::clocks::monotonic_clock::{self, Instant};
+use crate::wasi::io::poll::{Pollable, poll};
+use crate::wasi::io::streams::{OutputStream, StreamError};
+
+/// A point on the monotonic clock after which a wait gives up.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline(pub Instant);
+
+impl Deadline {
+    /// `ms` milliseconds from now.
+    pub fn after_ms(ms: u32) -> Self {
+        Deadline(monotonic_clock::now() + u64::from(ms) * 1_000_000)
+    }
+
+    /// Whether the deadline has passed.
+    pub fn passed(&self) -> bool {
+        monotonic_clock::now() >= self.0
+    }
+
+    /// A pollable that becomes ready at the deadline.
+    pub fn pollable(&self) -> Pollable {
+        monotonic_clock::subscribe_instant(self.0)
+    }
+}
+
+/// Nanoseconds elapsed since `start` on the monotonic clock.
+pub fn elapsed_ns(start: Instant) -> u64 {
+    monotonic_clock::now().saturating_sub(start)
+}
+
+/// Block until `ready` is ready or `deadline` passes; `true` if `ready` won.
+///
+/// Equivalent to `poll()`/`select()` on one descriptor with a timeout.
+pub fn wait_until(ready: &Pollable, deadline: &Pollable) -> bool {
+    let fired = poll(&[ready, deadline]);
+    fired.contains(&0)
+}
+
+/// Write all of `bytes`, waiting for the stream to accept more as needed.
+///
+/// Equivalent to `sendall`: a loop of `send` calls, each as large as the
+/// stream permits (`check-write`), waiting on the stream's pollable when it
+/// permits nothing.
+pub fn write_all(out: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError> {
+    let ready = out.subscribe();
+    while !bytes.is_empty() {
+        let permit = out.check_write()?;
+        if permit == 0 {
+            ready.block();
+            continue;
+        }
+        let n = bytes
+            .len()
+            .min(usize::try_from(permit).unwrap_or(usize::MAX));
+        out.write(&bytes[..n])?;
+        bytes = &bytes[n..];
+    }
+    Ok(())
+}
+
+/// A stream error as text for a report: `closed`, or the error's debug text.
+pub fn stream_error_text(e: &StreamError) -> String {
+    match e {
+        StreamError::Closed => "closed".to_string(),
+        StreamError::LastOperationFailed(err) => err.to_debug_string(),
+    }
+}

@@ -1,0 +1,186 @@
+//! What every socklab guest shares.
+//!
+//! # Layout
+//! - [`bindings`]: the WASI (`wasi:io`, `wasi:clocks`, `wasi:sockets`) and
+//!   socklab (`socklab:lab/host`, `socklab:lab/types`) imports, generated once
+//!   here; each guest's own `role!` bindings reuse them through `with`.
+//! - [`tcp`], [`udp`]: extension traits that turn the two-phase
+//!   `start-*`/`finish-*` calls into one blocking call, so a guest reads as
+//!   its list of BSD socket steps.
+//! - [`io`]: waiting on pollables with a deadline, writing a whole buffer.
+//! - this file: addresses and error codes as text, parameters, logging.
+//!
+//! Start with a guest (`guest/tcp-echo-server/src/lib.rs`), then come here
+//! for the helpers it calls.
+
+pub mod io;
+pub mod tcp;
+pub mod udp;
+
+/// The imports every guest may use, generated from `wit/` once for all.
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        inline: "
+            package socklab:guest;
+            world imports {
+                import wasi:io/poll@0.2.12;
+                import wasi:io/streams@0.2.12;
+                import wasi:clocks/monotonic-clock@0.2.12;
+                import wasi:sockets/network@0.2.12;
+                import wasi:sockets/instance-network@0.2.12;
+                import wasi:sockets/tcp@0.2.12;
+                import wasi:sockets/tcp-create-socket@0.2.12;
+                import wasi:sockets/udp@0.2.12;
+                import wasi:sockets/udp-create-socket@0.2.12;
+                import socklab:lab/types@0.1.0;
+                import socklab:lab/host@0.1.0;
+            }
+        ",
+        world: "socklab:guest/imports",
+        generate_all,
+    });
+}
+
+pub use bindings::socklab::lab::{host, types};
+pub use bindings::wasi;
+
+use wasi::sockets::network::{
+    ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
+};
+
+/// Generates a guest's own bindings for one socklab role world, reusing the
+/// imports above, and the `export!` macro that registers its implementation:
+/// `socklab_guest::role!("socklab:lab/tcp-server");`, then `export!(Server);`
+/// with `impl exports::socklab::lab::tcp_server_role::Guest for Server`.
+///
+/// Each world names only the interfaces it imports (wit-bindgen refuses a
+/// mapping that its world does not use), so each gets its own arm.
+#[macro_export]
+macro_rules! role {
+    ("socklab:lab/tcp-server") => { $crate::role!(@tcp "socklab:lab/tcp-server"); };
+    ("socklab:lab/tcp-client") => { $crate::role!(@tcp "socklab:lab/tcp-client"); };
+    ("socklab:lab/udp-server") => { $crate::role!(@gen "socklab:lab/udp-server", {
+        "wasi:sockets/udp@0.2.12": socklab_guest::wasi::sockets::udp,
+        "wasi:sockets/udp-create-socket@0.2.12": socklab_guest::wasi::sockets::udp_create_socket,
+    }); };
+    ("socklab:lab/udp-client") => { $crate::role!(@gen "socklab:lab/udp-client", {
+        "wasi:clocks/monotonic-clock@0.2.12": socklab_guest::wasi::clocks::monotonic_clock,
+        "wasi:sockets/udp@0.2.12": socklab_guest::wasi::sockets::udp,
+        "wasi:sockets/udp-create-socket@0.2.12": socklab_guest::wasi::sockets::udp_create_socket,
+    }); };
+    (@tcp $world:literal) => { $crate::role!(@gen $world, {
+        "wasi:clocks/monotonic-clock@0.2.12": socklab_guest::wasi::clocks::monotonic_clock,
+        "wasi:io/error@0.2.12": socklab_guest::wasi::io::error,
+        "wasi:io/streams@0.2.12": socklab_guest::wasi::io::streams,
+        "wasi:sockets/tcp@0.2.12": socklab_guest::wasi::sockets::tcp,
+        "wasi:sockets/tcp-create-socket@0.2.12": socklab_guest::wasi::sockets::tcp_create_socket,
+    }); };
+    (@gen $world:literal, { $($with:tt)* }) => {
+        wit_bindgen::generate!({
+            path: "../../wit",
+            world: $world,
+            with: {
+                "wasi:io/poll@0.2.12": socklab_guest::wasi::io::poll,
+                "wasi:sockets/network@0.2.12": socklab_guest::wasi::sockets::network,
+                "wasi:sockets/instance-network@0.2.12": socklab_guest::wasi::sockets::instance_network,
+                "socklab:lab/types@0.1.0": socklab_guest::types,
+                "socklab:lab/host@0.1.0": socklab_guest::host,
+                $($with)*
+            },
+        });
+    };
+}
+
+/// The address family of `addr`, for `create-tcp-socket` / `create-udp-socket`
+/// (the `AF_INET` or `AF_INET6` argument of `socket()`).
+pub fn family_of(addr: &IpSocketAddress) -> IpAddressFamily {
+    match addr {
+        IpSocketAddress::Ipv4(_) => IpAddressFamily::Ipv4,
+        IpSocketAddress::Ipv6(_) => IpAddressFamily::Ipv6,
+    }
+}
+
+/// The wildcard address of `family` with port 0: "any interface, any free
+/// port", what `bind(("", 0))` asks for.
+pub fn unspecified(family: IpAddressFamily) -> IpSocketAddress {
+    match family {
+        IpAddressFamily::Ipv4 => IpSocketAddress::Ipv4(Ipv4SocketAddress {
+            port: 0,
+            address: (0, 0, 0, 0),
+        }),
+        IpAddressFamily::Ipv6 => IpSocketAddress::Ipv6(Ipv6SocketAddress {
+            port: 0,
+            flow_info: 0,
+            address: (0, 0, 0, 0, 0, 0, 0, 0),
+            scope_id: 0,
+        }),
+    }
+}
+
+/// `addr` as people write it: `127.0.0.1:80`, `[::1]:80`.
+pub fn addr_text(addr: &IpSocketAddress) -> String {
+    match addr {
+        IpSocketAddress::Ipv4(a) => {
+            let (x, y, z, w) = a.address;
+            format!("{x}.{y}.{z}.{w}:{}", a.port)
+        }
+        IpSocketAddress::Ipv6(a) => {
+            let (p0, p1, p2, p3, p4, p5, p6, p7) = a.address;
+            let ip = std::net::Ipv6Addr::new(p0, p1, p2, p3, p4, p5, p6, p7);
+            format!("[{ip}]:{}", a.port)
+        }
+    }
+}
+
+/// The address part of `addr`, for comparing a datagram's source with an
+/// expected peer.
+pub fn ip_of(addr: &IpSocketAddress) -> IpAddress {
+    match addr {
+        IpSocketAddress::Ipv4(a) => IpAddress::Ipv4(a.address),
+        IpSocketAddress::Ipv6(a) => IpAddress::Ipv6(a.address),
+    }
+}
+
+/// Whether two socket addresses name the same peer (address and port; the
+/// IPv6 flow label is ignored).
+pub fn same_peer(a: &IpSocketAddress, b: &IpSocketAddress) -> bool {
+    match (a, b) {
+        (IpSocketAddress::Ipv4(a), IpSocketAddress::Ipv4(b)) => {
+            a.address == b.address && a.port == b.port
+        }
+        (IpSocketAddress::Ipv6(a), IpSocketAddress::Ipv6(b)) => {
+            a.address == b.address && a.port == b.port
+        }
+        _ => false,
+    }
+}
+
+/// The error code as WIT spells it (`access-denied`), for reports.
+pub fn code_text(code: ErrorCode) -> String {
+    code.name().to_string()
+}
+
+/// `what` followed by the error code, for `result<_, string>` errors:
+/// `connect to 127.0.0.1:80: access-denied`.
+pub fn failed(what: &str, code: ErrorCode) -> String {
+    format!("{what}: {}", code_text(code))
+}
+
+/// The value of parameter `key`, if the host passed one.
+pub fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Log an informational event through the host.
+pub fn info(message: &str) {
+    host::log(host::Level::Info, message);
+}
+
+/// Log a detail the host shows only when asked for more.
+pub fn debug(message: &str) {
+    host::log(host::Level::Debug, message);
+}

@@ -1,0 +1,212 @@
+//! `tcp-echo-server`: a TCP server that sends back every byte as it arrives.
+//!
+//! It follows the seed notes' TCP server (`socket`, `bind`, `listen`,
+//! `accept`, `recv`, `sendall`) through `wasi:sockets`, and serves many
+//! clients at once: one `wasi:io/poll` loop waits on the listener, every open
+//! connection and the host's stop signal, and every read and write is
+//! non-blocking, so a slow client never holds up the others. It adds no
+//! framing of its own: the seed's client (`sendall(b'message')`, then `recv`)
+//! gets its bytes back, and so does a line-oriented client.
+
+use socklab_guest::host;
+use socklab_guest::tcp::TcpSocketExt;
+use socklab_guest::types::{ServerConfig, ServerReport};
+use socklab_guest::wasi::io::poll::{Pollable, poll};
+use socklab_guest::wasi::io::streams::{InputStream, OutputStream, StreamError};
+use socklab_guest::wasi::sockets::instance_network::instance_network;
+use socklab_guest::wasi::sockets::network::ErrorCode;
+use socklab_guest::wasi::sockets::tcp::TcpSocket;
+use socklab_guest::wasi::sockets::tcp_create_socket::create_tcp_socket;
+use socklab_guest::{addr_text, debug, failed, family_of, info};
+
+socklab_guest::role!("socklab:lab/tcp-server");
+
+struct Server;
+
+impl exports::socklab::lab::tcp_server_role::Guest for Server {
+    fn serve(config: ServerConfig) -> Result<ServerReport, String> {
+        let network = instance_network();
+
+        // server_sock = socket.socket(AF_INET, SOCK_STREAM)
+        let listener = create_tcp_socket(family_of(&config.listen))
+            .map_err(|e| failed("create-tcp-socket", e))?;
+        // server_sock.bind((host, port))
+        listener
+            .blocking_bind(&network, config.listen)
+            .map_err(|e| failed(&format!("bind {}", addr_text(&config.listen)), e))?;
+        // server_sock.listen(backlog)
+        listener
+            .blocking_listen()
+            .map_err(|e| failed("listen", e))?;
+        let local = listener
+            .local_address()
+            .map_err(|e| failed("local-address", e))?;
+        host::listening(local);
+
+        let mut server = EchoLoop {
+            listener_ready: listener.subscribe(),
+            stop: host::stop_requested(),
+            conns: Vec::new(),
+            report: ServerReport {
+                sessions: 0,
+                bytes_in: 0,
+                bytes_out: 0,
+            },
+            accepted: 0,
+            max_sessions: config.max_sessions,
+        };
+        server.run(&listener);
+        Ok(server.report)
+    }
+}
+
+/// One accepted connection: the `conn` of `conn, addr = server_sock.accept()`.
+///
+/// Fields are declared so that the pollables drop before the streams they
+/// watch, and the streams before the socket: WASI requires children to go
+/// first.
+struct Conn {
+    /// Ready when `input` has bytes (or the peer closed).
+    readable: Pollable,
+    /// Ready when `output` accepts more bytes.
+    writable: Pollable,
+    input: InputStream,
+    output: OutputStream,
+    _socket: TcpSocket,
+    /// Bytes received and not yet sent back. While any are pending the
+    /// connection waits to write, not to read: the echo applies
+    /// back-pressure to its client instead of buffering without bound.
+    pending: Vec<u8>,
+    peer: String,
+}
+
+/// The serving loop's state.
+struct EchoLoop {
+    listener_ready: Pollable,
+    stop: Pollable,
+    conns: Vec<Conn>,
+    report: ServerReport,
+    /// Connections accepted so far, to stop accepting at `max_sessions`.
+    accepted: u64,
+    max_sessions: Option<u64>,
+}
+
+/// The most one `recv` asks for, like `conn.recv(65536)`.
+const READ_CHUNK: u64 = 64 * 1024;
+
+impl EchoLoop {
+    fn run(&mut self, listener: &TcpSocket) {
+        loop {
+            let accepting = self.max_sessions.is_none_or(|max| self.accepted < max);
+            if !accepting && self.conns.is_empty() {
+                return; // every allowed session has been served
+            }
+            // select() over the stop signal, the listener and each connection.
+            let mut waits: Vec<&Pollable> = vec![&self.stop];
+            if accepting {
+                waits.push(&self.listener_ready);
+            }
+            let first_conn = waits.len();
+            for conn in &self.conns {
+                waits.push(if conn.pending.is_empty() {
+                    &conn.readable
+                } else {
+                    &conn.writable
+                });
+            }
+            let ready = poll(&waits);
+            if ready.contains(&0) {
+                debug("stop requested");
+                return;
+            }
+            if accepting && ready.contains(&1) {
+                self.accept_all(listener);
+            }
+            // Service every connection that was ready, then drop the closed
+            // ones (index order is kept stable until then).
+            let mut closed = Vec::new();
+            for &i in &ready {
+                let i = i as usize;
+                if i < first_conn {
+                    continue;
+                }
+                let idx = i - first_conn;
+                if !self.service(idx) {
+                    closed.push(idx);
+                }
+            }
+            closed.sort_unstable();
+            for idx in closed.into_iter().rev() {
+                let conn = self.conns.remove(idx);
+                debug(&format!("connection from {} closed", conn.peer));
+                self.report.sessions += 1;
+            }
+        }
+    }
+
+    /// `conn, addr = server_sock.accept()`, for every connection waiting.
+    fn accept_all(&mut self, listener: &TcpSocket) {
+        while self.max_sessions.is_none_or(|max| self.accepted < max) {
+            match listener.accept() {
+                Ok((socket, input, output)) => {
+                    let peer = socket
+                        .remote_address()
+                        .map(|a| addr_text(&a))
+                        .unwrap_or_else(|_| "?".into());
+                    debug(&format!("accepted {peer}"));
+                    self.accepted += 1;
+                    self.conns.push(Conn {
+                        readable: input.subscribe(),
+                        writable: output.subscribe(),
+                        input,
+                        output,
+                        _socket: socket,
+                        pending: Vec::new(),
+                        peer,
+                    });
+                }
+                Err(ErrorCode::WouldBlock) => return,
+                Err(e) => {
+                    info(&failed("accept", e));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Move bytes on one ready connection; `false` once it is finished.
+    fn service(&mut self, idx: usize) -> bool {
+        let conn = &mut self.conns[idx];
+        if conn.pending.is_empty() {
+            // message = conn.recv(65536): non-blocking, whatever has arrived.
+            match conn.input.read(READ_CHUNK) {
+                Ok(bytes) => {
+                    self.report.bytes_in += bytes.len() as u64;
+                    conn.pending = bytes;
+                }
+                Err(StreamError::Closed) => return false, // recv returned b''
+                Err(StreamError::LastOperationFailed(e)) => {
+                    debug(&format!("recv from {}: {}", conn.peer, e.to_debug_string()));
+                    return false;
+                }
+            }
+        }
+        // conn.sendall(message), one non-blocking step at a time.
+        while !conn.pending.is_empty() {
+            let permit = match conn.output.check_write() {
+                Ok(0) => return true, // wait for `writable`
+                Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+                Err(_) => return false,
+            };
+            let n = conn.pending.len().min(permit);
+            if conn.output.write(&conn.pending[..n]).is_err() {
+                return false;
+            }
+            self.report.bytes_out += n as u64;
+            conn.pending.drain(..n);
+        }
+        true
+    }
+}
+
+export!(Server);

@@ -1,0 +1,83 @@
+//! `udp-echo-server`: a UDP server that answers each datagram to its sender.
+//!
+//! It follows the seed notes' UDP server: `socket(SOCK_DGRAM)`, `bind`, then
+//! `recvfrom` and `sendto` the same bytes back to the address they came from.
+//! There is no `listen` and no `accept`: each datagram stands alone, and each
+//! one answered is a session. It waits on its socket and on the host's stop
+//! signal together, so it stops as soon as the host asks.
+
+use socklab_guest::host;
+use socklab_guest::types::{ServerConfig, ServerReport};
+use socklab_guest::udp::{UdpSocketExt, send_to};
+use socklab_guest::wasi::io::poll::poll;
+use socklab_guest::wasi::sockets::instance_network::instance_network;
+use socklab_guest::wasi::sockets::udp_create_socket::create_udp_socket;
+use socklab_guest::{addr_text, debug, failed, family_of, info};
+
+socklab_guest::role!("socklab:lab/udp-server");
+
+struct Server;
+
+/// The most datagrams taken from the socket in one `receive` call.
+const BATCH: u64 = 64;
+
+impl exports::socklab::lab::udp_server_role::Guest for Server {
+    fn serve(config: ServerConfig) -> Result<ServerReport, String> {
+        let network = instance_network();
+
+        // server_sock = socket.socket(AF_INET, SOCK_DGRAM)
+        let socket = create_udp_socket(family_of(&config.listen))
+            .map_err(|e| failed("create-udp-socket", e))?;
+        // server_sock.bind((host, port))
+        socket
+            .blocking_bind(&network, config.listen)
+            .map_err(|e| failed(&format!("bind {}", addr_text(&config.listen)), e))?;
+        let local = socket
+            .local_address()
+            .map_err(|e| failed("local-address", e))?;
+        // No remote address: the streams take datagrams from anyone and
+        // send to whoever each datagram names, like recvfrom/sendto.
+        let (incoming, outgoing) = socket.stream(None).map_err(|e| failed("stream", e))?;
+        host::listening(local);
+
+        let mut report = ServerReport {
+            sessions: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+        };
+        let stop = host::stop_requested();
+        let readable = incoming.subscribe();
+        loop {
+            if config
+                .max_sessions
+                .is_some_and(|max| report.sessions >= max)
+            {
+                break;
+            }
+            if poll(&[&stop, &readable]).contains(&0) {
+                debug("stop requested");
+                break;
+            }
+            // (message, (client_host, client_port)) = server_sock.recvfrom(...)
+            let budget = config
+                .max_sessions
+                .map_or(BATCH, |max| (max - report.sessions).min(BATCH));
+            let datagrams = incoming.receive(budget).map_err(|e| failed("receive", e))?;
+            for datagram in datagrams {
+                let from = datagram.remote_address;
+                report.bytes_in += datagram.data.len() as u64;
+                // server_sock.sendto(message, (client_host, client_port))
+                match send_to(&outgoing, datagram.data, from) {
+                    Ok(sent) => {
+                        report.bytes_out += sent;
+                        report.sessions += 1;
+                    }
+                    Err(e) => debug(&failed(&format!("sendto {}", addr_text(&from)), e)),
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+export!(Server);

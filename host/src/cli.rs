@@ -1,0 +1,350 @@
+//! The command line: what each `socklab` command takes, and how it drives the
+//! library. `main.rs` only parses and calls [`run`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::bad_input;
+use crate::exchange::{self, ClientSpec, ServerSpec};
+use crate::lab::Lab;
+use crate::report::{Expect, Report, Run};
+use crate::roles::{Role, Side, Transport};
+
+/// socklab: run WebAssembly components that talk TCP and UDP, each in its own
+/// sandbox, granted only the network access its wiring needs.
+#[derive(Parser, Debug)]
+#[command(name = "socklab", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Look for bundled guests here first (then $SOCKLAB_GUEST_DIR, then
+    /// where the build put them).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub guest_dir: Option<PathBuf>,
+
+    /// Print the report as one JSON document instead of a transcript.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Also show the guests' debug log lines (on stderr).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a TCP and a UDP exchange between the bundled guests on 127.0.0.1
+    /// and print what happened.
+    Demo,
+
+    /// Run a server guest alone until Ctrl-C or its session limit.
+    Serve {
+        /// The server guest: a component file or a bundled name.
+        guest: String,
+        /// Where to listen; port 0 picks a free port. The real address is
+        /// printed on stderr as `listening on ADDR`.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0", value_parser = parse_addr)]
+        listen: SocketAddr,
+        /// Stop after this many sessions (TCP connections closed, UDP
+        /// datagrams answered).
+        #[arg(long, value_name = "N")]
+        max_sessions: Option<u64>,
+        #[command(flatten)]
+        params: ParamArgs,
+    },
+
+    /// Run a client guest alone against any server, wasm or not, and print
+    /// each reply.
+    Connect {
+        /// The client guest: a component file or a bundled name.
+        guest: String,
+        /// The server's address.
+        #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+        to: SocketAddr,
+        #[command(flatten)]
+        script: ScriptArgs,
+        #[command(flatten)]
+        params: ParamArgs,
+    },
+
+    /// Wire a client guest to a server guest in one host and run the script.
+    Exchange {
+        /// The server guest.
+        #[arg(long, value_name = "GUEST")]
+        server: String,
+        /// The client guest (same transport as the server).
+        #[arg(long, value_name = "GUEST")]
+        client: String,
+        /// Where the server listens.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0", value_parser = parse_addr)]
+        listen: SocketAddr,
+        #[command(flatten)]
+        script: ScriptArgs,
+        #[command(flatten)]
+        params: ParamArgs,
+    },
+
+    /// List the bundled guests with their role, transport and path.
+    Guests,
+}
+
+/// The messages a client sends and how it judges replies.
+#[derive(Args, Debug)]
+pub struct ScriptArgs {
+    /// A message to send (repeat for several). TCP sends each followed by
+    /// `\n` on one connection; UDP sends each as one datagram.
+    #[arg(long = "message", value_name = "TEXT")]
+    pub messages: Vec<String>,
+    /// How long to wait for each reply.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub timeout_ms: u32,
+    /// What counts as a right reply: any reply, or the message echoed back.
+    #[arg(long, value_enum, default_value_t = Expect::Any)]
+    pub expect: Expect,
+}
+
+/// Free-form settings for the guest.
+#[derive(Args, Debug)]
+pub struct ParamArgs {
+    /// A `KEY=VALUE` setting passed to the guest (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+}
+
+/// Messages used when none are given.
+const DEFAULT_MESSAGES: [&str; 3] = ["hello", "how are you?", "bye"];
+
+/// Run the parsed command; the result is the process's exit code.
+pub async fn run(cli: Cli) -> Result<i32> {
+    let mut lab = Lab::new(cli.guest_dir.clone())?;
+    lab.verbose = cli.verbose;
+    let lab = Arc::new(lab);
+    let report = match cli.command {
+        Command::Demo => demo(&lab).await?,
+        Command::Serve {
+            guest,
+            listen,
+            max_sessions,
+            params,
+        } => {
+            let guest = lab.load(&guest)?;
+            require_side(&guest.name, guest.role, Side::Server, "serve")?;
+            let spec = ServerSpec {
+                guest,
+                listen,
+                max_sessions,
+                params: params.params,
+            };
+            let run = serve(&lab, spec).await;
+            Report::new(vec![run])
+        }
+        Command::Connect {
+            guest,
+            to,
+            script,
+            params,
+        } => {
+            let guest = lab.load(&guest)?;
+            require_side(&guest.name, guest.role, Side::Client, "connect")?;
+            let transport = guest.role.transport;
+            let spec = client_spec(guest, script, params);
+            let client = exchange::run_client(&lab, &spec, to).await;
+            Report::new(vec![Run {
+                transport,
+                server: None,
+                client: Some(client),
+            }])
+        }
+        Command::Exchange {
+            server,
+            client,
+            listen,
+            script,
+            params,
+        } => {
+            let server = lab.load(&server)?;
+            require_side(&server.name, server.role, Side::Server, "--server")?;
+            let client = lab.load(&client)?;
+            require_side(&client.name, client.role, Side::Client, "--client")?;
+            if server.role.transport != client.role.transport {
+                bad_input!(
+                    "server {} speaks {} but client {} speaks {}; pick two guests of one transport",
+                    server.name,
+                    server.role.transport,
+                    client.name,
+                    client.role.transport
+                );
+            }
+            let server = ServerSpec {
+                guest: server,
+                listen,
+                max_sessions: None,
+                params: params.params.clone(),
+            };
+            let client = client_spec(client, script, params);
+            Report::new(vec![exchange::exchange(&lab, server, client).await])
+        }
+        Command::Guests => {
+            guests(&lab)?;
+            return Ok(0);
+        }
+    };
+    if cli.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.transcript());
+    }
+    Ok(report.exit_code())
+}
+
+/// `socklab demo`: one TCP and one UDP exchange between the bundled guests.
+async fn demo(lab: &Arc<Lab>) -> Result<Report> {
+    let mut runs = Vec::new();
+    for (server, client) in [
+        ("tcp-echo-server", "tcp-client"),
+        ("udp-echo-server", "udp-client"),
+    ] {
+        let server = ServerSpec {
+            guest: lab.load(server)?,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            max_sessions: None,
+            params: Vec::new(),
+        };
+        let client = ClientSpec {
+            guest: lab.load(client)?,
+            messages: DEFAULT_MESSAGES
+                .iter()
+                .map(|m| m.as_bytes().to_vec())
+                .collect(),
+            timeout_ms: 2000,
+            params: Vec::new(),
+            expect: Expect::Echo,
+        };
+        runs.push(exchange::exchange(lab, server, client).await);
+    }
+    Ok(Report::new(runs))
+}
+
+/// `socklab serve`: print `listening on ADDR` on stderr as soon as the guest
+/// listens, then serve until Ctrl-C, SIGTERM or the session limit.
+async fn serve(lab: &Arc<Lab>, spec: ServerSpec) -> Run {
+    let transport = spec.guest.role.transport;
+    let running = match exchange::start_server(lab, spec).await {
+        Ok(running) => running,
+        Err(record) => {
+            return Run {
+                transport,
+                server: Some(*record),
+                client: None,
+            };
+        }
+    };
+    eprintln!("listening on {}", running.addr);
+    let record = running.finish(shutdown_requested()).await;
+    Run {
+        transport,
+        server: Some(record),
+        client: None,
+    }
+}
+
+/// Resolves on the first Ctrl-C or SIGTERM; a second Ctrl-C exits at once.
+async fn shutdown_requested() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    eprintln!("stopping (press Ctrl-C again to force)");
+    tokio::spawn(async {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("forced stop");
+        std::process::exit(130);
+    });
+}
+
+/// `socklab guests`: the bundled guests, with the role each one's exports
+/// declare.
+fn guests(lab: &Lab) -> Result<()> {
+    let bundled = lab.bundled();
+    if bundled.is_empty() {
+        bad_input!(
+            "no bundled guests found; build them with `cargo build --release` or set --guest-dir"
+        );
+    }
+    println!("{:<18} {:<7} {:<9} path", "name", "role", "transport");
+    for (name, path) in bundled {
+        let guest = lab.load(&path.display().to_string())?;
+        let side = match guest.role.side {
+            Side::Server => "server",
+            Side::Client => "client",
+        };
+        let transport = match guest.role.transport {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        };
+        println!("{name:<18} {side:<7} {transport:<9} {}", path.display());
+    }
+    Ok(())
+}
+
+fn client_spec(guest: Arc<crate::lab::Guest>, script: ScriptArgs, params: ParamArgs) -> ClientSpec {
+    let messages = if script.messages.is_empty() {
+        DEFAULT_MESSAGES
+            .iter()
+            .map(|m| m.as_bytes().to_vec())
+            .collect()
+    } else {
+        script
+            .messages
+            .into_iter()
+            .map(String::into_bytes)
+            .collect()
+    };
+    ClientSpec {
+        guest,
+        messages,
+        timeout_ms: script.timeout_ms,
+        params: params.params,
+        expect: script.expect,
+    }
+}
+
+fn require_side(name: &str, role: Role, side: Side, what: &str) -> Result<()> {
+    if role.side != side {
+        let wanted = match side {
+            Side::Server => "a server (tcp-server or udp-server)",
+            Side::Client => "a client (tcp-client or udp-client)",
+        };
+        bad_input!(
+            "guest {name} is a {role} guest, but {what} needs {wanted}; see `socklab guests`"
+        );
+    }
+    Ok(())
+}
+
+/// `IP:PORT`, with IPv6 in brackets.
+fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    s.parse().map_err(|_| {
+        format!("`{s}` is not an address; write IP:PORT, such as 127.0.0.1:8080 or [::1]:8080 (port 0..65535)")
+    })
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}

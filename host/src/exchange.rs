@@ -1,0 +1,200 @@
+//! Putting guests together: start a server and learn where it listens, run a
+//! client against it, stop the server and collect both reports.
+//!
+//! Each guest runs in its own tokio task with its own `Store`, so a server
+//! serves while its client runs. The wiring decides the grants: the server
+//! may listen where it was told, the client may reach that server and
+//! nothing else.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::grants::Policy;
+use crate::lab::{Guest, Lab};
+use crate::report::{ClientRecord, Expect, Run, ServerRecord};
+use crate::roles::Transport;
+use crate::roles::bindings::socklab::lab::types::{ClientConfig, ServerConfig, ServerReport};
+use crate::run::{Failure, Outcome, ServerWires};
+
+/// How long a server may take from instantiation to `host.listening`.
+pub const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a server may take to return its report once asked to stop.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A server guest to run.
+#[derive(Clone)]
+pub struct ServerSpec {
+    pub guest: Arc<Guest>,
+    /// Where it binds (port 0 for any free port).
+    pub listen: SocketAddr,
+    pub max_sessions: Option<u64>,
+    pub params: Vec<(String, String)>,
+}
+
+/// A client guest to run.
+#[derive(Clone)]
+pub struct ClientSpec {
+    pub guest: Arc<Guest>,
+    pub messages: Vec<Vec<u8>>,
+    pub timeout_ms: u32,
+    pub params: Vec<(String, String)>,
+    /// What counts as a right reply.
+    pub expect: Expect,
+}
+
+/// A server guest that is running and has said where it listens.
+pub struct RunningServer {
+    /// The address it reported through `host.listening`.
+    pub addr: SocketAddr,
+    spec: ServerSpec,
+    policy: Arc<Policy>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Outcome<ServerReport>>,
+}
+
+/// Start `spec` under its wiring grants and wait until it listens. A server
+/// that fails first yields its record as the error.
+pub async fn start_server(
+    lab: &Arc<Lab>,
+    spec: ServerSpec,
+) -> Result<RunningServer, Box<ServerRecord>> {
+    let policy = match spec.guest.role.transport {
+        Transport::Tcp => Policy::for_tcp_server(spec.listen),
+        Transport::Udp => Policy::for_udp_server(spec.listen),
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let (listening_tx, listening_rx) = oneshot::channel();
+    let config = ServerConfig {
+        listen: spec.listen.into(),
+        max_sessions: spec.max_sessions,
+        params: spec.params.clone(),
+    };
+    let mut task = {
+        let lab = lab.clone();
+        let guest = spec.guest.clone();
+        let policy = policy.clone();
+        let wires = ServerWires {
+            stop: stop_rx,
+            listening: listening_tx,
+        };
+        tokio::spawn(async move { lab.serve(&guest, config, policy, wires).await })
+    };
+    let failed = |outcome: Outcome<ServerReport>| {
+        Box::new(ServerRecord::new(&spec.guest, &policy, None, outcome))
+    };
+    tokio::select! {
+        addr = listening_rx => match addr {
+            Ok(addr) => Ok(RunningServer { addr, spec: spec.clone(), policy: policy.clone(), stop, task }),
+            // The guest returned without ever listening: its outcome says why.
+            Err(_) => Err(failed(join(task.await))),
+        },
+        outcome = &mut task => Err(failed(join(outcome))),
+        _ = tokio::time::sleep(LISTEN_TIMEOUT) => {
+            task.abort();
+            Err(failed(Outcome {
+                result: Err(Failure::Returned(format!(
+                    "did not report a listening address within {} s", LISTEN_TIMEOUT.as_secs()
+                ))),
+                stderr: String::new(),
+            }))
+        }
+    }
+}
+
+impl RunningServer {
+    /// Where a client should connect: the listening address, with a wildcard
+    /// address replaced by the loopback of its family.
+    pub fn connect_addr(&self) -> SocketAddr {
+        let ip = match self.addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        SocketAddr::new(ip, self.addr.port())
+    }
+
+    /// Wait for the server to return by itself (it reached `max_sessions`),
+    /// or until `stop` resolves, whichever comes first; then collect its
+    /// record.
+    pub async fn finish(mut self, stop: impl Future<Output = ()>) -> ServerRecord {
+        let outcome = tokio::select! {
+            outcome = &mut self.task => join(outcome),
+            () = stop => {
+                let _ = self.stop.send(true);
+                match tokio::time::timeout(STOP_TIMEOUT, &mut self.task).await {
+                    Ok(outcome) => join(outcome),
+                    Err(_) => {
+                        self.task.abort();
+                        Outcome {
+                            result: Err(Failure::Returned(format!(
+                                "did not stop within {} s of being asked", STOP_TIMEOUT.as_secs()
+                            ))),
+                            stderr: String::new(),
+                        }
+                    }
+                }
+            }
+        };
+        ServerRecord::new(&self.spec.guest, &self.policy, Some(self.addr), outcome)
+    }
+
+    /// Ask the server to stop now and collect its record.
+    pub async fn stop(self) -> ServerRecord {
+        self.finish(std::future::ready(())).await
+    }
+}
+
+/// Run a client guest against `server` under its wiring grants.
+pub async fn run_client(lab: &Arc<Lab>, spec: &ClientSpec, server: SocketAddr) -> ClientRecord {
+    let policy = match spec.guest.role.transport {
+        Transport::Tcp => Policy::for_tcp_client(server),
+        Transport::Udp => Policy::for_udp_client(server),
+    };
+    let config = ClientConfig {
+        server: server.into(),
+        messages: spec.messages.clone(),
+        reply_timeout_ms: spec.timeout_ms,
+        params: spec.params.clone(),
+    };
+    let outcome = lab.run_client(&spec.guest, config, policy.clone()).await;
+    ClientRecord::new(spec, &policy, server, outcome)
+}
+
+/// A whole exchange: start the server, run the client against it, stop the
+/// server.
+pub async fn exchange(lab: &Arc<Lab>, server: ServerSpec, client: ClientSpec) -> Run {
+    let transport = server.guest.role.transport;
+    let running = match start_server(lab, server).await {
+        Ok(running) => running,
+        Err(record) => {
+            return Run {
+                transport,
+                server: Some(*record),
+                client: None,
+            };
+        }
+    };
+    let client = run_client(lab, &client, running.connect_addr()).await;
+    let server = running.stop().await;
+    Run {
+        transport,
+        server: Some(server),
+        client: Some(client),
+    }
+}
+
+/// A task's outcome, or a trap-like failure if the task itself panicked or
+/// was cancelled.
+fn join<T>(joined: Result<Outcome<T>, tokio::task::JoinError>) -> Outcome<T> {
+    joined.unwrap_or_else(|e| Outcome {
+        result: Err(Failure::Trapped(format!(
+            "the guest's task ended abnormally: {e}"
+        ))),
+        stderr: String::new(),
+    })
+}

@@ -1,0 +1,229 @@
+//! Loading guests: one engine and linker for the process, and the checks that
+//! turn a path or a bundled name into a compiled component of a known role.
+//!
+//! A guest is chosen at run time: [`Lab::load`] reads the file, checks that
+//! it is a component (not a core module, not some other file), compiles it,
+//! reads its role from its exports and pre-instantiates it against the host's
+//! imports. Every failure is a [`BadInput`](crate::error::BadInput) naming the
+//! file and what to do.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+use wasmtime::{Config, Engine};
+
+use crate::bad_input;
+use crate::roles::{Role, bindings};
+use crate::state::GuestState;
+
+/// The host's engine and linker, shared by every guest in the process.
+pub struct Lab {
+    engine: Engine,
+    linker: Linker<GuestState>,
+    /// Where bundled guests are looked up first (`--guest-dir`).
+    guest_dir: Option<PathBuf>,
+    /// Compiled components by content hash: a test or an `exchange` that
+    /// loads the same file twice compiles it once.
+    compiled: Mutex<HashMap<String, Component>>,
+    /// Show guests' `debug` log lines too.
+    pub verbose: bool,
+}
+
+/// A guest ready to instantiate.
+pub struct Guest {
+    /// What the user named it: a bundled name or the file's stem.
+    pub name: String,
+    pub path: PathBuf,
+    /// SHA-256 of the component file, hex.
+    pub sha256: String,
+    pub role: Role,
+    pub pre: InstancePre<GuestState>,
+}
+
+impl Lab {
+    /// An engine configured for socklab's guests, and a linker that offers
+    /// them WASI 0.2 and the `socklab:lab/host` interface.
+    pub fn new(guest_dir: Option<PathBuf>) -> Result<Lab> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        let engine = Engine::new(&config)
+            .map_err(anyhow::Error::from)
+            .context("configuring wasmtime")?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking WASI")?;
+        bindings::socklab::lab::host::add_to_linker::<GuestState, HasSelf<GuestState>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(anyhow::Error::from)
+        .context("linking socklab:lab/host")?;
+        Ok(Lab {
+            engine,
+            linker,
+            guest_dir,
+            compiled: Mutex::default(),
+            verbose: false,
+        })
+    }
+
+    /// Find, read, check and compile the guest named `spec`: a path to a
+    /// component file, or the name of a bundled guest.
+    pub fn load(&self, spec: &str) -> Result<Arc<Guest>> {
+        let (name, path) = self.resolve(spec)?;
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) => bad_input!("cannot read guest {}: {e}", path.display()),
+        };
+        check_component_header(&path, &bytes)?;
+        let sha256 = hex(&Sha256::digest(&bytes));
+        let component = self.compile(&path, &sha256, &bytes)?;
+
+        let exports: Vec<String> = component
+            .component_type()
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let Some(role) = exports.iter().find_map(|e| Role::from_export(e)) else {
+            let list = if exports.is_empty() {
+                "nothing".to_string()
+            } else {
+                exports.join(", ")
+            };
+            bad_input!(
+                "guest {} is not a socklab role: it exports {list}; a guest must export one of \
+                 socklab:lab/{{tcp-server,tcp-client,udp-server,udp-client}}-role (see wit/roles.wit)",
+                path.display()
+            );
+        };
+        let pre = match self.linker.instantiate_pre(&component) {
+            Ok(pre) => pre,
+            Err(e) => bad_input!(
+                "guest {} needs an import socklab does not provide: {e:#}; build it against wit/worlds.wit",
+                path.display()
+            ),
+        };
+        Ok(Arc::new(Guest {
+            name,
+            path,
+            sha256,
+            role,
+            pre,
+        }))
+    }
+
+    /// Like [`Lab::load`], and the guest must have `role`.
+    pub fn load_as(&self, spec: &str, role: Role, flag: &str) -> Result<Arc<Guest>> {
+        let guest = self.load(spec)?;
+        if guest.role != role {
+            bad_input!(
+                "guest {} is a {} guest, but {flag} needs a {role} guest; pick one from `socklab guests`",
+                guest.path.display(),
+                guest.role,
+            );
+        }
+        Ok(guest)
+    }
+
+    /// The bundled guests that can be found: name and path.
+    pub fn bundled(&self) -> Vec<(String, PathBuf)> {
+        socklab_artifacts::GUESTS
+            .iter()
+            .filter_map(|g| self.find_bundled(g.name).map(|p| (g.name.to_string(), p)))
+            .collect()
+    }
+
+    /// A path, if `spec` looks like one or names an existing file; otherwise
+    /// a bundled guest: in `--guest-dir`, then `$SOCKLAB_GUEST_DIR`, then
+    /// where the build put it.
+    fn resolve(&self, spec: &str) -> Result<(String, PathBuf)> {
+        let as_path = Path::new(spec);
+        let looks_like_path = spec.contains(std::path::MAIN_SEPARATOR)
+            || spec.contains('/')
+            || spec.ends_with(".wasm");
+        if looks_like_path || as_path.is_file() {
+            if !as_path.exists() {
+                bad_input!(
+                    "guest file {spec} does not exist; give a path to a component or a bundled name from `socklab guests`"
+                );
+            }
+            let name = as_path
+                .file_stem()
+                .map_or(spec.to_string(), |s| s.to_string_lossy().into_owned());
+            return Ok((name, as_path.to_path_buf()));
+        }
+        match self.find_bundled(spec) {
+            Some(path) => Ok((spec.to_string(), path)),
+            None => bad_input!(
+                "no guest named {spec}: it is not a file and not a bundled guest; run `socklab guests` to list them"
+            ),
+        }
+    }
+
+    fn find_bundled(&self, name: &str) -> Option<PathBuf> {
+        let file = format!("{}.wasm", name.replace('-', "_"));
+        let env_dir = std::env::var_os("SOCKLAB_GUEST_DIR").map(PathBuf::from);
+        let dirs = [self.guest_dir.clone(), env_dir];
+        for dir in dirs.into_iter().flatten() {
+            for candidate in [dir.join(&file), dir.join(format!("{name}.wasm"))] {
+                if candidate.is_file() {
+                    return Some(candidate);
+                }
+            }
+        }
+        socklab_artifacts::GUESTS
+            .iter()
+            .find(|g| g.name == name)
+            .map(|g| PathBuf::from(g.path))
+            .filter(|p| p.is_file())
+    }
+
+    fn compile(&self, path: &Path, sha256: &str, bytes: &[u8]) -> Result<Component> {
+        if let Some(component) = self.compiled.lock().unwrap().get(sha256) {
+            return Ok(component.clone());
+        }
+        let component = match Component::new(&self.engine, bytes) {
+            Ok(c) => c,
+            Err(e) => bad_input!("guest {} is not a valid component: {e}", path.display()),
+        };
+        self.compiled
+            .lock()
+            .unwrap()
+            .insert(sha256.to_string(), component.clone());
+        Ok(component)
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+/// Tell apart a component, a core module and anything else by the header:
+/// `\0asm`, then a version word (1 for a core module) and a layer (1 for a
+/// component).
+fn check_component_header(path: &Path, bytes: &[u8]) -> Result<()> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        bad_input!(
+            "guest {} is not a WebAssembly file (it does not start with \\0asm); give a component built for wasm32-wasip2",
+            path.display()
+        );
+    }
+    let layer = u16::from_le_bytes([bytes[6], bytes[7]]);
+    if layer == 0 {
+        bad_input!(
+            "guest {} is a core WebAssembly module, not a component; build it for wasm32-wasip2 (or wrap it with `wasm-tools component new`)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,31 @@
+//! socklab: a host that runs WebAssembly components speaking TCP and UDP,
+//! each in its own sandbox, and wires them to each other and to the real
+//! network.
+//!
+//! # Where to start reading
+//! - [`cli`]: the commands (`demo`, `serve`, `connect`, `exchange`,
+//!   `guests`) and what each one drives. `main.rs` only calls it.
+//! - [`exchange`]: how a server and a client are started, wired and stopped.
+//! - [`lab`]: how a guest file becomes a compiled component of a known role
+//!   (and every way that can fail).
+//! - [`run`]: running one guest: its `Store`, instantiation, the call.
+//! - [`state`]: what one guest's `Store` holds, and the host side of
+//!   `socklab:lab/host` (listening, log, the stop pollable).
+//! - [`grants`]: what a guest may do on the network, checked on every socket
+//!   use, and the refusals recorded.
+//! - [`roles`]: the WIT bindings, and how exports tell a guest's role.
+//! - [`report`]: transcripts, JSON and exit codes.
+//! - [`error`]: bad input (exit code 2).
+//!
+//! The arrows point one way: `cli` → `exchange` → `run`/`lab` →
+//! `state`/`grants`/`roles`; `report` only records.
+
+pub mod cli;
+pub mod error;
+pub mod exchange;
+pub mod grants;
+pub mod lab;
+pub mod report;
+pub mod roles;
+pub mod run;
+pub mod state;

@@ -1,0 +1,164 @@
+//! What one guest's `Store` holds: its own `WasiCtx` (with its grants), its
+//! resource table, and the host side of `socklab:lab/host`.
+//!
+//! Every guest gets a fresh [`GuestState`], so one guest's grants, sockets
+//! and log never leak into another's.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::{oneshot, watch};
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime_wasi::p2::bindings::sockets::network::IpSocketAddress;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::p2::{DynPollable, Pollable};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::grants::Policy;
+use crate::roles::{Transport, bindings::socklab::lab::host};
+
+/// Bytes of stdout and of stderr kept per guest; writes past this fail in
+/// the guest, never grow the host.
+pub const OUTPUT_CAP: usize = 64 * 1024;
+
+/// Bytes of log lines shown per guest before the rest are dropped.
+pub const LOG_CAP: usize = 1024 * 1024;
+
+/// The data of one guest's `Store`.
+pub struct GuestState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    /// The guest's captured stdout and stderr (panic messages land here).
+    pub stdout: MemoryOutputPipe,
+    pub stderr: MemoryOutputPipe,
+    /// Who this guest is in log lines: `server tcp-echo-server`.
+    label: String,
+    verbose: bool,
+    /// Log bytes shown so far, against [`LOG_CAP`].
+    logged: usize,
+    /// Fired once, with the address the server reports it listens on.
+    listening: Option<oneshot::Sender<SocketAddr>>,
+    /// Becomes `true` when the host asks the guest to stop.
+    stop: watch::Receiver<bool>,
+    /// The one resource behind every stop pollable handed out.
+    stop_resource: Option<Resource<StopSignal>>,
+}
+
+impl GuestState {
+    /// A guest that may use `transport` within `policy`, and nothing else on
+    /// the network (no name lookups, no other transport).
+    pub fn new(
+        label: String,
+        transport: Transport,
+        policy: Arc<Policy>,
+        stop: watch::Receiver<bool>,
+        listening: Option<oneshot::Sender<SocketAddr>>,
+        verbose: bool,
+    ) -> GuestState {
+        let stdout = MemoryOutputPipe::new(OUTPUT_CAP);
+        let stderr = MemoryOutputPipe::new(OUTPUT_CAP);
+        let mut builder = WasiCtxBuilder::new();
+        builder
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(transport == Transport::Tcp)
+            .allow_udp(transport == Transport::Udp)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(move |addr, use_| {
+                let allowed = policy.check(use_.into(), addr);
+                Box::pin(std::future::ready(allowed))
+            });
+        GuestState {
+            wasi: builder.build(),
+            table: ResourceTable::new(),
+            stdout,
+            stderr,
+            label,
+            verbose,
+            logged: 0,
+            listening,
+            stop,
+            stop_resource: None,
+        }
+    }
+
+    /// The last lines the guest wrote to stderr (a panic message, say), for
+    /// its error.
+    pub fn stderr_tail(&self) -> String {
+        let bytes = self.stderr.contents();
+        let text = String::from_utf8_lossy(&bytes);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(3)..].join(" / ")
+    }
+}
+
+impl WasiView for GuestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The stop signal as a `wasi:io` pollable: ready once the host has asked
+/// the guest to stop.
+struct StopSignal(watch::Receiver<bool>);
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for StopSignal {
+    async fn ready(&mut self) {
+        // An error means the host dropped its sender: nobody can ask any
+        // more, which is as good as having asked.
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
+impl host::Host for GuestState {
+    fn listening(&mut self, local: IpSocketAddress) -> wasmtime::Result<()> {
+        let addr = SocketAddr::from(local);
+        if let Some(tx) = self.listening.take() {
+            let _ = tx.send(addr);
+        }
+        Ok(())
+    }
+
+    fn log(&mut self, level: host::Level, message: String) -> wasmtime::Result<()> {
+        if level == host::Level::Debug && !self.verbose {
+            return Ok(());
+        }
+        if self.logged >= LOG_CAP {
+            return Ok(());
+        }
+        self.logged += message.len();
+        let level = match level {
+            host::Level::Debug => "debug",
+            host::Level::Info => "info",
+            host::Level::Warn => "warn",
+            host::Level::Error => "error",
+        };
+        let message = message.replace(['\n', '\r'], " ");
+        eprintln!("[{}] {level}: {message}", self.label);
+        if self.logged >= LOG_CAP {
+            eprintln!(
+                "[{}] log limit of {LOG_CAP} bytes reached; further lines dropped",
+                self.label
+            );
+        }
+        Ok(())
+    }
+
+    fn stop_requested(&mut self) -> wasmtime::Result<Resource<DynPollable>> {
+        let rep = match &self.stop_resource {
+            Some(r) => r.rep(),
+            None => {
+                let r = self.table.push(StopSignal(self.stop.clone()))?;
+                let rep = r.rep();
+                self.stop_resource = Some(r);
+                rep
+            }
+        };
+        let signal = Resource::<StopSignal>::new_borrow(rep);
+        Ok(wasmtime_wasi::p2::subscribe(&mut self.table, signal)?)
+    }
+}
