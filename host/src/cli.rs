@@ -8,11 +8,15 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
+use crate::audit::Audit;
 use crate::bad_input;
 use crate::exchange::{self, ClientSpec, ServerSpec};
+use crate::grants::UserRules;
 use crate::lab::Lab;
+use crate::limits::{Limits, parse_duration, parse_size};
 use crate::report::{Expect, Report, Run};
 use crate::roles::{Role, Side, Transport};
+use crate::rules::{self, Origin, Rule};
 
 /// socklab: run WebAssembly components that talk TCP and UDP, each in its own
 /// sandbox, granted only the network access its wiring needs.
@@ -31,6 +35,11 @@ pub struct Cli {
     /// Also show the guests' debug log lines (on stderr).
     #[arg(short, long, global = true)]
     pub verbose: bool,
+
+    /// Write every network decision as JSON Lines to FILE: each refusal as
+    /// it happens, allowed uses counted per guest, operation and target.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -56,6 +65,8 @@ pub enum Command {
         max_sessions: Option<u64>,
         #[command(flatten)]
         params: ParamArgs,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
     },
 
     /// Run a client guest alone against any server, wasm or not, and print
@@ -70,6 +81,8 @@ pub enum Command {
         script: ScriptArgs,
         #[command(flatten)]
         params: ParamArgs,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
     },
 
     /// Wire a client guest to a server guest in one host and run the script.
@@ -87,6 +100,20 @@ pub enum Command {
         script: ScriptArgs,
         #[command(flatten)]
         params: ParamArgs,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+        /// Allow RULE for the server only (repeatable).
+        #[arg(long, value_name = "RULE", value_parser = parse_allow)]
+        server_allow: Vec<Rule>,
+        /// Deny RULE for the server only (repeatable).
+        #[arg(long, value_name = "RULE", value_parser = parse_deny)]
+        server_deny: Vec<Rule>,
+        /// Allow RULE for the client only (repeatable).
+        #[arg(long, value_name = "RULE", value_parser = parse_allow)]
+        client_allow: Vec<Rule>,
+        /// Deny RULE for the client only (repeatable).
+        #[arg(long, value_name = "RULE", value_parser = parse_deny)]
+        client_deny: Vec<Rule>,
     },
 
     /// List the bundled guests with their role, transport and path.
@@ -116,13 +143,79 @@ pub struct ParamArgs {
     pub params: Vec<(String, String)>,
 }
 
+/// The sandbox of every guest the command runs: rules on top of the wiring's
+/// grants, and resource limits.
+#[derive(Args, Debug)]
+pub struct SandboxArgs {
+    /// Allow RULE (`OPS=TARGETS`, e.g. `tcp-connect=127.0.0.1:8000-8100`,
+    /// `'udp=[::1]:*'`, `dns=*.example.com`, `'*=*'`); repeatable. The
+    /// wiring's own grants are allows too.
+    #[arg(long, value_name = "RULE", value_parser = parse_allow)]
+    pub allow: Vec<Rule>,
+    /// Deny RULE; repeatable; deny wins over any allow.
+    #[arg(long, value_name = "RULE", value_parser = parse_deny)]
+    pub deny: Vec<Rule>,
+    /// Linear memory per guest (e.g. 64MiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<u64>,
+    /// CPU time per guest, spent in its own code (e.g. 2s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub cpu_limit: Option<std::time::Duration>,
+    /// Sockets a guest may hold at once; past it the guest gets
+    /// `new-socket-limit`.
+    #[arg(long, value_name = "N")]
+    pub max_sockets: Option<u32>,
+    /// Accepted connections a server may have open at once; past it the host
+    /// closes new ones.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<u32>,
+    /// Wall-clock time per guest run (e.g. 30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub deadline: Option<std::time::Duration>,
+}
+
+impl SandboxArgs {
+    fn limits(&self) -> Limits {
+        let mut limits = Limits::default();
+        if let Some(m) = self.memory_limit {
+            limits.memory = m;
+        }
+        if let Some(c) = self.cpu_limit {
+            limits.cpu = c;
+        }
+        if let Some(n) = self.max_sockets {
+            limits.max_sockets = n;
+        }
+        if let Some(n) = self.max_connections {
+            limits.max_connections = n;
+        }
+        limits.deadline = self.deadline;
+        limits
+    }
+
+    /// The plain `--allow`/`--deny` rules plus one side's own.
+    fn rules(&self, allow: &[Rule], deny: &[Rule]) -> UserRules {
+        UserRules {
+            allow: self.allow.iter().chain(allow).cloned().collect(),
+            deny: self.deny.iter().chain(deny).cloned().collect(),
+        }
+    }
+}
+
 /// Messages used when none are given.
 const DEFAULT_MESSAGES: [&str; 3] = ["hello", "how are you?", "bye"];
 
 /// Run the parsed command; the result is the process's exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
+    raise_open_file_limit();
     let mut lab = Lab::new(cli.guest_dir.clone())?;
     lab.verbose = cli.verbose;
+    if let Some(path) = &cli.audit {
+        match Audit::create(path) {
+            Ok(audit) => lab.audit = Some(audit),
+            Err(e) => bad_input!("{e:#}; give a writable path to --audit"),
+        }
+    }
     let lab = Arc::new(lab);
     let report = match cli.command {
         Command::Demo => demo(&lab).await?,
@@ -131,6 +224,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             listen,
             max_sessions,
             params,
+            sandbox,
         } => {
             let guest = lab.load(&guest)?;
             require_side(&guest.name, guest.role, Side::Server, "serve")?;
@@ -139,20 +233,28 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 listen,
                 max_sessions,
                 params: params.params,
+                rules: sandbox.rules(&[], &[]),
+                limits: sandbox.limits(),
             };
-            let run = serve(&lab, spec).await;
-            Report::new(vec![run])
+            Report::new(vec![serve(&lab, spec).await])
         }
         Command::Connect {
             guest,
             to,
             script,
             params,
+            sandbox,
         } => {
             let guest = lab.load(&guest)?;
             require_side(&guest.name, guest.role, Side::Client, "connect")?;
+            if sandbox.max_connections.is_some() {
+                bad_input!(
+                    "--max-connections limits a server's accepted connections, and `connect` runs a client; drop the flag"
+                );
+            }
             let transport = guest.role.transport;
-            let spec = client_spec(guest, script, params);
+            let rules = sandbox.rules(&[], &[]);
+            let spec = client_spec(guest, script, params, rules, sandbox.limits());
             let client = exchange::run_client(&lab, &spec, to).await;
             Report::new(vec![Run {
                 transport,
@@ -166,6 +268,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
             listen,
             script,
             params,
+            sandbox,
+            server_allow,
+            server_deny,
+            client_allow,
+            client_deny,
         } => {
             let server = lab.load(&server)?;
             require_side(&server.name, server.role, Side::Server, "--server")?;
@@ -185,8 +292,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 listen,
                 max_sessions: None,
                 params: params.params.clone(),
+                rules: sandbox.rules(&server_allow, &server_deny),
+                limits: sandbox.limits(),
             };
-            let client = client_spec(client, script, params);
+            let client_rules = sandbox.rules(&client_allow, &client_deny);
+            let client = client_spec(client, script, params, client_rules, sandbox.limits());
             Report::new(vec![exchange::exchange(&lab, server, client).await])
         }
         Command::Guests => {
@@ -194,6 +304,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             return Ok(0);
         }
     };
+    if let Some(audit) = &lab.audit {
+        audit.flush();
+    }
     if cli.json {
         println!("{}", report.to_json());
     } else {
@@ -209,22 +322,13 @@ async fn demo(lab: &Arc<Lab>) -> Result<Report> {
         ("tcp-echo-server", "tcp-client"),
         ("udp-echo-server", "udp-client"),
     ] {
-        let server = ServerSpec {
-            guest: lab.load(server)?,
-            listen: "127.0.0.1:0".parse().unwrap(),
-            max_sessions: None,
-            params: Vec::new(),
-        };
-        let client = ClientSpec {
-            guest: lab.load(client)?,
-            messages: DEFAULT_MESSAGES
-                .iter()
-                .map(|m| m.as_bytes().to_vec())
-                .collect(),
-            timeout_ms: 2000,
-            params: Vec::new(),
-            expect: Expect::Echo,
-        };
+        let server = ServerSpec::new(lab.load(server)?, "127.0.0.1:0".parse().unwrap());
+        let messages = DEFAULT_MESSAGES
+            .iter()
+            .map(|m| m.as_bytes().to_vec())
+            .collect();
+        let mut client = ClientSpec::new(lab.load(client)?, messages);
+        client.expect = Expect::Echo;
         runs.push(exchange::exchange(lab, server, client).await);
     }
     Ok(Report::new(runs))
@@ -300,7 +404,13 @@ fn guests(lab: &Lab) -> Result<()> {
     Ok(())
 }
 
-fn client_spec(guest: Arc<crate::lab::Guest>, script: ScriptArgs, params: ParamArgs) -> ClientSpec {
+fn client_spec(
+    guest: Arc<crate::lab::Guest>,
+    script: ScriptArgs,
+    params: ParamArgs,
+    rules: UserRules,
+    limits: Limits,
+) -> ClientSpec {
     let messages = if script.messages.is_empty() {
         DEFAULT_MESSAGES
             .iter()
@@ -319,6 +429,8 @@ fn client_spec(guest: Arc<crate::lab::Guest>, script: ScriptArgs, params: ParamA
         timeout_ms: script.timeout_ms,
         params: params.params,
         expect: script.expect,
+        rules,
+        limits,
     }
 }
 
@@ -340,6 +452,31 @@ fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     s.parse().map_err(|_| {
         format!("`{s}` is not an address; write IP:PORT, such as 127.0.0.1:8080 or [::1]:8080 (port 0..65535)")
     })
+}
+
+fn parse_allow(s: &str) -> Result<Rule, String> {
+    rules::parse(s, Origin::Allow)
+}
+
+fn parse_deny(s: &str) -> Result<Rule, String> {
+    rules::parse(s, Origin::Deny)
+}
+
+/// Raise the soft open-file limit to the hard one, so that a server guest
+/// can hold hundreds of connections (each is a file descriptor of socklab's).
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {

@@ -13,8 +13,9 @@ use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::grants::Policy;
+use crate::grants::{Policy, UserRules, wiring};
 use crate::lab::{Guest, Lab};
+use crate::limits::Limits;
 use crate::report::{ClientRecord, Expect, Run, ServerRecord};
 use crate::roles::Transport;
 use crate::roles::bindings::socklab::lab::types::{ClientConfig, ServerConfig, ServerReport};
@@ -34,6 +35,23 @@ pub struct ServerSpec {
     pub listen: SocketAddr,
     pub max_sessions: Option<u64>,
     pub params: Vec<(String, String)>,
+    /// `--allow`/`--deny` rules on top of the wiring's grants.
+    pub rules: UserRules,
+    pub limits: Limits,
+}
+
+impl ServerSpec {
+    /// `guest` on `listen`, with default limits and only the wiring's grants.
+    pub fn new(guest: Arc<Guest>, listen: SocketAddr) -> ServerSpec {
+        ServerSpec {
+            guest,
+            listen,
+            max_sessions: None,
+            params: Vec::new(),
+            rules: UserRules::default(),
+            limits: Limits::default(),
+        }
+    }
 }
 
 /// A client guest to run.
@@ -45,6 +63,25 @@ pub struct ClientSpec {
     pub params: Vec<(String, String)>,
     /// What counts as a right reply.
     pub expect: Expect,
+    /// `--allow`/`--deny` rules on top of the wiring's grants.
+    pub rules: UserRules,
+    pub limits: Limits,
+}
+
+impl ClientSpec {
+    /// `guest` sending `messages`, with a 2 s reply timeout, default limits
+    /// and only the wiring's grants.
+    pub fn new(guest: Arc<Guest>, messages: Vec<Vec<u8>>) -> ClientSpec {
+        ClientSpec {
+            guest,
+            messages,
+            timeout_ms: 2000,
+            params: Vec::new(),
+            expect: Expect::Any,
+            rules: UserRules::default(),
+            limits: Limits::default(),
+        }
+    }
 }
 
 /// A server guest that is running and has said where it listens.
@@ -63,10 +100,12 @@ pub async fn start_server(
     lab: &Arc<Lab>,
     spec: ServerSpec,
 ) -> Result<RunningServer, Box<ServerRecord>> {
-    let policy = match spec.guest.role.transport {
-        Transport::Tcp => Policy::for_tcp_server(spec.listen),
-        Transport::Udp => Policy::for_udp_server(spec.listen),
+    let grants = match spec.guest.role.transport {
+        Transport::Tcp => wiring::tcp_server(spec.listen),
+        Transport::Udp => wiring::udp_server(spec.listen),
     };
+    let label = format!("server {}", spec.guest.name);
+    let policy = Policy::new(label, grants, &spec.rules, lab.audit.clone());
     let (stop, stop_rx) = watch::channel(false);
     let (listening_tx, listening_rx) = oneshot::channel();
     let config = ServerConfig {
@@ -78,11 +117,18 @@ pub async fn start_server(
         let lab = lab.clone();
         let guest = spec.guest.clone();
         let policy = policy.clone();
+        let limits = spec.limits.clone();
         let wires = ServerWires {
             stop: stop_rx,
             listening: listening_tx,
         };
-        tokio::spawn(async move { lab.serve(&guest, config, policy, wires).await })
+        tokio::spawn(async move {
+            let outcome = lab
+                .serve(&guest, config, policy.clone(), limits, wires)
+                .await;
+            policy.flush_allowed();
+            outcome
+        })
     };
     let failed = |outcome: Outcome<ServerReport>| {
         Box::new(ServerRecord::new(&spec.guest, &policy, None, outcome))
@@ -96,12 +142,9 @@ pub async fn start_server(
         outcome = &mut task => Err(failed(join(outcome))),
         _ = tokio::time::sleep(LISTEN_TIMEOUT) => {
             task.abort();
-            Err(failed(Outcome {
-                result: Err(Failure::Returned(format!(
-                    "did not report a listening address within {} s", LISTEN_TIMEOUT.as_secs()
-                ))),
-                stderr: String::new(),
-            }))
+            Err(failed(Outcome::failed(Failure::Returned(format!(
+                "did not report a listening address within {} s", LISTEN_TIMEOUT.as_secs()
+            )))))
         }
     }
 }
@@ -130,12 +173,9 @@ impl RunningServer {
                     Ok(outcome) => join(outcome),
                     Err(_) => {
                         self.task.abort();
-                        Outcome {
-                            result: Err(Failure::Returned(format!(
-                                "did not stop within {} s of being asked", STOP_TIMEOUT.as_secs()
-                            ))),
-                            stderr: String::new(),
-                        }
+                        Outcome::failed(Failure::Returned(format!(
+                            "did not stop within {} s of being asked", STOP_TIMEOUT.as_secs()
+                        )))
                     }
                 }
             }
@@ -151,17 +191,22 @@ impl RunningServer {
 
 /// Run a client guest against `server` under its wiring grants.
 pub async fn run_client(lab: &Arc<Lab>, spec: &ClientSpec, server: SocketAddr) -> ClientRecord {
-    let policy = match spec.guest.role.transport {
-        Transport::Tcp => Policy::for_tcp_client(server),
-        Transport::Udp => Policy::for_udp_client(server),
+    let grants = match spec.guest.role.transport {
+        Transport::Tcp => wiring::tcp_client(server),
+        Transport::Udp => wiring::udp_client(server),
     };
+    let label = format!("client {}", spec.guest.name);
+    let policy = Policy::new(label, grants, &spec.rules, lab.audit.clone());
     let config = ClientConfig {
         server: server.into(),
         messages: spec.messages.clone(),
         reply_timeout_ms: spec.timeout_ms,
         params: spec.params.clone(),
     };
-    let outcome = lab.run_client(&spec.guest, config, policy.clone()).await;
+    let outcome = lab
+        .run_client(&spec.guest, config, policy.clone(), spec.limits.clone())
+        .await;
+    policy.flush_allowed();
     ClientRecord::new(spec, &policy, server, outcome)
 }
 
@@ -191,10 +236,9 @@ pub async fn exchange(lab: &Arc<Lab>, server: ServerSpec, client: ClientSpec) ->
 /// A task's outcome, or a trap-like failure if the task itself panicked or
 /// was cancelled.
 fn join<T>(joined: Result<Outcome<T>, tokio::task::JoinError>) -> Outcome<T> {
-    joined.unwrap_or_else(|e| Outcome {
-        result: Err(Failure::Trapped(format!(
+    joined.unwrap_or_else(|e| {
+        Outcome::failed(Failure::Trapped(format!(
             "the guest's task ended abnormally: {e}"
-        ))),
-        stderr: String::new(),
+        )))
     })
 }

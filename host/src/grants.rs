@@ -1,29 +1,32 @@
-//! What a guest may do on the network: rules, the check wasmtime-wasi calls
-//! for every socket use, and the record of each decision.
+//! What a guest may do on the network: its rules, the check wasmtime-wasi
+//! calls for every socket use, and the record of each decision.
 //!
 //! # Model
-//! A [`Policy`] is a list of allow rules. Every `bind`, `listen`, `accept`,
-//! `connect`, datagram send and datagram receive a guest makes reaches
-//! [`Policy::check`] through wasmtime-wasi's `socket_addr_check`; a use that
-//! no rule allows is refused, and the guest sees `access-denied` (or, for an
-//! accept or an incoming datagram, never sees the peer at all).
+//! A [`Policy`] holds allow rules and deny rules ([`crate::rules`]); deny
+//! wins. Every `bind`, `listen`, `accept`, `connect`, datagram send and
+//! datagram receive a guest makes reaches [`Policy::check`] through
+//! wasmtime-wasi's `socket_addr_check`, and every name lookup reaches
+//! [`Policy::check_name`] through socklab's own `ip-name-lookup`
+//! ([`crate::sandbox`]). A use that no rule allows is refused: the guest sees
+//! `access-denied`, or for an accept or an incoming datagram never sees the
+//! peer at all (wasmtime-wasi drops those silently; the refusal is recorded
+//! all the same).
 //!
-//! The host builds each guest's policy from the wiring, least privilege
-//! first ([`Policy::for_tcp_server`] and friends): a server may bind its
-//! listen address, a client may reach its server, nothing else.
+//! The host's least-privilege grants for the wiring ([`wiring`]) are allow
+//! rules like any other, so `--deny` beats them and `--allow` widens them.
 //!
-//! Every refusal is kept individually; allowed uses are counted per
-//! operation and address, since UDP is checked once per datagram.
+//! Every refusal is recorded individually (in memory up to a cap, and in the
+//! audit file when there is one); allowed uses are counted per operation,
+//! address and rule, since UDP is checked once per datagram.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
-use wasmtime_wasi::sockets::SocketAddrUse;
+use crate::audit::{Audit, Decision, now_secs};
+use crate::rules::{Origin, Rule, Target};
 
-/// One kind of socket use, as `socket_addr_check` reports it.
+/// One kind of network use a rule can name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Op {
@@ -42,9 +45,23 @@ pub enum Op {
     UdpSend,
     /// Receiving a datagram; the target is its source.
     UdpReceive,
+    /// Looking up a name; the target is the name.
+    Dns,
 }
 
 impl Op {
+    /// Every socket operation (`*`): all but [`Op::Dns`]. TCP's four come
+    /// first, then UDP's three.
+    pub const ALL: [Op; 7] = [
+        Op::TcpBind,
+        Op::TcpListen,
+        Op::TcpAccept,
+        Op::TcpConnect,
+        Op::UdpBind,
+        Op::UdpSend,
+        Op::UdpReceive,
+    ];
+
     /// The operation as rules spell it: `tcp-bind`, `udp-send`, ...
     pub fn name(self) -> &'static str {
         match self {
@@ -55,252 +72,312 @@ impl Op {
             Op::UdpBind => "udp-bind",
             Op::UdpSend => "udp-send",
             Op::UdpReceive => "udp-receive",
+            Op::Dns => "dns",
         }
     }
 
-    /// Whether the guest never sees a refusal of this operation: wasmtime-wasi
-    /// drops a refused accept or incoming datagram silently.
+    /// Whether the guest never sees a refusal of this operation.
     pub fn silent(self) -> bool {
         matches!(self, Op::TcpAccept | Op::UdpReceive)
     }
 }
 
-impl From<SocketAddrUse> for Op {
-    fn from(use_: SocketAddrUse) -> Op {
+impl From<wasmtime_wasi::sockets::SocketAddrUse> for Op {
+    fn from(use_: wasmtime_wasi::sockets::SocketAddrUse) -> Op {
+        use wasmtime_wasi::sockets::SocketAddrUse as U;
         match use_ {
-            SocketAddrUse::TcpBind => Op::TcpBind,
-            SocketAddrUse::TcpListen => Op::TcpListen,
-            SocketAddrUse::TcpAccept => Op::TcpAccept,
-            SocketAddrUse::TcpConnect => Op::TcpConnect,
-            SocketAddrUse::UdpBind => Op::UdpBind,
-            SocketAddrUse::UdpSend => Op::UdpSend,
-            SocketAddrUse::UdpReceive => Op::UdpReceive,
+            U::TcpBind => Op::TcpBind,
+            U::TcpListen => Op::TcpListen,
+            U::TcpAccept => Op::TcpAccept,
+            U::TcpConnect => Op::TcpConnect,
+            U::UdpBind => Op::UdpBind,
+            U::UdpSend => Op::UdpSend,
+            U::UdpReceive => Op::UdpReceive,
         }
     }
 }
 
-/// The addresses a rule covers.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// Any address and port.
-    Any,
-    /// One address, with one port or any port.
-    Addr { ip: IpAddr, port: Option<u16> },
-    /// Peers this guest has received a datagram from (a UDP server's replies).
-    Senders,
-}
-
-impl Target {
-    /// Exactly `addr`.
-    pub fn exact(addr: SocketAddr) -> Target {
-        Target::Addr {
-            ip: addr.ip(),
-            port: Some(addr.port()),
-        }
-    }
-
-    /// Address `ip`, any port.
-    pub fn any_port(ip: IpAddr) -> Target {
-        Target::Addr { ip, port: None }
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Target::Any => f.write_str("*"),
-            Target::Senders => f.write_str("peers it has received from"),
-            Target::Addr { ip, port } => {
-                match ip {
-                    IpAddr::V4(ip) => write!(f, "{ip}")?,
-                    IpAddr::V6(ip) => write!(f, "[{ip}]")?,
-                }
-                match port {
-                    Some(p) => write!(f, ":{p}"),
-                    None => f.write_str(":*"),
-                }
-            }
-        }
-    }
-}
-
-/// An allow rule: one operation on one set of addresses.
-#[derive(Clone, Debug)]
-pub struct Rule {
-    pub op: Op,
-    pub target: Target,
-    /// Where the rule came from: `wiring` for the host's least-privilege
-    /// grants.
-    pub origin: &'static str,
-}
-
-impl fmt::Display for Rule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.op.name(), self.target)
-    }
-}
-
-/// A refused socket use.
+/// A refused use.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Refusal {
     /// Seconds since the Unix epoch.
     pub time: f64,
     pub op: Op,
-    /// The local address (bind, listen) or the peer (the others).
-    pub addr: SocketAddr,
-    /// Why: no rule allowed it.
-    pub reason: String,
-    /// Whether the guest was told (`access-denied`) or never saw the peer.
+    /// The local address (bind, listen), the peer (the others) or the name
+    /// (dns), as text.
+    pub target: String,
+    /// The rule that decided: a `--deny` rule, or none allowed it.
+    pub rule: String,
+    /// Whether the guest never saw the refusal (an accept or a datagram
+    /// dropped before it reached the guest).
     pub silent: bool,
 }
+
+/// The rules one guest runs under, besides the wiring's.
+#[derive(Clone, Debug, Default)]
+pub struct UserRules {
+    pub allow: Vec<Rule>,
+    pub deny: Vec<Rule>,
+}
+
+/// Refusals kept in memory per guest; the audit file gets all of them.
+const MAX_KEPT_REFUSALS: usize = 1_000;
 
 /// The decisions made for one guest.
 #[derive(Default, Debug)]
 struct Decisions {
     refused: Vec<Refusal>,
-    /// Allowed uses, counted per operation and address.
-    allowed: BTreeMap<(Op, SocketAddr), u64>,
+    refused_total: u64,
+    /// Allowed uses, counted per operation, target and deciding rule.
+    allowed: BTreeMap<(Op, String, String), u64>,
     /// Peers a datagram was received from (for [`Target::Senders`]).
     senders: HashSet<SocketAddr>,
 }
 
-/// Refusals kept per guest at most, so a guest that hammers a forbidden
-/// address cannot grow the host's memory without bound.
-const MAX_REFUSALS: usize = 10_000;
-
 /// One guest's grants and the decisions made under them.
 #[derive(Debug)]
 pub struct Policy {
-    rules: Vec<Rule>,
+    /// Who the guest is, for the audit: `client tcp-client`.
+    pub guest: String,
+    allow: Vec<Rule>,
+    deny: Vec<Rule>,
+    audit: Option<Arc<Audit>>,
     decisions: Mutex<Decisions>,
 }
 
 impl Policy {
-    /// A policy that allows exactly `rules`.
-    pub fn new(rules: Vec<Rule>) -> Arc<Policy> {
+    /// A policy of the wiring's grants plus the user's rules.
+    pub fn new(
+        guest: String,
+        wiring: Vec<Rule>,
+        user: &UserRules,
+        audit: Option<Arc<Audit>>,
+    ) -> Arc<Policy> {
+        let mut allow = wiring;
+        allow.extend(user.allow.iter().cloned());
         Arc::new(Policy {
-            rules,
+            guest,
+            allow,
+            deny: user.deny.clone(),
+            audit,
             decisions: Mutex::default(),
         })
     }
 
-    /// A TCP server: bind and listen on its listen address, accept anyone.
+    /// A TCP server with only its wiring grants (see [`wiring::tcp_server`]).
     pub fn for_tcp_server(listen: SocketAddr) -> Arc<Policy> {
-        Policy::new(vec![
-            wiring(Op::TcpBind, Target::exact(listen)),
-            wiring(Op::TcpListen, listen_target(listen)),
-            wiring(Op::TcpAccept, Target::Any),
-        ])
+        Policy::new(
+            "server".into(),
+            wiring::tcp_server(listen),
+            &UserRules::default(),
+            None,
+        )
     }
 
-    /// A TCP client: connect to its server, plus the wildcard bind that
-    /// connecting performs implicitly.
+    /// A TCP client with only its wiring grants.
     pub fn for_tcp_client(server: SocketAddr) -> Arc<Policy> {
-        Policy::new(vec![
-            wiring(Op::TcpConnect, Target::exact(server)),
-            wiring(
-                Op::TcpBind,
-                Target::exact(SocketAddr::new(unspecified(server.ip()), 0)),
-            ),
-        ])
+        Policy::new(
+            "client".into(),
+            wiring::tcp_client(server),
+            &UserRules::default(),
+            None,
+        )
     }
 
-    /// A UDP server: bind its listen address, receive from anyone, send only
-    /// to peers it has received from.
+    /// A UDP server with only its wiring grants.
     pub fn for_udp_server(listen: SocketAddr) -> Arc<Policy> {
-        Policy::new(vec![
-            wiring(Op::UdpBind, Target::exact(listen)),
-            wiring(Op::UdpReceive, Target::Any),
-            wiring(Op::UdpSend, Target::Senders),
-        ])
+        Policy::new(
+            "server".into(),
+            wiring::udp_server(listen),
+            &UserRules::default(),
+            None,
+        )
     }
 
-    /// A UDP client: bind an ephemeral port (wildcard or loopback), send to
-    /// and receive from its server only.
+    /// A UDP client with only its wiring grants.
     pub fn for_udp_client(server: SocketAddr) -> Arc<Policy> {
-        let loopback = match server {
-            SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        };
-        Policy::new(vec![
-            wiring(
-                Op::UdpBind,
-                Target::exact(SocketAddr::new(unspecified(server.ip()), 0)),
-            ),
-            wiring(Op::UdpBind, Target::exact(SocketAddr::new(loopback, 0))),
-            wiring(Op::UdpSend, Target::exact(server)),
-            wiring(Op::UdpReceive, Target::exact(server)),
-        ])
+        Policy::new(
+            "client".into(),
+            wiring::udp_client(server),
+            &UserRules::default(),
+            None,
+        )
     }
 
-    /// The rules in force, for the transcript.
-    pub fn rules(&self) -> &[Rule] {
-        &self.rules
+    /// The rules in force, as the transcript shows them: `wiring: ...`,
+    /// `allow: ...`, `deny: ...`.
+    pub fn describe(&self) -> Vec<String> {
+        let label = |r: &Rule| match r.origin {
+            Origin::Wiring => "wiring",
+            Origin::Allow => "allow",
+            Origin::Deny => "deny",
+        };
+        self.allow
+            .iter()
+            .chain(&self.deny)
+            .map(|r| format!("{}: {r}", label(r)))
+            .collect()
+    }
+
+    /// Whether any rule could allow a name lookup (so the lookup interface
+    /// is worth switching on at all).
+    pub fn allows_any_name(&self) -> bool {
+        self.allow.iter().any(|r| r.dns)
     }
 
     /// Decide one socket use, and record the decision.
     pub fn check(&self, op: Op, addr: SocketAddr) -> bool {
         let mut decisions = self.decisions.lock().unwrap();
-        let allowed = self.rules.iter().any(|rule| {
-            rule.op == op
-                && match &rule.target {
-                    Target::Any => true,
-                    Target::Senders => decisions.senders.contains(&addr),
-                    Target::Addr { ip, port } => {
-                        same_ip(*ip, addr.ip()) && port.is_none_or(|p| p == addr.port())
-                    }
-                }
-        });
-        if allowed {
-            *decisions.allowed.entry((op, addr)).or_default() += 1;
-            if op == Op::UdpReceive {
-                decisions.senders.insert(addr);
-            }
-        } else if decisions.refused.len() < MAX_REFUSALS {
-            decisions.refused.push(Refusal {
-                time: SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map_or(0.0, |d| d.as_secs_f64()),
-                op,
-                addr,
-                reason: format!("no rule allows {} {}", op.name(), Target::exact(addr)),
-                silent: op.silent(),
-            });
+        let senders = |a: SocketAddr| decisions.senders.contains(&a);
+        let verdict = decide(&self.allow, &self.deny, |r| r.matches(op, addr, senders));
+        let target = show_addr(addr);
+        let allowed = self.record(&mut decisions, op, target, verdict);
+        if allowed && op == Op::UdpReceive {
+            decisions.senders.insert(addr);
         }
         allowed
     }
 
-    /// Every refusal so far, oldest first.
+    /// Decide one name lookup, and record the decision.
+    pub fn check_name(&self, name: &str) -> bool {
+        let mut decisions = self.decisions.lock().unwrap();
+        let verdict = decide(&self.allow, &self.deny, |r| r.matches_name(name));
+        self.record(&mut decisions, Op::Dns, name.to_string(), verdict)
+    }
+
+    fn record(
+        &self,
+        decisions: &mut Decisions,
+        op: Op,
+        target: String,
+        verdict: Result<String, String>,
+    ) -> bool {
+        match verdict {
+            Ok(rule) => {
+                *decisions.allowed.entry((op, target, rule)).or_default() += 1;
+                true
+            }
+            Err(rule) => {
+                let refusal = Refusal {
+                    time: now_secs(),
+                    op,
+                    target,
+                    rule,
+                    silent: op.silent(),
+                };
+                if let Some(audit) = &self.audit {
+                    audit.write(&Decision::refused(&self.guest, &refusal));
+                }
+                decisions.refused_total += 1;
+                if decisions.refused.len() < MAX_KEPT_REFUSALS {
+                    decisions.refused.push(refusal);
+                }
+                false
+            }
+        }
+    }
+
+    /// Refusals so far, oldest first (the first thousand).
     pub fn refusals(&self) -> Vec<Refusal> {
         self.decisions.lock().unwrap().refused.clone()
     }
 
-    /// Allowed uses so far: operation, address, count.
-    pub fn allowed(&self) -> Vec<(Op, SocketAddr, u64)> {
+    /// How many uses were refused in all.
+    pub fn refused_total(&self) -> u64 {
+        self.decisions.lock().unwrap().refused_total
+    }
+
+    /// Write the allowed uses, aggregated, to the audit file. Called once the
+    /// guest has finished.
+    pub fn flush_allowed(&self) {
+        let Some(audit) = &self.audit else { return };
         let decisions = self.decisions.lock().unwrap();
-        decisions
-            .allowed
-            .iter()
-            .map(|(&(op, addr), &n)| (op, addr, n))
-            .collect()
+        for ((op, target, rule), count) in &decisions.allowed {
+            audit.write(&Decision::allowed(&self.guest, *op, target, rule, *count));
+        }
     }
 }
 
-fn wiring(op: Op, target: Target) -> Rule {
-    Rule {
-        op,
-        target,
-        origin: "wiring",
+/// Deny wins over allow: `Ok(allowing rule)` or `Err(refusing rule)`.
+fn decide(allow: &[Rule], deny: &[Rule], covers: impl Fn(&Rule) -> bool) -> Result<String, String> {
+    if let Some(rule) = deny.iter().find(|r| covers(r)) {
+        return Err(format!("deny: {rule}"));
+    }
+    match allow.iter().find(|r| covers(r)) {
+        Some(rule) if rule.origin == Origin::Wiring => Ok(format!("wiring: {rule}")),
+        Some(rule) => Ok(format!("allow: {rule}")),
+        None => Err("no rule allows it".to_string()),
     }
 }
 
-/// The address `listen` may be checked against once the socket is bound:
-/// with port 0 the real port is not known in advance.
-fn listen_target(listen: SocketAddr) -> Target {
-    if listen.port() == 0 {
-        Target::any_port(listen.ip())
-    } else {
-        Target::exact(listen)
+fn show_addr(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => a.to_string(),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
+}
+
+/// The host's least-privilege grants, by role.
+pub mod wiring {
+    use super::*;
+
+    /// A TCP server: bind and listen on its listen address, accept anyone.
+    pub fn tcp_server(listen: SocketAddr) -> Vec<Rule> {
+        vec![
+            Rule::wiring(Op::TcpBind, Target::exact(listen)),
+            Rule::wiring(Op::TcpListen, listen_target(listen)),
+            Rule::wiring(Op::TcpAccept, Target::any()),
+        ]
+    }
+
+    /// A TCP client: connect to its server, plus the wildcard bind that
+    /// connecting performs implicitly.
+    pub fn tcp_client(server: SocketAddr) -> Vec<Rule> {
+        vec![
+            Rule::wiring(Op::TcpConnect, Target::exact(server)),
+            Rule::wiring(
+                Op::TcpBind,
+                Target::exact(SocketAddr::new(unspecified(server.ip()), 0)),
+            ),
+        ]
+    }
+
+    /// A UDP server: bind its listen address, receive from anyone, send only
+    /// to peers it has received from.
+    pub fn udp_server(listen: SocketAddr) -> Vec<Rule> {
+        vec![
+            Rule::wiring(Op::UdpBind, Target::exact(listen)),
+            Rule::wiring(Op::UdpReceive, Target::any()),
+            Rule::wiring(Op::UdpSend, Target::Senders),
+        ]
+    }
+
+    /// A UDP client: bind an ephemeral port (wildcard or loopback), send to
+    /// and receive from its server only.
+    pub fn udp_client(server: SocketAddr) -> Vec<Rule> {
+        let loopback = match server {
+            SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        };
+        vec![
+            Rule::wiring(
+                Op::UdpBind,
+                Target::exact(SocketAddr::new(unspecified(server.ip()), 0)),
+            ),
+            Rule::wiring(Op::UdpBind, Target::exact(SocketAddr::new(loopback, 0))),
+            Rule::wiring(Op::UdpSend, Target::exact(server)),
+            Rule::wiring(Op::UdpReceive, Target::exact(server)),
+        ]
+    }
+
+    /// What `listen` may be checked against once the socket is bound: with
+    /// port 0 the real port is not known in advance.
+    fn listen_target(listen: SocketAddr) -> Target {
+        if listen.port() == 0 {
+            Target::any_port(listen.ip())
+        } else {
+            Target::exact(listen)
+        }
     }
 }
 
@@ -310,10 +387,4 @@ pub fn unspecified(ip: IpAddr) -> IpAddr {
         IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
     }
-}
-
-/// Address equality that treats an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`)
-/// as the IPv4 address it carries, as a dual-stack socket reports peers.
-fn same_ip(a: IpAddr, b: IpAddr) -> bool {
-    a.to_canonical() == b.to_canonical()
 }

@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{Config, Engine};
 
+use crate::audit::Audit;
 use crate::bad_input;
+use crate::limits::TICK;
 use crate::roles::{Role, bindings};
 use crate::state::GuestState;
 
@@ -31,6 +33,8 @@ pub struct Lab {
     compiled: Mutex<HashMap<String, Component>>,
     /// Show guests' `debug` log lines too.
     pub verbose: bool,
+    /// Where every guest's decisions are written (`--audit FILE`).
+    pub audit: Option<Arc<Audit>>,
 }
 
 /// A guest ready to instantiate.
@@ -50,9 +54,12 @@ impl Lab {
     pub fn new(guest_dir: Option<PathBuf>) -> Result<Lab> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        // Epoch ticks drive the CPU limit and make spinning guests yield.
+        config.epoch_interruption(true);
         let engine = Engine::new(&config)
             .map_err(anyhow::Error::from)
             .context("configuring wasmtime")?;
+        start_ticker(&engine);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(anyhow::Error::from)
@@ -69,6 +76,7 @@ impl Lab {
             guest_dir,
             compiled: Mutex::default(),
             verbose: false,
+            audit: None,
         })
     }
 
@@ -201,6 +209,21 @@ impl Lab {
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
+}
+
+/// Advance `engine`'s epoch every [`TICK`] for as long as the engine lives.
+fn start_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("socklab-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
 }
 
 /// Tell apart a component, a core module and anything else by the header:

@@ -12,7 +12,11 @@
 //! - [`state`]: what one guest's `Store` holds, and the host side of
 //!   `socklab:lab/host` (listening, log, the stop pollable).
 //! - [`grants`]: what a guest may do on the network, checked on every socket
-//!   use, and the refusals recorded.
+//!   use, and the refusals recorded; [`rules`] is the `--allow`/`--deny`
+//!   grammar, [`audit`] the JSON Lines trail.
+//! - [`limits`]: memory, CPU, sockets, connections, deadline per guest.
+//! - [`sandbox`]: socklab's own socket-creation, `accept` and name-lookup
+//!   functions, linked over wasmtime-wasi's to count and check.
 //! - [`roles`]: the WIT bindings, and how exports tell a guest's role.
 //! - [`report`]: transcripts, JSON and exit codes.
 //! - [`error`]: bad input (exit code 2).
@@ -20,12 +24,16 @@
 //! The arrows point one way: `cli` → `exchange` → `run`/`lab` →
 //! `state`/`grants`/`roles`; `report` only records.
 
+pub mod audit;
 pub mod cli;
 pub mod error;
 pub mod exchange;
 pub mod grants;
 pub mod lab;
+pub mod limits;
 pub mod report;
 pub mod roles;
+pub mod rules;
 pub mod run;
+pub mod sandbox;
 pub mod state;

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::exchange::ClientSpec;
 use crate::grants::{Policy, Refusal};
 use crate::lab::Guest;
+use crate::limits::LimitHit;
 use crate::roles::Transport;
 use crate::roles::bindings::socklab::lab::types::{ClientReport, Reply, ServerReport};
 use crate::run::Outcome;
@@ -29,6 +30,8 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 /// Bad input or usage.
 pub const EXIT_BAD_INPUT: i32 = 2;
+/// A limit stopped or refused a guest.
+pub const EXIT_LIMIT: i32 = 3;
 
 /// What counts as a right reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -90,8 +93,13 @@ pub struct GuestRecord {
     pub world: &'static str,
     /// The rules in force, as `op target`.
     pub grants: Vec<String>,
-    /// Every socket use that was refused.
+    /// Every use that was refused (the first thousand; the audit file has
+    /// all of them).
     pub refusals: Vec<Refusal>,
+    /// How many uses were refused in all.
+    pub refused_total: u64,
+    /// Limits the guest ran into.
+    pub limits: Vec<LimitHit>,
     /// Why the guest failed, if it did.
     pub error: Option<String>,
     /// The guest's stderr, when it failed and wrote any.
@@ -108,7 +116,9 @@ impl GuestRecord {
             path: guest.path.display().to_string(),
             sha256: guest.sha256.clone(),
             world: guest.role.world(),
-            grants: policy.rules().iter().map(|r| r.to_string()).collect(),
+            grants: policy.describe(),
+            refused_total: policy.refused_total(),
+            limits: outcome.limits.clone(),
             refusals: policy.refusals(),
             error,
             stderr,
@@ -116,7 +126,7 @@ impl GuestRecord {
     }
 
     fn ok(&self) -> bool {
-        self.error.is_none() && self.refusals.is_empty()
+        self.error.is_none() && self.refused_total == 0 && self.limits.is_empty()
     }
 }
 
@@ -276,7 +286,16 @@ impl Report {
     }
 
     pub fn exit_code(&self) -> i32 {
-        if self.runs.iter().all(Run::ok) {
+        let limited = self.runs.iter().any(|r| {
+            let guests = [
+                r.server.as_ref().map(|s| &s.guest),
+                r.client.as_ref().map(|c| &c.guest),
+            ];
+            guests.into_iter().flatten().any(|g| !g.limits.is_empty())
+        });
+        if limited {
+            EXIT_LIMIT
+        } else if self.runs.iter().all(Run::ok) {
             EXIT_OK
         } else {
             EXIT_FAILED
@@ -355,7 +374,7 @@ impl Run {
         ]
         .into_iter()
         .flatten()
-        .map(|g| g.refusals.len())
+        .map(|g| g.refused_total as usize)
         .sum();
         if refusals == 0 {
             let _ = writeln!(out, "  refusals: none");
@@ -365,29 +384,37 @@ impl Run {
 }
 
 fn write_guest(out: &mut String, side: &str, g: &GuestRecord) {
-    let _ = writeln!(
-        out,
-        "  {side:<7}  {} ({}, sha256 {})",
-        g.name,
-        g.world,
-        &g.sha256[..16]
-    );
+    let sha = &g.sha256[..16];
+    let _ = writeln!(out, "  {side:<7}  {} ({}, sha256 {sha})", g.name, g.world);
     let _ = writeln!(out, "           granted: {}", g.grants.join("; "));
-    for r in &g.refusals {
-        let seen = if r.silent {
-            "dropped before the guest saw it"
-        } else {
-            "guest got access-denied"
-        };
-        let _ = writeln!(
-            out,
-            "           REFUSED {} {} ({}; {seen})",
-            r.op.name(),
-            r.addr,
-            r.reason
-        );
+    if g.refused_total > 0 {
+        let _ = writeln!(out, "           refused {} use(s):", g.refused_total);
+        for (what, count) in refusal_summary(&g.refusals) {
+            let _ = writeln!(out, "             {count} x {what}");
+        }
+    }
+    for hit in &g.limits {
+        let _ = writeln!(out, "           LIMIT {hit}");
     }
     if let Some(e) = &g.error {
         let _ = writeln!(out, "           ERROR: {e}");
     }
+}
+
+/// Refusals grouped by operation, target and rule, in first-seen order.
+fn refusal_summary(refusals: &[Refusal]) -> Vec<(String, usize)> {
+    let mut groups: Vec<(String, usize)> = Vec::new();
+    for r in refusals {
+        let seen = if r.silent {
+            "dropped before the guest saw it"
+        } else {
+            "access-denied"
+        };
+        let what = format!("{} {} ({}; {seen})", r.op.name(), r.target, r.rule);
+        match groups.iter_mut().find(|(w, _)| *w == what) {
+            Some((_, n)) => *n += 1,
+            None => groups.push((what, 1)),
+        }
+    }
+    groups
 }

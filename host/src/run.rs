@@ -6,10 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::sync::{oneshot, watch};
-use wasmtime::Store;
+use wasmtime::{Store, UpdateDeadline};
 
 use crate::grants::Policy;
 use crate::lab::{Guest, Lab};
+use crate::limits::{LimitHit, Limits};
 use crate::roles::bindings::exports::socklab::lab::{
     tcp_client_role, tcp_server_role, udp_client_role, udp_server_role,
 };
@@ -27,6 +28,8 @@ pub enum Failure {
     /// The guest trapped or could not be instantiated; the text carries its
     /// panic message when it printed one.
     Trapped(String),
+    /// A limit stopped the guest.
+    Limit(LimitHit),
 }
 
 impl std::fmt::Display for Failure {
@@ -34,6 +37,7 @@ impl std::fmt::Display for Failure {
         match self {
             Failure::Returned(e) => write!(f, "{e}"),
             Failure::Trapped(e) => write!(f, "trapped: {e}"),
+            Failure::Limit(hit) => write!(f, "stopped by a limit: {hit}"),
         }
     }
 }
@@ -43,6 +47,19 @@ pub struct Outcome<T> {
     pub result: Result<T, Failure>,
     /// The guest's stderr, as text (lossy), for showing when it failed.
     pub stderr: String,
+    /// Every limit the guest ran into.
+    pub limits: Vec<LimitHit>,
+}
+
+impl<T> Outcome<T> {
+    /// An outcome for a guest that never got to run to its end.
+    pub fn failed(failure: Failure) -> Outcome<T> {
+        Outcome {
+            result: Err(failure),
+            stderr: String::new(),
+            limits: Vec::new(),
+        }
+    }
 }
 
 /// The wires between the host and a running server.
@@ -58,6 +75,7 @@ impl Lab {
         &self,
         guest: &Guest,
         policy: Arc<Policy>,
+        limits: Limits,
         stop: watch::Receiver<bool>,
         listening: Option<oneshot::Sender<SocketAddr>>,
     ) -> Store<GuestState> {
@@ -70,11 +88,26 @@ impl Lab {
             label,
             guest.role.transport,
             policy,
+            limits,
             stop,
             listening,
             self.verbose,
         );
-        Store::new(self.engine(), state)
+        let mut store = Store::new(self.engine(), state);
+        store.limiter(|state| &mut state.memory);
+        store.call_hook(|mut ctx, hook| {
+            ctx.data_mut().meter.on_call_hook(hook);
+            Ok(())
+        });
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            if ctx.data_mut().meter.on_tick() {
+                let limit = ctx.data().meter.limits.cpu;
+                return Err(wasmtime::format_err!("cpu limit of {limit:?} reached"));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
     }
 
     /// Run a server guest until it returns: it reaches `max_sessions` or the
@@ -84,10 +117,12 @@ impl Lab {
         guest: &Guest,
         config: ServerConfig,
         policy: Arc<Policy>,
+        limits: Limits,
         wires: ServerWires,
     ) -> Outcome<ServerReport> {
-        let mut store = self.store(guest, policy, wires.stop, Some(wires.listening));
-        let result = async {
+        let deadline = limits.deadline;
+        let mut store = self.store(guest, policy, limits, wires.stop, Some(wires.listening));
+        let result = within(deadline, async {
             let instance = guest.pre.instantiate_async(&mut store).await?;
             match guest.role.transport {
                 Transport::Tcp => {
@@ -101,7 +136,7 @@ impl Lab {
                     export.call_serve(&mut store, &config).await
                 }
             }
-        }
+        })
         .await;
         finish(store, result)
     }
@@ -112,11 +147,13 @@ impl Lab {
         guest: &Guest,
         config: ClientConfig,
         policy: Arc<Policy>,
+        limits: Limits,
     ) -> Outcome<ClientReport> {
         // A client has no stop signal of its own; its reply timeouts bound it.
         let (_never, stop) = watch::channel(false);
-        let mut store = self.store(guest, policy, stop, None);
-        let result = async {
+        let deadline = limits.deadline;
+        let mut store = self.store(guest, policy, limits, stop, None);
+        let result = within(deadline, async {
             let instance = guest.pre.instantiate_async(&mut store).await?;
             match guest.role.transport {
                 Transport::Tcp => {
@@ -130,21 +167,46 @@ impl Lab {
                     export.call_run(&mut store, &config).await
                 }
             }
-        }
+        })
         .await;
         finish(store, result)
     }
 }
 
-/// Fold a call's two layers of failure (trap, guest error) into one, and
-/// collect what the guest left on stderr.
-fn finish<T>(store: Store<GuestState>, result: wasmtime::Result<Result<T, String>>) -> Outcome<T> {
-    let state = store.data();
+/// The guest's call, cut off at the wall-clock `deadline` if there is one
+/// (`None` then). A spinning guest still yields on every epoch tick, so the
+/// timer gets its turn.
+async fn within<T>(
+    deadline: Option<std::time::Duration>,
+    call: impl Future<Output = wasmtime::Result<Result<T, String>>>,
+) -> Option<wasmtime::Result<Result<T, String>>> {
+    match deadline {
+        Some(limit) => tokio::time::timeout(limit, call).await.ok(),
+        None => Some(call.await),
+    }
+}
+
+/// Fold a call's layers of failure (deadline, limit, trap, guest error) into
+/// one, and collect what the guest left on stderr.
+fn finish<T>(
+    mut store: Store<GuestState>,
+    result: Option<wasmtime::Result<Result<T, String>>>,
+) -> Outcome<T> {
+    let state = store.data_mut();
+    if result.is_none() {
+        state.meter.hit("deadline", true);
+    }
+    if state.memory.tripped {
+        state.meter.hit("memory-limit", true);
+    }
     let stderr = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
-    let result = match result {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(message)) => Err(Failure::Returned(message)),
-        Err(trap) => {
+    let limits = state.meter.hits.clone();
+    let result = match (result, state.meter.stopped_by()) {
+        (_, Some(hit)) => Err(Failure::Limit(hit.clone())),
+        (None, None) => unreachable!("a missed deadline is recorded as a hit"),
+        (Some(Ok(Ok(value))), None) => Ok(value),
+        (Some(Ok(Err(message))), None) => Err(Failure::Returned(message)),
+        (Some(Err(trap)), None) => {
             let tail = state.stderr_tail();
             let trap = format!("{trap:#}");
             Err(Failure::Trapped(if tail.is_empty() {
@@ -154,5 +216,9 @@ fn finish<T>(store: Store<GuestState>, result: wasmtime::Result<Result<T, String
             }))
         }
     };
-    Outcome { result, stderr }
+    Outcome {
+        result,
+        stderr,
+        limits,
+    }
 }

@@ -4,6 +4,7 @@
 //! Every guest gets a fresh [`GuestState`], so one guest's grants, sockets
 //! and log never leak into another's.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -11,10 +12,13 @@ use tokio::sync::{oneshot, watch};
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::sockets::network::IpSocketAddress;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::p2::{DynPollable, Pollable};
+use wasmtime_wasi::p2::{
+    DynInputStream, DynOutputStream, DynPollable, Pollable, TcpSocket, UdpSocket,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::grants::Policy;
+use crate::limits::{Limits, MemoryLimiter, Meter};
 use crate::roles::{Transport, bindings::socklab::lab::host};
 
 /// Bytes of stdout and of stderr kept per guest; writes past this fail in
@@ -42,6 +46,24 @@ pub struct GuestState {
     stop: watch::Receiver<bool>,
     /// The one resource behind every stop pollable handed out.
     stop_resource: Option<Resource<StopSignal>>,
+    /// The guest's network rules, also consulted for name lookups.
+    policy: Arc<Policy>,
+    /// The guest's limits and what it has used of them.
+    pub meter: Meter,
+    /// The linear-memory limit, as wasmtime consults it.
+    pub memory: MemoryLimiter,
+    /// Sockets created or accepted, by resource: the live ones count
+    /// against `max-sockets`.
+    sockets: HashSet<(SocketKind, u32)>,
+    /// Accepted connections: the live ones count against `max-connections`.
+    connections: HashSet<u32>,
+}
+
+/// Which table type a tracked socket has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SocketKind {
+    Tcp,
+    Udp,
 }
 
 impl GuestState {
@@ -51,6 +73,7 @@ impl GuestState {
         label: String,
         transport: Transport,
         policy: Arc<Policy>,
+        limits: Limits,
         stop: watch::Receiver<bool>,
         listening: Option<oneshot::Sender<SocketAddr>>,
         verbose: bool,
@@ -63,10 +86,16 @@ impl GuestState {
             .stderr(stderr.clone())
             .allow_tcp(transport == Transport::Tcp)
             .allow_udp(transport == Transport::Udp)
-            .allow_ip_name_lookup(false)
-            .socket_addr_check(move |addr, use_| {
-                let allowed = policy.check(use_.into(), addr);
-                Box::pin(std::future::ready(allowed))
+            // Each name is checked by socklab's own `resolve-addresses`
+            // (`sandbox.rs`); this switch only lets it through to the
+            // resolver when some rule could allow a name.
+            .allow_ip_name_lookup(policy.allows_any_name())
+            .socket_addr_check({
+                let policy = policy.clone();
+                move |addr, use_| {
+                    let allowed = policy.check(use_.into(), addr);
+                    Box::pin(std::future::ready(allowed))
+                }
             });
         GuestState {
             wasi: builder.build(),
@@ -79,7 +108,65 @@ impl GuestState {
             listening,
             stop,
             stop_resource: None,
+            policy,
+            memory: MemoryLimiter {
+                limit: usize::try_from(limits.memory).unwrap_or(usize::MAX),
+                tripped: false,
+            },
+            meter: Meter::new(limits),
+            sockets: HashSet::new(),
+            connections: HashSet::new(),
         }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Whether the guest may hold one more socket; records the hit if not.
+    pub fn socket_allowed(&mut self) -> bool {
+        let table = &self.table;
+        self.sockets.retain(|&(kind, rep)| live(table, kind, rep));
+        let ok = self.sockets.len() < self.meter.limits.max_sockets as usize;
+        if !ok {
+            self.meter.hit("max-sockets", false);
+        }
+        ok
+    }
+
+    /// Whether a server may keep one more accepted connection open; records
+    /// the hit if not.
+    pub fn connection_allowed(&mut self) -> bool {
+        let table = &self.table;
+        self.connections
+            .retain(|&rep| live(table, SocketKind::Tcp, rep));
+        let ok = self.connections.len() < self.meter.limits.max_connections as usize;
+        if !ok {
+            self.meter.hit("max-connections", false);
+        }
+        ok
+    }
+
+    /// Count a socket the guest now holds.
+    pub fn track_socket(&mut self, kind: SocketKind, rep: u32, accepted: bool) {
+        self.sockets.insert((kind, rep));
+        if accepted {
+            self.connections.insert(rep);
+        }
+    }
+
+    /// Close a connection the guest will never see (streams first: they are
+    /// the socket's children).
+    pub fn close_accepted(
+        &mut self,
+        socket: Resource<TcpSocket>,
+        input: Resource<DynInputStream>,
+        output: Resource<DynOutputStream>,
+    ) -> wasmtime::Result<()> {
+        self.table.delete(input)?;
+        self.table.delete(output)?;
+        self.table.delete(socket)?;
+        Ok(())
     }
 
     /// The last lines the guest wrote to stderr (a panic message, say), for
@@ -89,6 +176,14 @@ impl GuestState {
         let text = String::from_utf8_lossy(&bytes);
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         lines[lines.len().saturating_sub(3)..].join(" / ")
+    }
+}
+
+/// Whether the resource `rep` is still a socket of `kind` in the table.
+fn live(table: &ResourceTable, kind: SocketKind, rep: u32) -> bool {
+    match kind {
+        SocketKind::Tcp => table.get(&Resource::<TcpSocket>::new_borrow(rep)).is_ok(),
+        SocketKind::Udp => table.get(&Resource::<UdpSocket>::new_borrow(rep)).is_ok(),
     }
 }
 

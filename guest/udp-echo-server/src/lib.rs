@@ -12,7 +12,7 @@ use socklab_guest::udp::{UdpSocketExt, send_to};
 use socklab_guest::wasi::io::poll::poll;
 use socklab_guest::wasi::sockets::instance_network::instance_network;
 use socklab_guest::wasi::sockets::udp_create_socket::create_udp_socket;
-use socklab_guest::{addr_text, debug, failed, family_of, info};
+use socklab_guest::{addr_text, debug, failed, family_of};
 
 socklab_guest::role!("socklab:lab/udp-server");
 

@@ -1,0 +1,112 @@
+//! The audit trail: one JSON line per decision, written to `--audit FILE`.
+//!
+//! Refusals are written as they happen, one line each. Allowed uses are
+//! written once a guest has finished, one line per guest, operation, target
+//! and rule with a count, since UDP is checked per datagram and a line each
+//! would swamp the file and the hot path.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::grants::{Op, Refusal};
+
+/// An open audit file, shared by every guest of one command.
+#[derive(Debug)]
+pub struct Audit {
+    out: Mutex<BufWriter<File>>,
+}
+
+/// One line of the audit file.
+#[derive(Debug, Serialize)]
+pub struct Decision<'a> {
+    /// Seconds since the Unix epoch.
+    pub time: f64,
+    /// `client tcp-client`, `server udp-echo-server`, ...
+    pub guest: &'a str,
+    /// `deny` or `allow`.
+    pub decision: &'static str,
+    pub op: Op,
+    /// The local address (bind, listen), peer (the others) or name (dns).
+    pub target: &'a str,
+    /// The rule that decided.
+    pub rule: &'a str,
+    /// Allowed lines: how many uses this line stands for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// Deny lines: whether the guest never saw the refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silent: Option<bool>,
+}
+
+impl<'a> Decision<'a> {
+    pub fn refused(guest: &'a str, r: &'a Refusal) -> Decision<'a> {
+        Decision {
+            time: r.time,
+            guest,
+            decision: "deny",
+            op: r.op,
+            target: &r.target,
+            rule: &r.rule,
+            count: None,
+            silent: Some(r.silent),
+        }
+    }
+
+    pub fn allowed(
+        guest: &'a str,
+        op: Op,
+        target: &'a str,
+        rule: &'a str,
+        count: u64,
+    ) -> Decision<'a> {
+        Decision {
+            time: now_secs(),
+            guest,
+            decision: "allow",
+            op,
+            target,
+            rule,
+            count: Some(count),
+            silent: None,
+        }
+    }
+}
+
+impl Audit {
+    /// Create (or truncate) `path`.
+    pub fn create(path: &Path) -> Result<Arc<Audit>> {
+        let file = File::create(path)
+            .with_context(|| format!("cannot create the audit file {}", path.display()))?;
+        Ok(Arc::new(Audit {
+            out: Mutex::new(BufWriter::new(file)),
+        }))
+    }
+
+    /// Append one decision. A failing write is reported once on stderr and
+    /// never stops the guest.
+    pub fn write(&self, decision: &Decision<'_>) {
+        let mut out = self.out.lock().unwrap();
+        let line = serde_json::to_string(decision).expect("decisions always serialise");
+        if writeln!(out, "{line}").is_err() {
+            eprintln!("warning: cannot write to the audit file");
+        }
+    }
+
+    /// Push buffered lines to the file.
+    pub fn flush(&self) {
+        let _ = self.out.lock().unwrap().flush();
+    }
+}
+
+/// Seconds since the Unix epoch, as a float.
+pub fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
