@@ -18,6 +18,13 @@ const GUESTS: &[&str] = &[
     "tcp-client",
     "udp-echo-server",
     "udp-client",
+    "hostile-escape",
+    "hostile-spin",
+    "hostile-alloc",
+    "hostile-sockets",
+    "hostile-trap",
+    "probe-tcp",
+    "probe-udp",
 ];
 
 fn main() {

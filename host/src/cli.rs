@@ -118,6 +118,14 @@ pub enum Command {
 
     /// List the bundled guests with their role, transport and path.
     Guests,
+
+    /// Show what a component is: its role (or that it is a wasi:cli command,
+    /// or not a socklab role), what it imports (the capabilities it could ask
+    /// for), what it exports, its size and SHA-256.
+    Inspect {
+        /// A component file or a bundled name.
+        guest: String,
+    },
 }
 
 /// The messages a client sends and how it judges replies.
@@ -301,6 +309,15 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Command::Guests => {
             guests(&lab)?;
+            return Ok(0);
+        }
+        Command::Inspect { guest } => {
+            let inspection = crate::inspect::inspect(&lab, &guest)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&inspection)?);
+            } else {
+                print!("{}", inspection.text());
+            }
             return Ok(0);
         }
     };

@@ -277,6 +277,13 @@ impl Policy {
         }
     }
 
+    /// Record a refusal decided outside the rules (a guest creating a socket
+    /// of a transport its role does not have).
+    pub fn refuse(&self, op: Op, target: String, rule: String) {
+        let mut decisions = self.decisions.lock().unwrap();
+        self.record(&mut decisions, op, target, Err(rule));
+    }
+
     /// Refusals so far, oldest first (the first thousand).
     pub fn refusals(&self) -> Vec<Refusal> {
         self.decisions.lock().unwrap().refused.clone()

@@ -70,6 +70,7 @@ impl Lab {
         )
         .map_err(anyhow::Error::from)
         .context("linking socklab:lab/host")?;
+        crate::sandbox::add_overrides(&mut linker).context("linking socklab's socket overrides")?;
         Ok(Lab {
             engine,
             linker,
@@ -80,10 +81,10 @@ impl Lab {
         })
     }
 
-    /// Find, read, check and compile the guest named `spec`: a path to a
-    /// component file, or the name of a bundled guest.
-    pub fn load(&self, spec: &str) -> Result<Arc<Guest>> {
-        let (name, path) = self.resolve(spec)?;
+    /// Find, read, check and compile `spec` without asking for a role:
+    /// its path, SHA-256 and component.
+    pub fn compile_only(&self, spec: &str) -> Result<(PathBuf, String, Component)> {
+        let (_, path) = self.resolve(spec)?;
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) => bad_input!("cannot read guest {}: {e}", path.display()),
@@ -91,6 +92,14 @@ impl Lab {
         check_component_header(&path, &bytes)?;
         let sha256 = hex(&Sha256::digest(&bytes));
         let component = self.compile(&path, &sha256, &bytes)?;
+        Ok((path, sha256, component))
+    }
+
+    /// Find, read, check and compile the guest named `spec`: a path to a
+    /// component file, or the name of a bundled guest.
+    pub fn load(&self, spec: &str) -> Result<Arc<Guest>> {
+        let (name, _) = self.resolve(spec)?;
+        let (path, sha256, component) = self.compile_only(spec)?;
 
         let exports: Vec<String> = component
             .component_type()

@@ -17,6 +17,7 @@
 //! - [`limits`]: memory, CPU, sockets, connections, deadline per guest.
 //! - [`sandbox`]: socklab's own socket-creation, `accept` and name-lookup
 //!   functions, linked over wasmtime-wasi's to count and check.
+//! - [`inspect`]: what a component imports and exports, without running it.
 //! - [`roles`]: the WIT bindings, and how exports tell a guest's role.
 //! - [`report`]: transcripts, JSON and exit codes.
 //! - [`error`]: bad input (exit code 2).
@@ -29,6 +30,7 @@ pub mod cli;
 pub mod error;
 pub mod exchange;
 pub mod grants;
+pub mod inspect;
 pub mod lab;
 pub mod limits;
 pub mod report;

@@ -20,6 +20,7 @@ use wasmtime_wasi::p2::{
 };
 use wasmtime_wasi::sockets::WasiSocketsView;
 
+use crate::roles::Transport;
 use crate::state::{GuestState, SocketKind};
 
 /// The WASI version whose names socklab's overrides replace; components
@@ -41,8 +42,8 @@ pub fn add_overrides(linker: &mut Linker<GuestState>) -> Result<()> {
              (family,): (IpAddressFamily,)|
              -> Wit<Resource<TcpSocket>> {
                 let state = store.data_mut();
-                if !state.socket_allowed() {
-                    return Ok((Err(ErrorCode::NewSocketLimit),));
+                if let Err(code) = state.may_create(Transport::Tcp) {
+                    return Ok((Err(code),));
                 }
                 let created = state.sockets().create_tcp_socket(family);
                 let created = wit(created)?;
@@ -60,8 +61,8 @@ pub fn add_overrides(linker: &mut Linker<GuestState>) -> Result<()> {
             |mut store: StoreContextMut<'_, GuestState>, (family,): (IpAddressFamily,)| {
                 Box::new(async move {
                     let state = store.data_mut();
-                    if !state.socket_allowed() {
-                        return Ok((Err(ErrorCode::NewSocketLimit),));
+                    if let Err(code) = state.may_create(Transport::Udp) {
+                        return Ok((Err(code),));
                     }
                     let created = state.sockets().create_udp_socket(family).await;
                     let created: (Result<Resource<UdpSocket>, ErrorCode>,) = wit(created)?;

@@ -10,14 +10,14 @@ use std::sync::Arc;
 
 use tokio::sync::{oneshot, watch};
 use wasmtime::component::{Resource, ResourceTable};
-use wasmtime_wasi::p2::bindings::sockets::network::IpSocketAddress;
+use wasmtime_wasi::p2::bindings::sockets::network::{ErrorCode, IpSocketAddress};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::p2::{
     DynInputStream, DynOutputStream, DynPollable, Pollable, TcpSocket, UdpSocket,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::grants::Policy;
+use crate::grants::{Op, Policy};
 use crate::limits::{Limits, MemoryLimiter, Meter};
 use crate::roles::{Transport, bindings::socklab::lab::host};
 
@@ -57,6 +57,8 @@ pub struct GuestState {
     sockets: HashSet<(SocketKind, u32)>,
     /// Accepted connections: the live ones count against `max-connections`.
     connections: HashSet<u32>,
+    /// The one transport this guest's role may use.
+    pub transport: Transport,
 }
 
 /// Which table type a tracked socket has.
@@ -116,11 +118,35 @@ impl GuestState {
             meter: Meter::new(limits),
             sockets: HashSet::new(),
             connections: HashSet::new(),
+            transport,
         }
     }
 
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// Whether the guest may create a socket of `transport`: only its role's
+    /// transport (a refusal recorded like any other), and only within
+    /// `max-sockets` (the guest then gets `new-socket-limit`).
+    pub fn may_create(&mut self, transport: Transport) -> Result<(), ErrorCode> {
+        if transport != self.transport {
+            let op = match transport {
+                Transport::Tcp => Op::TcpBind,
+                Transport::Udp => Op::UdpBind,
+            };
+            let rule = format!(
+                "a {} guest is granted no {transport} socket",
+                self.transport
+            );
+            self.policy
+                .refuse(op, "(socket creation)".to_string(), rule);
+            return Err(ErrorCode::AccessDenied);
+        }
+        if !self.socket_allowed() {
+            return Err(ErrorCode::NewSocketLimit);
+        }
+        Ok(())
     }
 
     /// Whether the guest may hold one more socket; records the hit if not.

@@ -184,3 +184,25 @@ pub fn info(message: &str) {
 pub fn debug(message: &str) {
     host::log(host::Level::Debug, message);
 }
+
+/// A `std::net` address as a WASI socket address.
+pub fn from_std(addr: std::net::SocketAddr) -> IpSocketAddress {
+    match addr {
+        std::net::SocketAddr::V4(a) => {
+            let [x, y, z, w] = a.ip().octets();
+            IpSocketAddress::Ipv4(Ipv4SocketAddress {
+                port: a.port(),
+                address: (x, y, z, w),
+            })
+        }
+        std::net::SocketAddr::V6(a) => {
+            let s = a.ip().segments();
+            IpSocketAddress::Ipv6(Ipv6SocketAddress {
+                port: a.port(),
+                flow_info: a.flowinfo(),
+                address: (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]),
+                scope_id: a.scope_id(),
+            })
+        }
+    }
+}

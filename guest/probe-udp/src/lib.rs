@@ -1,0 +1,110 @@
+//! `probe-udp`: makes the one UDP call its parameters name, so the grant
+//! tests can put every UDP operation through the real WASI path.
+//!
+//! Parameters: `op` is `bind`, `send` or `receive`; `target=ADDR` the
+//! destination for `send`; `wait-ms` how long `receive` waits (default
+//! 2000). `bind` and `receive` use the config's listen address; `send` binds
+//! the wildcard address with port 0 first.
+//!
+//! The report's `sessions` counts what succeeded (1 for a bind or a send;
+//! datagrams received); a refused call is the error, named by its
+//! `error-code`.
+
+use socklab_guest::io::Deadline;
+use socklab_guest::types::{ServerConfig, ServerReport};
+use socklab_guest::udp::{UdpSocketExt, send_to};
+use socklab_guest::wasi::io::poll::poll;
+use socklab_guest::wasi::sockets::instance_network::instance_network;
+use socklab_guest::wasi::sockets::udp_create_socket::create_udp_socket;
+use socklab_guest::{failed, family_of, host, param, unspecified};
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    inline: "
+        package socklab:probe;
+        world probe-udp {
+            include socklab:lab/udp-server@0.1.0;
+            import wasi:clocks/monotonic-clock@0.2.12;
+        }
+    ",
+    world: "socklab:probe/probe-udp",
+    with: {
+        "wasi:io/poll@0.2.12": socklab_guest::wasi::io::poll,
+        "wasi:clocks/monotonic-clock@0.2.12": socklab_guest::wasi::clocks::monotonic_clock,
+        "wasi:sockets/network@0.2.12": socklab_guest::wasi::sockets::network,
+        "wasi:sockets/instance-network@0.2.12": socklab_guest::wasi::sockets::instance_network,
+        "wasi:sockets/udp@0.2.12": socklab_guest::wasi::sockets::udp,
+        "wasi:sockets/udp-create-socket@0.2.12": socklab_guest::wasi::sockets::udp_create_socket,
+        "socklab:lab/types@0.1.0": socklab_guest::types,
+        "socklab:lab/host@0.1.0": socklab_guest::host,
+    },
+});
+
+struct Probe;
+
+impl exports::socklab::lab::udp_server_role::Guest for Probe {
+    fn serve(config: ServerConfig) -> Result<ServerReport, String> {
+        let network = instance_network();
+        let op = param(&config.params, "op").unwrap_or("bind");
+        let sessions = match op {
+            "bind" | "receive" => {
+                let socket = create_udp_socket(family_of(&config.listen))
+                    .map_err(|e| failed("socket", e))?;
+                // server_sock.bind((host, port))
+                socket
+                    .blocking_bind(&network, config.listen)
+                    .map_err(|e| failed("bind", e))?;
+                host::listening(
+                    socket
+                        .local_address()
+                        .map_err(|e| failed("local-address", e))?,
+                );
+                if op == "bind" {
+                    return Ok(report(1));
+                }
+                let (incoming, _outgoing) = socket.stream(None).map_err(|e| failed("stream", e))?;
+                let wait: u32 = param(&config.params, "wait-ms")
+                    .and_then(|w| w.parse().ok())
+                    .unwrap_or(2000);
+                let (ready, stop) = (incoming.subscribe(), host::stop_requested());
+                let timer = Deadline::after_ms(wait).pollable();
+                let mut received = 0;
+                // recvfrom() until the wait is over; refused senders never show up.
+                while poll(&[&ready, &stop, &timer]).contains(&0) {
+                    received += incoming
+                        .receive(16)
+                        .map_err(|e| failed("receive", e))?
+                        .len() as u64;
+                }
+                received
+            }
+            "send" => {
+                let text = param(&config.params, "target").ok_or("send needs target=ADDR")?;
+                let addr: std::net::SocketAddr =
+                    text.parse().map_err(|_| format!("bad target `{text}`"))?;
+                let target = socklab_guest::from_std(addr);
+                let socket =
+                    create_udp_socket(family_of(&target)).map_err(|e| failed("socket", e))?;
+                socket
+                    .blocking_bind(&network, unspecified(family_of(&target)))
+                    .map_err(|e| failed("bind", e))?;
+                let (_incoming, outgoing) = socket.stream(None).map_err(|e| failed("stream", e))?;
+                // client_sock.sendto(b'probe', (host, port))
+                send_to(&outgoing, b"probe".to_vec(), target).map_err(|e| failed("send", e))?;
+                1
+            }
+            other => return Err(format!("unknown op `{other}`")),
+        };
+        Ok(report(sessions))
+    }
+}
+
+fn report(sessions: u64) -> ServerReport {
+    ServerReport {
+        sessions,
+        bytes_in: 0,
+        bytes_out: 0,
+    }
+}
+
+export!(Probe);
