@@ -207,12 +207,17 @@ fn finish<T>(
         (Some(Ok(Ok(value))), None) => Ok(value),
         (Some(Ok(Err(message))), None) => Err(Failure::Returned(message)),
         (Some(Err(trap)), None) => {
-            let tail = state.stderr_tail();
-            let trap = format!("{trap:#}");
-            Err(Failure::Trapped(if tail.is_empty() {
-                trap
+            // The trap's kind (`wasm unreachable instruction executed`), not
+            // its multi-line wasm backtrace, plus what the guest said.
+            let kind = match trap.downcast_ref::<wasmtime::Trap>() {
+                Some(t) => t.to_string(),
+                None => format!("{trap}").lines().next().unwrap_or("").to_string(),
+            };
+            let words = state.last_words();
+            Err(Failure::Trapped(if words.is_empty() {
+                kind
             } else {
-                format!("{tail} ({trap})")
+                format!("{words} ({kind})")
             }))
         }
     };

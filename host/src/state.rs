@@ -195,13 +195,29 @@ impl GuestState {
         Ok(())
     }
 
-    /// The last lines the guest wrote to stderr (a panic message, say), for
-    /// its error.
-    pub fn stderr_tail(&self) -> String {
+    /// What the guest said when it gave up: the message of a Rust panic
+    /// (`panicked at src/lib.rs:12:9: <message>`), or else its last stderr
+    /// line.
+    pub fn last_words(&self) -> String {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        lines[lines.len().saturating_sub(3)..].join(" / ")
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        if let Some(at) = lines.iter().rposition(|l| l.contains("panicked at ")) {
+            let place = &lines[at][lines[at].find("panicked at ").unwrap_or(0)..];
+            let message: Vec<&str> = lines[at + 1..]
+                .iter()
+                .take_while(|l| !l.starts_with("note:"))
+                .copied()
+                .collect();
+            return format!("{} {}", place, message.join(" "))
+                .trim()
+                .to_string();
+        }
+        lines.last().map_or(String::new(), |l| l.to_string())
     }
 }
 
