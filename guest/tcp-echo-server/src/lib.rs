@@ -52,7 +52,6 @@ impl exports::socklab::lab::tcp_server_role::Guest for Server {
                 bytes_in: 0,
                 bytes_out: 0,
             },
-            accepted: 0,
             max_sessions: config.max_sessions,
         };
         server.run(&listener);
@@ -85,9 +84,9 @@ struct EchoLoop {
     listener_ready: Pollable,
     stop: Pollable,
     conns: Vec<Conn>,
+    /// What has been served; `sessions` counts accepted connections, which
+    /// also decides when to stop accepting at `max_sessions`.
     report: ServerReport,
-    /// Connections accepted so far, to stop accepting at `max_sessions`.
-    accepted: u64,
     max_sessions: Option<u64>,
 }
 
@@ -97,7 +96,9 @@ const READ_CHUNK: u64 = 64 * 1024;
 impl EchoLoop {
     fn run(&mut self, listener: &TcpSocket) {
         loop {
-            let accepting = self.max_sessions.is_none_or(|max| self.accepted < max);
+            let accepting = self
+                .max_sessions
+                .is_none_or(|max| self.report.sessions < max);
             if !accepting && self.conns.is_empty() {
                 return; // every allowed session has been served
             }
@@ -139,14 +140,16 @@ impl EchoLoop {
             for idx in closed.into_iter().rev() {
                 let conn = self.conns.remove(idx);
                 debug(&format!("connection from {} closed", conn.peer));
-                self.report.sessions += 1;
             }
         }
     }
 
     /// `conn, addr = server_sock.accept()`, for every connection waiting.
     fn accept_all(&mut self, listener: &TcpSocket) {
-        while self.max_sessions.is_none_or(|max| self.accepted < max) {
+        while self
+            .max_sessions
+            .is_none_or(|max| self.report.sessions < max)
+        {
             match listener.accept() {
                 Ok((socket, input, output)) => {
                     let peer = socket
@@ -154,7 +157,7 @@ impl EchoLoop {
                         .map(|a| addr_text(&a))
                         .unwrap_or_else(|_| "?".into());
                     debug(&format!("accepted {peer}"));
-                    self.accepted += 1;
+                    self.report.sessions += 1;
                     self.conns.push(Conn {
                         readable: input.subscribe(),
                         writable: output.subscribe(),
