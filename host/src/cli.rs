@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::audit::Audit;
 use crate::bad_input;
+use crate::cache::Cache;
 use crate::exchange::{self, ClientSpec, ServerSpec};
 use crate::grants::UserRules;
 use crate::lab::Lab;
@@ -40,6 +41,11 @@ pub struct Cli {
     /// it happens, allowed uses counted per guest, operation and target.
     #[arg(long, global = true, value_name = "FILE")]
     pub audit: Option<PathBuf>,
+
+    /// Compile every guest afresh instead of using (and filling) the
+    /// compiled-component cache in the user's cache directory.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -223,6 +229,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(audit) => lab.audit = Some(audit),
             Err(e) => bad_input!("{e:#}; give a writable path to --audit"),
         }
+    }
+    if !cli.no_cache {
+        // Without a usable cache directory socklab still runs, compiling
+        // each time.
+        lab.cache = Cache::default_dir().and_then(|dir| Cache::open(dir).ok());
     }
     let lab = Arc::new(lab);
     let report = match cli.command {

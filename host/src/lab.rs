@@ -18,6 +18,7 @@ use wasmtime::{Config, Engine};
 
 use crate::audit::Audit;
 use crate::bad_input;
+use crate::cache::Cache;
 use crate::limits::TICK;
 use crate::roles::{Role, bindings};
 use crate::state::GuestState;
@@ -35,6 +36,8 @@ pub struct Lab {
     pub verbose: bool,
     /// Where every guest's decisions are written (`--audit FILE`).
     pub audit: Option<Arc<Audit>>,
+    /// Compiled components kept across runs (none with `--no-cache`).
+    pub cache: Option<Cache>,
 }
 
 /// A guest ready to instantiate.
@@ -78,6 +81,7 @@ impl Lab {
             compiled: Mutex::default(),
             verbose: false,
             audit: None,
+            cache: None,
         })
     }
 
@@ -204,9 +208,13 @@ impl Lab {
         if let Some(component) = self.compiled.lock().unwrap().get(sha256) {
             return Ok(component.clone());
         }
-        let component = match Component::new(&self.engine, bytes) {
-            Ok(c) => c,
+        let compile = || match Component::new(&self.engine, bytes) {
+            Ok(c) => Ok(c),
             Err(e) => bad_input!("guest {} is not a valid component: {e}", path.display()),
+        };
+        let component = match &self.cache {
+            Some(cache) => cache.get_or_compile(&self.engine, sha256, compile)?,
+            None => compile()?,
         };
         self.compiled
             .lock()

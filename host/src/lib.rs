@@ -7,7 +7,8 @@
 //!   `guests`) and what each one drives. `main.rs` only calls it.
 //! - [`exchange`]: how a server and a client are started, wired and stopped.
 //! - [`lab`]: how a guest file becomes a compiled component of a known role
-//!   (and every way that can fail).
+//!   (and every way that can fail); [`cache`] keeps compiled components
+//!   across runs.
 //! - [`run`]: running one guest: its `Store`, instantiation, the call.
 //! - [`state`]: what one guest's `Store` holds, and the host side of
 //!   `socklab:lab/host` (listening, log, the stop pollable).
@@ -26,6 +27,7 @@
 //! `state`/`grants`/`roles`; `report` only records.
 
 pub mod audit;
+pub mod cache;
 pub mod cli;
 pub mod error;
 pub mod exchange;
