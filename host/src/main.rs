@@ -6,7 +6,24 @@ use socklab::error::BadInput;
 use socklab::report::{EXIT_BAD_INPUT, EXIT_FAILED};
 
 fn main() {
-    let cli = socklab::cli::Cli::parse();
+    let cli = match socklab::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version are not errors; print them as clap does.
+        Err(e) if !e.use_stderr() => e.exit(),
+        // A usage error is one line (what was wrong and where to look), so
+        // scripts and people see it whole.
+        Err(e) => {
+            let rendered = e.render().to_string();
+            let message: Vec<&str> = rendered
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("{} (see `socklab --help`)", message.join(" "));
+            std::process::exit(EXIT_BAD_INPUT);
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
