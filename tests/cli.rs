@@ -7,6 +7,8 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::*;
 use sha2::{Digest, Sha256};
@@ -238,6 +240,40 @@ fn tcp_guest_server_native_client_max_sessions_1_exits_0() {
     assert_eq!(served["bytes_in"], 9, "{out}");
 }
 
+/// Send SIGTERM, as a service manager stopping socklab would.
+fn kill_term(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success(), "kill -TERM {pid} failed");
+}
+
+/// Send SIGTERM once socklab catches it. It installs its handler only after
+/// printing `listening on` (the race `tcp_guest_server_sigterm_right_after_
+/// listening_still_reports` shows), so a test of the graceful stop waits for
+/// the handler in `/proc` first. The kernel offers no event for that: this
+/// is the suite's one polling loop, bounded by [`WAIT`].
+fn terminate(server: &Proc) {
+    let status = format!("/proc/{}/status", server.pid());
+    let deadline = Instant::now() + WAIT;
+    // Without /proc (not Linux) there is nothing to wait on.
+    while let Ok(text) = std::fs::read_to_string(&status) {
+        let caught = text.lines().find_map(|l| l.strip_prefix("SigCgt:"));
+        let caught = caught.and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok());
+        if caught.is_some_and(|mask| mask & (1 << (15 - 1)) != 0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no SIGTERM handler\n{}",
+            server.seen()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    kill_term(server.pid());
+}
+
 #[test]
 fn tcp_guest_server_sigterm_stops_with_report() {
     let mut server = socklab(&["serve", "tcp-echo-server", "--listen", "[::1]:0", "--json"]);
@@ -246,14 +282,14 @@ fn tcp_guest_server_sigterm_stops_with_report() {
     // One session closed, then one still open when the signal comes.
     drop(tcp_session(addr, "first\n"));
     let open = tcp_session(addr, "second\n");
-    server.terminate();
+    terminate(&server);
     let out = server.finish();
     drop(open);
     out.assert_code(0);
     assert!(out.stderr.contains("stopping"), "{out}");
     let report = out.json();
     let served = &report["runs"][0]["server"]["served"];
-    assert!(served["sessions"].as_u64().is_some_and(|n| n >= 1), "{out}");
+    assert_eq!(served["sessions"], 2, "both were accepted: {out}");
     assert_eq!(served["bytes_in"], 13, "{out}");
     assert_eq!(served["bytes_out"], 13, "{out}");
 }
@@ -270,11 +306,45 @@ fn udp_guest_server_sigterm_stops_with_report() {
         let (n, _) = client.recv_from(&mut buf).expect("the echo");
         assert_eq!(&buf[..n], datagram);
     }
-    server.terminate();
+    terminate(&server);
     let out = server.finish();
     out.assert_code(0);
     let report = out.json();
     let served = &report["runs"][0]["server"]["served"];
     assert_eq!(served["sessions"], 3, "{out}");
     assert_eq!(served["bytes_in"], 11, "{out}");
+}
+
+#[test]
+#[ignore = "bug: host/src/cli.rs `serve` prints `listening on` before `shutdown_requested` \
+            installs the SIGTERM handler, so a SIGTERM that follows the line closely kills \
+            socklab with no report"]
+fn tcp_guest_server_sigterm_right_after_listening_still_reports() {
+    // Eight servers at once load the machine enough to show the race; each
+    // one's `kill` waits ready in a shell, so the signal follows the line
+    // within a pipe write.
+    for round in 0..10 {
+        let mut servers: Vec<(Proc, Child)> = (0..8)
+            .map(|_| {
+                let server = socklab(&["serve", "tcp-echo-server", "--json"]);
+                let script = format!("read go && kill -TERM {}", server.pid());
+                let kill = Command::new("sh")
+                    .args(["-c", &script])
+                    .stdin(Stdio::piped())
+                    .spawn();
+                (server, kill.expect("running sh"))
+            })
+            .collect();
+        for (server, kill) in &mut servers {
+            server.listening_addr();
+            writeln!(kill.stdin.take().unwrap(), "go").unwrap();
+        }
+        for (server, mut kill) in servers {
+            let out = server.finish();
+            let _ = kill.wait();
+            out.assert_code(0);
+            let served = &out.json()["runs"][0]["server"]["served"];
+            assert_eq!(served["sessions"], 0, "round {round}: {out}");
+        }
+    }
 }

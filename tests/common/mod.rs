@@ -302,13 +302,8 @@ impl Proc {
             .unwrap_or_else(|e| panic!("`listening on {addr}`: {e}\n{}", self.seen()))
     }
 
-    /// Send SIGTERM, as a service manager stopping socklab would.
-    pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("running kill");
-        assert!(status.success(), "kill -TERM {} failed", self.child.id());
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Wait for the process to exit by itself and collect all it printed.
@@ -337,7 +332,8 @@ impl Proc {
         }
     }
 
-    fn seen(&self) -> String {
+    /// Everything printed so far, for assertion messages.
+    pub fn seen(&self) -> String {
         let out = self.stdout.seen.concat();
         let err = self.stderr.seen.concat();
         format!("--- stdout so far:\n{out}--- stderr so far:\n{err}---")
