@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use crate::audit::Audit;
@@ -255,7 +255,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 rules: sandbox.rules(&[], &[]),
                 limits: sandbox.limits(),
             };
-            Report::new(vec![serve(&lab, spec).await])
+            Report::new(vec![serve(&lab, spec).await?])
         }
         Command::Connect {
             guest,
@@ -364,47 +364,59 @@ async fn demo(lab: &Arc<Lab>) -> Result<Report> {
 
 /// `socklab serve`: print `listening on ADDR` on stderr as soon as the guest
 /// listens, then serve until Ctrl-C, SIGTERM or the session limit.
-async fn serve(lab: &Arc<Lab>, spec: ServerSpec) -> Run {
+async fn serve(lab: &Arc<Lab>, spec: ServerSpec) -> Result<Run> {
+    // Catch the signals before anyone can learn the address and send one.
+    let shutdown = Shutdown::install()?;
     let transport = spec.guest.role.transport;
     let running = match exchange::start_server(lab, spec).await {
         Ok(running) => running,
         Err(record) => {
-            return Run {
+            return Ok(Run {
                 transport,
                 server: Some(*record),
                 client: None,
-            };
+            });
         }
     };
     eprintln!("listening on {}", running.addr);
-    let record = running.finish(shutdown_requested()).await;
-    Run {
+    let record = running.finish(shutdown.requested()).await;
+    Ok(Run {
         transport,
         server: Some(record),
         client: None,
-    }
+    })
 }
 
-/// Resolves on the first Ctrl-C or SIGTERM; a second Ctrl-C exits at once.
-async fn shutdown_requested() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing a SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
+/// Ctrl-C and SIGTERM, caught from the moment this is made.
+struct Shutdown {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    fn install() -> Result<Shutdown> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Shutdown {
+            interrupt: signal(SignalKind::interrupt()).context("installing a Ctrl-C handler")?,
+            terminate: signal(SignalKind::terminate()).context("installing a SIGTERM handler")?,
+        })
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    eprintln!("stopping (press Ctrl-C again to force)");
-    tokio::spawn(async {
-        let _ = tokio::signal::ctrl_c().await;
-        eprintln!("forced stop");
-        std::process::exit(130);
-    });
+
+    /// Resolves on the first Ctrl-C or SIGTERM; a second Ctrl-C then exits
+    /// at once.
+    async fn requested(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        eprintln!("stopping (press Ctrl-C again to force)");
+        let mut interrupt = self.interrupt;
+        tokio::spawn(async move {
+            interrupt.recv().await;
+            eprintln!("forced stop");
+            std::process::exit(130);
+        });
+    }
 }
 
 /// `socklab guests`: the bundled guests, with the role each one's exports
