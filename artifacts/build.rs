@@ -12,19 +12,55 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Every guest crate under `guest/` that is a component (the helper crate
-/// `common` is not). The host reads each one's role from its exports.
-const GUESTS: &[&str] = &[
-    "tcp-echo-server",
-    "tcp-client",
-    "udp-echo-server",
-    "udp-client",
-    "hostile-escape",
-    "hostile-spin",
-    "hostile-alloc",
-    "hostile-sockets",
-    "hostile-trap",
-    "probe-tcp",
-    "probe-udp",
+/// `common` is not), with the one line `socklab guests` shows beside it. The
+/// host reads each one's role from its exports.
+const GUESTS: &[(&str, &str)] = &[
+    (
+        "tcp-echo-server",
+        "echoes bytes as they arrive; many clients at once (wasi:sockets poll loop)",
+    ),
+    (
+        "tcp-client",
+        "sends each message as a line on one connection, reads line replies",
+    ),
+    ("udp-echo-server", "answers each datagram to its sender"),
+    (
+        "udp-client",
+        "one datagram per message; a reply not in time is lost",
+    ),
+    (
+        "tcp-std-echo-server",
+        "echo with std::net: one client at a time; stopped by cancellation",
+    ),
+    ("tcp-std-client", "the TCP client with std::net"),
+    (
+        "udp-std-echo-server",
+        "UDP echo with std::net; stopped by cancellation",
+    ),
+    ("udp-std-client", "the UDP client with std::net"),
+    (
+        "tcp-upper-server",
+        "answers each line in upper case (std::net); stopped by cancellation",
+    ),
+    (
+        "hostile-escape",
+        "test guest: tries to bind, connect and send outside its grant",
+    ),
+    (
+        "hostile-spin",
+        "test guest: spins forever without calling the host",
+    ),
+    ("hostile-alloc", "test guest: allocates memory without end"),
+    ("hostile-sockets", "test guest: opens sockets without end"),
+    ("hostile-trap", "test guest: panics with a message"),
+    (
+        "probe-tcp",
+        "test guest: makes the one TCP or DNS call its parameters name",
+    ),
+    (
+        "probe-udp",
+        "test guest: makes the one UDP call its parameters name",
+    ),
 ];
 
 fn main() {
@@ -49,7 +85,7 @@ fn main() {
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("CARGO_PROFILE_RELEASE_DEBUG");
-    for name in GUESTS {
+    for (name, _) in GUESTS {
         cmd.arg("-p").arg(name);
     }
     let status = cmd
@@ -66,7 +102,7 @@ fn main() {
     let mut generated = String::new();
     generated.push_str("/// Every bundled guest, as built from `guest/`.\n");
     generated.push_str("pub const GUESTS: &[Guest] = &[\n");
-    for name in GUESTS {
+    for (name, about) in GUESTS {
         let path = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
         assert!(
             path.exists(),
@@ -74,7 +110,7 @@ fn main() {
             path.display()
         );
         generated.push_str(&format!(
-            "    Guest {{ name: {name:?}, path: {:?} }},\n",
+            "    Guest {{ name: {name:?}, about: {about:?}, path: {:?} }},\n",
             path.display().to_string()
         ));
         for dep in dep_info(&wasm_dir, name) {

@@ -10,6 +10,8 @@
 pub struct Guest {
     /// The name users type (`socklab serve tcp-echo-server`).
     pub name: &'static str,
+    /// One line on what it does, for `socklab guests`.
+    pub about: &'static str,
     /// Absolute path of the component the build produced.
     pub path: &'static str,
 }

@@ -428,8 +428,11 @@ fn guests(lab: &Lab) -> Result<()> {
             "no bundled guests found; build them with `cargo build --release` or set --guest-dir"
         );
     }
-    println!("{:<18} {:<7} {:<9} path", "name", "role", "transport");
-    for (name, path) in bundled {
+    println!(
+        "{:<20} {:<7} {:<9} path  (what it does)",
+        "name", "role", "transport"
+    );
+    for (bundled, path) in bundled {
         let guest = lab.load(&path.display().to_string())?;
         let side = match guest.role.side {
             Side::Server => "server",
@@ -439,7 +442,12 @@ fn guests(lab: &Lab) -> Result<()> {
             Transport::Tcp => "tcp",
             Transport::Udp => "udp",
         };
-        println!("{name:<18} {side:<7} {transport:<9} {}", path.display());
+        let name = bundled.name;
+        println!(
+            "{name:<20} {side:<7} {transport:<9} {}  ({})",
+            path.display(),
+            bundled.about
+        );
     }
     Ok(())
 }

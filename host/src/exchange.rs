@@ -169,6 +169,19 @@ impl RunningServer {
             outcome = &mut self.task => join(outcome),
             () = stop => {
                 let _ = self.stop.send(true);
+                // The stop pollable's resource holds a second receiver of
+                // `self.stop`; a guest that never asked for it (a std::net
+                // server blocked in accept) cannot stop itself: cancel it.
+                if self.stop.receiver_count() < 2 {
+                    self.task.abort();
+                    let _ = (&mut self.task).await;
+                    return ServerRecord::new(
+                        &self.spec.guest,
+                        &self.policy,
+                        Some(self.addr),
+                        Outcome::failed(Failure::Cancelled),
+                    );
+                }
                 match tokio::time::timeout(STOP_TIMEOUT, &mut self.task).await {
                     Ok(outcome) => join(outcome),
                     Err(_) => {

@@ -151,11 +151,11 @@ impl Lab {
         Ok(guest)
     }
 
-    /// The bundled guests that can be found: name and path.
-    pub fn bundled(&self) -> Vec<(String, PathBuf)> {
+    /// The bundled guests that can be found, with their paths.
+    pub fn bundled(&self) -> Vec<(&'static socklab_artifacts::Guest, PathBuf)> {
         socklab_artifacts::GUESTS
             .iter()
-            .filter_map(|g| self.find_bundled(g.name).map(|p| (g.name.to_string(), p)))
+            .filter_map(|g| self.find_bundled(g.name).map(|p| (g, p)))
             .collect()
     }
 

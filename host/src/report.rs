@@ -17,7 +17,7 @@ use crate::lab::Guest;
 use crate::limits::LimitHit;
 use crate::roles::Transport;
 use crate::roles::bindings::socklab::lab::types::{ClientReport, Reply, ServerReport};
-use crate::run::Outcome;
+use crate::run::{Failure, Outcome};
 
 /// socklab's version, recorded in every report.
 pub const SOCKLAB_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -102,13 +102,22 @@ pub struct GuestRecord {
     pub limits: Vec<LimitHit>,
     /// Why the guest failed, if it did.
     pub error: Option<String>,
+    /// Whether the host had to cancel it (a server that never polls its stop
+    /// signal); it then left no report, which is not an error.
+    pub cancelled: bool,
     /// The guest's stderr, when it failed and wrote any.
     pub stderr: Option<String>,
 }
 
 impl GuestRecord {
     fn new<T>(guest: &Guest, policy: &Policy, outcome: &Outcome<T>) -> GuestRecord {
-        let error = outcome.result.as_ref().err().map(|e| e.to_string());
+        let cancelled = matches!(outcome.result, Err(Failure::Cancelled));
+        let error = outcome
+            .result
+            .as_ref()
+            .err()
+            .filter(|_| !cancelled)
+            .map(|e| e.to_string());
         let stderr =
             (error.is_some() && !outcome.stderr.is_empty()).then(|| outcome.stderr.clone());
         GuestRecord {
@@ -120,6 +129,7 @@ impl GuestRecord {
             refused_total: policy.refused_total(),
             limits: outcome.limits.clone(),
             refusals: policy.refusals(),
+            cancelled,
             error,
             stderr,
         }
@@ -398,6 +408,12 @@ fn write_guest(out: &mut String, side: &str, g: &GuestRecord) {
     }
     if let Some(e) = &g.error {
         let _ = writeln!(out, "           ERROR: {e}");
+    }
+    if g.cancelled {
+        let _ = writeln!(
+            out,
+            "           cancelled at the end: it never polls its stop signal, so it left no report"
+        );
     }
 }
 

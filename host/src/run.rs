@@ -30,6 +30,10 @@ pub enum Failure {
     Trapped(String),
     /// A limit stopped the guest.
     Limit(LimitHit),
+    /// The host cancelled a server that never polls its stop signal (a
+    /// `std::net` server blocked in `accept`): the expected way to stop it,
+    /// not an error, but it leaves no report.
+    Cancelled,
 }
 
 impl std::fmt::Display for Failure {
@@ -38,6 +42,10 @@ impl std::fmt::Display for Failure {
             Failure::Returned(e) => write!(f, "{e}"),
             Failure::Trapped(e) => write!(f, "trapped: {e}"),
             Failure::Limit(hit) => write!(f, "stopped by a limit: {hit}"),
+            Failure::Cancelled => write!(
+                f,
+                "cancelled: it never polls its stop signal, so it left no report"
+            ),
         }
     }
 }

@@ -206,3 +206,24 @@ pub fn from_std(addr: std::net::SocketAddr) -> IpSocketAddress {
         }
     }
 }
+
+/// A WASI socket address as a `std::net` one, for guests written with
+/// `std::net` (whose sockets go through `wasi:sockets` too).
+pub fn to_std(addr: IpSocketAddress) -> std::net::SocketAddr {
+    match addr {
+        IpSocketAddress::Ipv4(a) => {
+            let (x, y, z, w) = a.address;
+            std::net::SocketAddr::from(([x, y, z, w], a.port))
+        }
+        IpSocketAddress::Ipv6(a) => {
+            let (p0, p1, p2, p3, p4, p5, p6, p7) = a.address;
+            let ip = std::net::Ipv6Addr::new(p0, p1, p2, p3, p4, p5, p6, p7);
+            std::net::SocketAddr::V6(std::net::SocketAddrV6::new(
+                ip,
+                a.port,
+                a.flow_info,
+                a.scope_id,
+            ))
+        }
+    }
+}
