@@ -169,9 +169,10 @@ async fn tcp_guest_server_fifty_native_clients_all_answered() {
             })
             .collect::<Vec<_>>()
     });
-    let replies = tokio::task::spawn_blocking(move || clients.join())
-        .await
-        .unwrap();
+    let replies = match tokio::task::spawn_blocking(move || clients.join()).await {
+        Ok(replies) => replies,
+        Err(e) => panic!("{e}; server: {:#?}", running.stop().await),
+    };
     let record = running.finish(tokio::time::sleep(WAIT)).await;
     for (i, reply) in replies.iter().enumerate() {
         let want = format!("client {i} says hello\n");
