@@ -61,6 +61,10 @@ const GUESTS: &[(&str, &str)] = &[
         "probe-udp",
         "test guest: makes the one UDP call its parameters name",
     ),
+    (
+        "net-command",
+        "a plain wasi:cli command (std): echo, tcp, udp, read, exit; for `socklab run`",
+    ),
 ];
 
 fn main() {
@@ -103,7 +107,14 @@ fn main() {
     generated.push_str("/// Every bundled guest, as built from `guest/`.\n");
     generated.push_str("pub const GUESTS: &[Guest] = &[\n");
     for (name, about) in GUESTS {
-        let path = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
+        // A library component's file name has underscores; a command's
+        // (a bin) keeps its dashes.
+        let lib = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
+        let path = if lib.exists() {
+            lib
+        } else {
+            wasm_dir.join(format!("{name}.wasm"))
+        };
         assert!(
             path.exists(),
             "the guest build did not produce {}",
@@ -155,8 +166,9 @@ fn require_wasm_target() {
 /// The source files a guest was built from, read from cargo's `.d` file, so
 /// that editing a guest rebuilds it.
 fn dep_info(wasm_dir: &Path, name: &str) -> Vec<PathBuf> {
-    let d = wasm_dir.join(format!("{}.d", name.replace('-', "_")));
-    let Ok(text) = fs::read_to_string(&d) else {
+    let lib = wasm_dir.join(format!("{}.d", name.replace('-', "_")));
+    let bin = wasm_dir.join(format!("{name}.d"));
+    let Ok(text) = fs::read_to_string(&lib).or_else(|_| fs::read_to_string(&bin)) else {
         return Vec::new();
     };
     let Some((_, deps)) = text.split_once(": ") else {

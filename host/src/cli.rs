@@ -16,7 +16,7 @@ use crate::grants::UserRules;
 use crate::lab::Lab;
 use crate::limits::{Limits, parse_duration, parse_size};
 use crate::report::{Expect, Report, Run};
-use crate::roles::{Role, Side, Transport};
+use crate::roles::{Role, Side};
 use crate::rules::{self, Origin, Rule};
 
 /// socklab: run WebAssembly components that talk TCP and UDP, each in its own
@@ -124,6 +124,25 @@ pub enum Command {
 
     /// List the bundled guests with their role, transport and path.
     Guests,
+
+    /// Run a wasi:cli command component (any WASI 0.2.x program) with its
+    /// stdio, args, env and directories, under the sandbox's rules and
+    /// limits; nothing is granted by default. Its exit code becomes socklab's.
+    Run {
+        /// The command component.
+        command: String,
+        /// `K=V` in its environment (repeatable).
+        #[arg(long = "env", value_name = "K=V", value_parser = parse_param)]
+        env: Vec<(String, String)>,
+        /// A host directory it may use, and where it sees it (repeatable).
+        #[arg(long = "dir", value_name = "HOST::GUEST", value_parser = crate::command::parse_dir)]
+        dirs: Vec<(PathBuf, String)>,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+        /// Its arguments, after `--`.
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<String>,
+    },
 
     /// Show what a component is: its role (or that it is a wasi:cli command,
     /// or not a socklab role), what it imports (the capabilities it could ask
@@ -322,6 +341,27 @@ pub async fn run(cli: Cli) -> Result<i32> {
             guests(&lab)?;
             return Ok(0);
         }
+        Command::Run {
+            command,
+            env,
+            dirs,
+            sandbox,
+            args,
+        } => {
+            let spec = crate::command::CommandSpec {
+                guest: command,
+                args,
+                env,
+                dirs,
+                rules: sandbox.rules(&[], &[]),
+                limits: sandbox.limits(),
+            };
+            let code = crate::command::run_command(&lab, spec).await?;
+            if let Some(audit) = &lab.audit {
+                audit.flush();
+            }
+            return Ok(code);
+        }
         Command::Inspect { guest } => {
             let inspection = crate::inspect::inspect(&lab, &guest)?;
             if cli.json {
@@ -433,14 +473,11 @@ fn guests(lab: &Lab) -> Result<()> {
         "name", "role", "transport"
     );
     for (bundled, path) in bundled {
-        let guest = lab.load(&path.display().to_string())?;
-        let side = match guest.role.side {
-            Side::Server => "server",
-            Side::Client => "client",
-        };
-        let transport = match guest.role.transport {
-            Transport::Tcp => "tcp",
-            Transport::Udp => "udp",
+        let kind = crate::inspect::inspect(lab, &path.display().to_string())?.kind;
+        let (side, transport) = match kind.split_once('-') {
+            Some((transport, side)) if ["tcp", "udp"].contains(&transport) => (side, transport),
+            _ if kind.contains("wasi:cli") => ("command", "any"),
+            _ => ("none", "-"),
         };
         let name = bundled.name;
         println!(

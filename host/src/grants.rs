@@ -229,7 +229,10 @@ impl Policy {
     pub fn check(&self, op: Op, addr: SocketAddr) -> bool {
         let mut decisions = self.decisions.lock().unwrap();
         let senders = |a: SocketAddr| decisions.senders.contains(&a);
-        let verdict = decide(&self.allow, &self.deny, |r| r.matches(op, addr, senders));
+        let mut verdict = decide(&self.allow, &self.deny, |r| r.matches(op, addr, senders));
+        if verdict.as_ref().is_err_and(|rule| rule == NO_RULE) {
+            verdict = implied_bind(&self.allow, op, addr).ok_or_else(|| NO_RULE.to_string());
+        }
         let target = show_addr(addr);
         let allowed = self.record(&mut decisions, op, target, verdict);
         if allowed && op == Op::UdpReceive {
@@ -305,6 +308,35 @@ impl Policy {
     }
 }
 
+/// Why a use nobody allowed was refused.
+const NO_RULE: &str = "no rule allows it";
+
+/// The bind a connect or a first send performs by itself (the wildcard
+/// address, port 0) gives nothing on its own, so a rule that allows
+/// connecting (TCP) or sending (UDP) anywhere allows it too: then
+/// `--allow tcp-connect=ADDR` is enough for a client. An explicit deny
+/// still wins.
+fn implied_bind(allow: &[Rule], op: Op, addr: SocketAddr) -> Option<String> {
+    let needs = match op {
+        Op::TcpBind => Op::TcpConnect,
+        Op::UdpBind => Op::UdpSend,
+        _ => return None,
+    };
+    if !addr.ip().is_unspecified() || addr.port() != 0 {
+        return None;
+    }
+    let rule = allow.iter().find(|r| r.ops.contains(&needs))?;
+    Some(format!("implied by {}: {rule}", origin_label(rule)))
+}
+
+fn origin_label(rule: &Rule) -> &'static str {
+    match rule.origin {
+        Origin::Wiring => "wiring",
+        Origin::Allow => "allow",
+        Origin::Deny => "deny",
+    }
+}
+
 /// Deny wins over allow: `Ok(allowing rule)` or `Err(refusing rule)`.
 fn decide(allow: &[Rule], deny: &[Rule], covers: impl Fn(&Rule) -> bool) -> Result<String, String> {
     if let Some(rule) = deny.iter().find(|r| covers(r)) {
@@ -313,7 +345,7 @@ fn decide(allow: &[Rule], deny: &[Rule], covers: impl Fn(&Rule) -> bool) -> Resu
     match allow.iter().find(|r| covers(r)) {
         Some(rule) if rule.origin == Origin::Wiring => Ok(format!("wiring: {rule}")),
         Some(rule) => Ok(format!("allow: {rule}")),
-        None => Err("no rule allows it".to_string()),
+        None => Err(NO_RULE.to_string()),
     }
 }
 

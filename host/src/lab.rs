@@ -226,6 +226,15 @@ impl Lab {
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
+
+    /// Pre-instantiate `component` against socklab's imports (WASI 0.2 and
+    /// `socklab:lab/host`).
+    pub fn instantiate_pre(
+        &self,
+        component: &Component,
+    ) -> wasmtime::Result<InstancePre<GuestState>> {
+        self.linker.instantiate_pre(component)
+    }
 }
 
 /// Advance `engine`'s epoch every [`TICK`] for as long as the engine lives.

@@ -5,6 +5,7 @@
 //! # Where to start reading
 //! - [`cli`]: the commands (`demo`, `serve`, `connect`, `exchange`,
 //!   `guests`) and what each one drives. `main.rs` only calls it.
+//! - [`command`]: `socklab run`, for ordinary `wasi:cli` commands.
 //! - [`exchange`]: how a server and a client are started, wired and stopped.
 //! - [`lab`]: how a guest file becomes a compiled component of a known role
 //!   (and every way that can fail); [`cache`] keeps compiled components
@@ -29,6 +30,7 @@
 pub mod audit;
 pub mod cache;
 pub mod cli;
+pub mod command;
 pub mod error;
 pub mod exchange;
 pub mod grants;

@@ -101,6 +101,13 @@ impl Lab {
             listening,
             self.verbose,
         );
+        self.store_for(state)
+    }
+
+    /// A store for `state` with the guest's limits in force: the memory
+    /// limiter, the CPU meter's call hook, and the epoch callback that
+    /// yields and checks the CPU budget.
+    pub fn store_for(&self, state: GuestState) -> Store<GuestState> {
         let mut store = Store::new(self.engine(), state);
         store.limiter(|state| &mut state.memory);
         store.call_hook(|mut ctx, hook| {

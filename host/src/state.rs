@@ -57,8 +57,9 @@ pub struct GuestState {
     sockets: HashSet<(SocketKind, u32)>,
     /// Accepted connections: the live ones count against `max-connections`.
     connections: HashSet<u32>,
-    /// The one transport this guest's role may use.
-    pub transport: Transport,
+    /// The one transport this guest's role may use (`None`: a command,
+    /// which may use both within its rules).
+    pub transport: Option<Transport>,
 }
 
 /// Which table type a tracked socket has.
@@ -83,11 +84,42 @@ impl GuestState {
         let stdout = MemoryOutputPipe::new(OUTPUT_CAP);
         let stderr = MemoryOutputPipe::new(OUTPUT_CAP);
         let mut builder = WasiCtxBuilder::new();
+        builder.stdout(stdout.clone()).stderr(stderr.clone());
+        let mut state = GuestState::build(label, Some(transport), policy, limits, builder, verbose);
+        (state.stdout, state.stderr) = (stdout, stderr);
+        state.stop = stop;
+        state.listening = listening;
+        state
+    }
+
+    /// A `wasi:cli` command (`socklab run`): its stdio is socklab's, the
+    /// caller adds args, env and directories, and it may use either
+    /// transport, within `policy`.
+    pub fn command(
+        label: String,
+        policy: Arc<Policy>,
+        limits: Limits,
+        configure: impl FnOnce(&mut WasiCtxBuilder),
+    ) -> GuestState {
+        let mut builder = WasiCtxBuilder::new();
+        builder.inherit_stdio();
+        configure(&mut builder);
+        GuestState::build(label, None, policy, limits, builder, false)
+    }
+
+    /// The parts every guest shares: its network grants and limits on top
+    /// of whatever `builder` already holds.
+    fn build(
+        label: String,
+        transport: Option<Transport>,
+        policy: Arc<Policy>,
+        limits: Limits,
+        mut builder: WasiCtxBuilder,
+        verbose: bool,
+    ) -> GuestState {
         builder
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .allow_tcp(transport == Transport::Tcp)
-            .allow_udp(transport == Transport::Udp)
+            .allow_tcp(transport != Some(Transport::Udp))
+            .allow_udp(transport != Some(Transport::Tcp))
             // Each name is checked by socklab's own `resolve-addresses`
             // (`sandbox.rs`); this switch only lets it through to the
             // resolver when some rule could allow a name.
@@ -99,6 +131,10 @@ impl GuestState {
                     Box::pin(std::future::ready(allowed))
                 }
             });
+        // A command's stop signal never fires; a server's is replaced by
+        // `new`.
+        let (_, stop) = watch::channel(false);
+        let (stdout, stderr) = (MemoryOutputPipe::new(0), MemoryOutputPipe::new(0));
         GuestState {
             wasi: builder.build(),
             table: ResourceTable::new(),
@@ -107,8 +143,8 @@ impl GuestState {
             label,
             verbose,
             logged: 0,
-            listening,
             stop,
+            listening: None,
             stop_resource: None,
             policy,
             memory: MemoryLimiter {
@@ -130,15 +166,12 @@ impl GuestState {
     /// transport (a refusal recorded like any other), and only within
     /// `max-sockets` (the guest then gets `new-socket-limit`).
     pub fn may_create(&mut self, transport: Transport) -> Result<(), ErrorCode> {
-        if transport != self.transport {
+        if let Some(own) = self.transport.filter(|own| *own != transport) {
             let op = match transport {
                 Transport::Tcp => Op::TcpBind,
                 Transport::Udp => Op::UdpBind,
             };
-            let rule = format!(
-                "a {} guest is granted no {transport} socket",
-                self.transport
-            );
+            let rule = format!("a {own} guest is granted no {transport} socket");
             self.policy
                 .refuse(op, "(socket creation)".to_string(), rule);
             return Err(ErrorCode::AccessDenied);
