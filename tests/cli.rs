@@ -184,8 +184,8 @@ fn cli_guests_lists_the_four_bundled_guests() {
         let [_, role, transport, path, ..] = row[..] else {
             panic!("a row of name, role, transport, path: {out}")
         };
-        assert!(["server", "client"].contains(&role), "{out}");
-        assert!(["tcp", "udp"].contains(&transport), "{out}");
+        assert!(["server", "client", "command"].contains(&role), "{out}");
+        assert!(["tcp", "udp", "any"].contains(&transport), "{out}");
         assert!(
             path.ends_with(".wasm") && Path::new(path).is_file(),
             "{out}"
@@ -197,6 +197,8 @@ fn cli_guests_lists_the_four_bundled_guests() {
         ["tcp-client", "client", "tcp"],
         ["udp-echo-server", "server", "udp"],
         ["udp-client", "client", "udp"],
+        ["tcp-std-echo-server", "server", "tcp"],
+        ["net-command", "command", "any"],
     ] {
         assert!(listed.contains(&want), "{want:?} missing: {out}");
     }
