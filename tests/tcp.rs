@@ -49,6 +49,8 @@ async fn tcp_guest_client_guest_server_replies_byte_exact() {
     assert_eq!(served["bytes_out"], framed_bytes, "{report:#}");
 }
 
+/// An exchange stops the server as soon as its client is done, maybe before
+/// the server has seen the close: the session must still be in its report.
 #[tokio::test(flavor = "multi_thread")]
 async fn tcp_guest_client_guest_server_counts_its_session() {
     for attempt in 0..20 {
