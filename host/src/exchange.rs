@@ -168,19 +168,18 @@ impl RunningServer {
         let outcome = tokio::select! {
             outcome = &mut self.task => join(outcome),
             () = stop => {
-                let _ = self.stop.send(true);
                 // The stop pollable's resource holds a second receiver of
-                // `self.stop`; a guest that never asked for it (a std::net
-                // server blocked in accept) cannot stop itself: cancel it.
-                if self.stop.receiver_count() < 2 {
+                // `self.stop`, taken before the guest announces its address;
+                // a guest without one (a std::net server blocked in accept)
+                // cannot stop itself and is cancelled. Read before signalling:
+                // a guest that obeys drops its receivers as it returns.
+                let polls_stop = self.stop.receiver_count() >= 2;
+                let _ = self.stop.send(true);
+                if !polls_stop {
                     self.task.abort();
-                    let _ = (&mut self.task).await;
-                    return ServerRecord::new(
-                        &self.spec.guest,
-                        &self.policy,
-                        Some(self.addr),
-                        Outcome::failed(Failure::Cancelled),
-                    );
+                    // A task that had already finished still yields its outcome.
+                    let outcome = (&mut self.task).await.unwrap_or_else(|_| Outcome::failed(Failure::Cancelled));
+                    return ServerRecord::new(&self.spec.guest, &self.policy, Some(self.addr), outcome);
                 }
                 match tokio::time::timeout(STOP_TIMEOUT, &mut self.task).await {
                     Ok(outcome) => join(outcome),

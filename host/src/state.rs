@@ -329,6 +329,6 @@ impl host::Host for GuestState {
             }
         };
         let signal = Resource::<StopSignal>::new_borrow(rep);
-        Ok(wasmtime_wasi::p2::subscribe(&mut self.table, signal)?)
+        wasmtime_wasi::p2::subscribe(&mut self.table, signal)
     }
 }

@@ -102,6 +102,7 @@ fn listen(op: &str, config: &ServerConfig) -> Result<u64, String> {
         return Ok(1);
     }
     socket.blocking_listen().map_err(|e| failed("listen", e))?;
+    let stop = host::stop_requested();
     host::listening(
         socket
             .local_address()
@@ -113,11 +114,7 @@ fn listen(op: &str, config: &ServerConfig) -> Result<u64, String> {
     let wait: u32 = param(&config.params, "wait-ms")
         .and_then(|w| w.parse().ok())
         .unwrap_or(2000);
-    let (ready, stop, timer) = (
-        socket.subscribe(),
-        host::stop_requested(),
-        Deadline::after_ms(wait).pollable(),
-    );
+    let (ready, timer) = (socket.subscribe(), Deadline::after_ms(wait).pollable());
     let mut accepted = 0;
     loop {
         let fired = poll(&[&ready, &stop, &timer]);

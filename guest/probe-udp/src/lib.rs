@@ -54,6 +54,7 @@ impl exports::socklab::lab::udp_server_role::Guest for Probe {
                 socket
                     .blocking_bind(&network, config.listen)
                     .map_err(|e| failed("bind", e))?;
+                let stop = host::stop_requested();
                 host::listening(
                     socket
                         .local_address()
@@ -66,7 +67,7 @@ impl exports::socklab::lab::udp_server_role::Guest for Probe {
                 let wait: u32 = param(&config.params, "wait-ms")
                     .and_then(|w| w.parse().ok())
                     .unwrap_or(2000);
-                let (ready, stop) = (incoming.subscribe(), host::stop_requested());
+                let ready = incoming.subscribe();
                 let timer = Deadline::after_ms(wait).pollable();
                 let mut received = 0;
                 // recvfrom() until the wait is over; refused senders never show up.

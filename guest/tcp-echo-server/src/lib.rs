@@ -41,11 +41,14 @@ impl exports::socklab::lab::tcp_server_role::Guest for Server {
         let local = listener
             .local_address()
             .map_err(|e| failed("local-address", e))?;
+        // Take the stop signal before announcing the address, so the host
+        // knows from the start that this server stops by itself.
+        let stop = host::stop_requested();
         host::listening(local);
 
         let mut server = EchoLoop {
             listener_ready: listener.subscribe(),
-            stop: host::stop_requested(),
+            stop,
             conns: Vec::new(),
             report: ServerReport {
                 sessions: 0,

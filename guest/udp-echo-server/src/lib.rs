@@ -38,6 +38,9 @@ impl exports::socklab::lab::udp_server_role::Guest for Server {
         // No remote address: the streams take datagrams from anyone and
         // send to whoever each datagram names, like recvfrom/sendto.
         let (incoming, outgoing) = socket.stream(None).map_err(|e| failed("stream", e))?;
+        // Take the stop signal before announcing the address, so the host
+        // knows from the start that this server stops by itself.
+        let stop = host::stop_requested();
         host::listening(local);
 
         let mut report = ServerReport {
@@ -45,7 +48,6 @@ impl exports::socklab::lab::udp_server_role::Guest for Server {
             bytes_in: 0,
             bytes_out: 0,
         };
-        let stop = host::stop_requested();
         let readable = incoming.subscribe();
         loop {
             if config
