@@ -1,0 +1,1 @@
+//! Tests that hostile guests are contained (written next).

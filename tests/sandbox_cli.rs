@@ -1,0 +1,1 @@
+//! Tests the sandbox flags of the socklab binary (written next).

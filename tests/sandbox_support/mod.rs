@@ -1,0 +1,397 @@
+//! Fixtures for the sandbox tests (`grant_matrix`, `hostile`, `sandbox_cli`):
+//! one `Lab` per test binary, probe guests run under rules of the test's
+//! choosing with an audit file of their own, a loop that runs a table of
+//! cases and reports every failing one, and the `socklab` binary run under a
+//! deadline and killed if it overstays.
+//!
+//! Every wait has a deadline ([`WAIT`]); a broken host fails a test, it
+//! never hangs the suite.
+
+#![allow(dead_code)] // each test binary uses its own part of the fixtures
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use socklab::audit::Audit;
+use socklab::grants::{Policy, UserRules};
+use socklab::lab::{Guest, Lab};
+use socklab::limits::Limits;
+use socklab::roles::bindings::socklab::lab::types::{ServerConfig, ServerReport};
+use socklab::rules::{self, Origin};
+use socklab::run::{Outcome, ServerWires};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// The longest any one step may take. Generous: tests run in parallel on
+/// machines with two cores.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// A second loopback address, for a peer the rules do not name.
+pub const OTHER_LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+
+/// The one `Lab` of this test binary, so each guest compiles once.
+pub fn lab() -> Arc<Lab> {
+    static LAB: OnceLock<Arc<Lab>> = OnceLock::new();
+    LAB.get_or_init(|| Arc::new(Lab::new(None).expect("creating the lab")))
+        .clone()
+}
+
+/// A bundled guest, loaded once per test binary.
+pub fn guest(name: &str) -> Arc<Guest> {
+    static GUESTS: OnceLock<Mutex<HashMap<String, Arc<Guest>>>> = OnceLock::new();
+    let mut loaded = GUESTS.get_or_init(Mutex::default).lock().unwrap();
+    let load = || {
+        lab()
+            .load(name)
+            .unwrap_or_else(|e| panic!("loading {name}: {e:#}"))
+    };
+    loaded.entry(name.to_string()).or_insert_with(load).clone()
+}
+
+/// `--allow` and `--deny` rules, parsed as the command line parses them.
+pub fn rules(allow: &[String], deny: &[String]) -> UserRules {
+    let parse = |text: &String, origin| {
+        rules::parse(text, origin).unwrap_or_else(|e| panic!("rule {text}: {e}"))
+    };
+    UserRules {
+        allow: allow.iter().map(|t| parse(t, Origin::Allow)).collect(),
+        deny: deny.iter().map(|t| parse(t, Origin::Deny)).collect(),
+    }
+}
+
+/// An audit file of one's own, in a directory removed on drop.
+pub struct AuditFile {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+    pub audit: Arc<Audit>,
+}
+
+impl AuditFile {
+    pub fn new() -> AuditFile {
+        let dir = tempfile::tempdir().expect("a scratch directory");
+        let path = dir.path().join("audit.jsonl");
+        let audit = Audit::create(&path).expect("creating the audit file");
+        AuditFile {
+            _dir: dir,
+            path,
+            audit,
+        }
+    }
+}
+
+/// Every line of the JSON Lines audit file at `path`, parsed.
+pub fn read_audit(path: &std::path::Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).expect("reading the audit file");
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line {l:?}: {e}")))
+        .collect()
+}
+
+/// The audit lines deciding `op` on `target` as `decision` (`allow`/`deny`).
+pub fn decisions<'a>(lines: &'a [Value], decision: &str, op: &str, target: &str) -> Vec<&'a Value> {
+    lines
+        .iter()
+        .filter(|l| l["decision"] == decision && l["op"] == op && l["target"] == target)
+        .collect()
+}
+
+/// A probe guest serving under a policy of the test's making.
+pub struct Probe {
+    /// Where it said it listens; `None` if it returned first.
+    pub listening: Option<SocketAddr>,
+    pub policy: Arc<Policy>,
+    pub audit: AuditFile,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Outcome<ServerReport>>,
+}
+
+/// What a probe did: its sessions or its error, its stderr, its audit lines.
+pub struct Probed {
+    pub result: Result<u64, String>,
+    pub stderr: String,
+    pub audit: Vec<Value>,
+}
+
+/// Start the probe guest `name` (label `label` in the audit) on `listen`
+/// with `params`, under `rules` and no wiring grants at all, and wait until
+/// it listens or returns.
+pub async fn start_probe(
+    name: &str,
+    label: &str,
+    listen: SocketAddr,
+    params: &[(&str, String)],
+    rules: UserRules,
+) -> Probe {
+    let audit = AuditFile::new();
+    let policy = Policy::new(label.into(), Vec::new(), &rules, Some(audit.audit.clone()));
+    let (stop, stop_rx) = watch::channel(false);
+    let (listening_tx, listening_rx) = oneshot::channel();
+    let config = ServerConfig {
+        listen: listen.into(),
+        max_sessions: None,
+        params: params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    };
+    let wires = ServerWires {
+        stop: stop_rx,
+        listening: listening_tx,
+    };
+    let (guest, run_policy) = (guest(name), policy.clone());
+    let task = tokio::spawn(async move {
+        lab()
+            .serve(&guest, config, run_policy, Limits::default(), wires)
+            .await
+    });
+    // The sender lives in the guest's store: an error means it returned
+    // without listening.
+    let listening = within(&format!("{label} to listen or return"), listening_rx)
+        .await
+        .ok();
+    Probe {
+        listening,
+        policy,
+        audit,
+        stop,
+        task,
+    }
+}
+
+impl Probe {
+    /// The address it listens on; fails the test if it never listened.
+    pub fn addr(&self) -> SocketAddr {
+        self.listening
+            .unwrap_or_else(|| panic!("{} never listened", self.policy.guest))
+    }
+
+    /// Wait until at least `n` uses have been refused. Refusals the guest
+    /// never sees (a dropped datagram) have no other sign.
+    pub async fn refused_at_least(&self, n: u64) {
+        let deadline = Instant::now() + WAIT;
+        while self.policy.refused_total() < n {
+            assert!(
+                Instant::now() < deadline,
+                "{}: {} refusal(s) after {WAIT:?}, expected {n}: {:?}",
+                self.policy.guest,
+                self.policy.refused_total(),
+                self.policy.refusals()
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Ask it to stop, collect its outcome, and read its audit file.
+    pub async fn finish(self) -> Probed {
+        let _ = self.stop.send(true);
+        let label = self.policy.guest.clone();
+        let outcome = within(&format!("{label} to return"), self.task)
+            .await
+            .expect("the probe's task");
+        self.policy.flush_allowed();
+        self.audit.audit.flush();
+        Probed {
+            result: outcome
+                .result
+                .map(|r| r.sessions)
+                .map_err(|e| e.to_string()),
+            stderr: outcome.stderr,
+            audit: read_audit(&self.audit.path),
+        }
+    }
+}
+
+/// Await `fut`, failing the test if it takes longer than [`WAIT`].
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {WAIT:?}"))
+}
+
+/// Run every case at once, each under twice [`WAIT`] (so that its own waits
+/// say what they waited for), and fail listing every case
+/// that failed (not just the first); print how many ran.
+pub async fn run_cases<F>(table: &str, cases: Vec<(String, F)>)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let total = cases.len();
+    let running: Vec<(String, JoinHandle<()>)> = cases
+        .into_iter()
+        .map(|(name, case)| {
+            let what = name.clone();
+            let case = tokio::time::timeout(2 * WAIT, case);
+            let timed = async move { case.await.unwrap_or_else(|_| panic!("{what}: timed out")) };
+            (name, tokio::spawn(timed))
+        })
+        .collect();
+    let mut failed = Vec::new();
+    for (name, handle) in running {
+        if let Err(e) = handle.await {
+            let why = match e.try_into_panic() {
+                Ok(p) => p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default(),
+                Err(e) => e.to_string(),
+            };
+            failed.push(format!("- {name}: {why}"));
+        }
+    }
+    eprintln!("{table}: {total} cases, {} failed", failed.len());
+    assert!(
+        failed.is_empty(),
+        "{table}: {} of {total} cases failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
+
+/// A child process that is killed if the test lets go of it early.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What a `socklab` run printed and how it exited.
+pub struct Ran {
+    pub args: Vec<String>,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Wall-clock time from start to exit.
+    pub took: Duration,
+}
+
+impl std::fmt::Display for Ran {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "socklab {:?} (exit {:?})\n--- stdout:\n{}--- stderr:\n{}---",
+            self.args, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Run `socklab ARGS...` (compiling guests afresh, so the user's cache is
+/// left alone) and wait at most [`WAIT`] for it to exit.
+pub fn socklab(args: &[&str]) -> Ran {
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_socklab"))
+        .arg("--no-cache")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting socklab");
+    let (tx, rx) = mpsc::channel();
+    let pipes: [(bool, Box<dyn Read + Send>); 2] = [
+        (true, Box::new(child.stdout.take().unwrap())),
+        (false, Box::new(child.stderr.take().unwrap())),
+    ];
+    for (is_stdout, mut pipe) in pipes {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            let _ = tx.send((is_stdout, String::from_utf8_lossy(&bytes).into_owned()));
+        });
+    }
+    let mut child = KillOnDrop(child);
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    for _ in 0..2 {
+        let left = WAIT.saturating_sub(start.elapsed());
+        match rx.recv_timeout(left) {
+            Ok((true, text)) => stdout = text,
+            Ok((false, text)) => stderr = text,
+            Err(_) => panic!("socklab {args:?} did not exit within {WAIT:?}"),
+        }
+    }
+    // Both pipes are closed: the process has exited or is exiting.
+    let status = child.0.wait().expect("waiting for socklab");
+    Ran {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        code: status.code(),
+        stdout,
+        stderr,
+        took: start.elapsed(),
+    }
+}
+
+/// Connect a native client from `from` (any port) to `to`, then read until
+/// the other side closes: the client's address, and `Ok(0)` for a close or
+/// the error's kind (a reset, which may already fail the connect).
+pub async fn connect_and_read(
+    from: IpAddr,
+    to: SocketAddr,
+) -> (SocketAddr, Result<usize, std::io::ErrorKind>) {
+    use tokio::io::AsyncReadExt;
+    let socket = match from {
+        IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .unwrap();
+    socket.bind(SocketAddr::new(from, 0)).unwrap();
+    // Binding port 0 has chosen the port already.
+    let local = socket.local_addr().unwrap();
+    let read = async {
+        let mut conn = socket.connect(to).await?;
+        conn.read(&mut [0; 8]).await
+    };
+    let read = within(&format!("a native client from {local} to {to}"), read).await;
+    (local, read.map_err(|e| e.kind()))
+}
+
+/// A native peer on loopback that a guest may try to reach: a TCP listener
+/// or a UDP socket, never blocking.
+pub enum Native {
+    Tcp(std::net::TcpListener),
+    Udp(std::net::UdpSocket),
+}
+
+impl Native {
+    /// Bind `tcp` or `udp` on `ip`, any free port.
+    pub fn bind(transport: &str, ip: IpAddr) -> Native {
+        let at = SocketAddr::new(ip, 0);
+        let native = match transport {
+            "tcp" => Native::Tcp(std::net::TcpListener::bind(at).unwrap()),
+            _ => Native::Udp(std::net::UdpSocket::bind(at).unwrap()),
+        };
+        match &native {
+            Native::Tcp(t) => t.set_nonblocking(true).unwrap(),
+            Native::Udp(u) => u.set_nonblocking(true).unwrap(),
+        }
+        native
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            Native::Tcp(t) => t.local_addr().unwrap(),
+            Native::Udp(u) => u.local_addr().unwrap(),
+        }
+    }
+
+    /// Whether a connection or a datagram has arrived. Asked once the guest
+    /// has returned: a connect that returned has finished its handshake, and
+    /// loopback delivers a datagram before `sendto` returns.
+    pub fn saw_anything(&self) -> bool {
+        match self {
+            Native::Tcp(t) => t.accept().is_ok(),
+            Native::Udp(u) => u.recv_from(&mut [0; 64]).is_ok(),
+        }
+    }
+}
