@@ -1,1 +1,344 @@
-//! Tests that hostile guests are contained (written next).
+//! Tests that hostile guests are contained: each one runs beside an honest
+//! exchange in the same `Lab` and process, is stopped or refused by the limit
+//! or rule it runs into (named in its record), and the honest exchange
+//! completes meanwhile. Also `--max-connections` on an honest server.
+//!
+//! Run with `--nocapture` to see how long each limit took to stop its guest.
+
+#[path = "sandbox_support/mod.rs"]
+mod support;
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::time::{Duration, Instant};
+
+use socklab::exchange::{self, ClientSpec, ServerSpec};
+use socklab::limits::Limits;
+use socklab::report::{ClientRecord, Expect, Run};
+use support::*;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const LOOPBACK: &str = "127.0.0.1:0";
+
+fn messages() -> Vec<Vec<u8>> {
+    ["first", "second", "third"]
+        .map(|m| m.as_bytes().to_vec())
+        .into()
+}
+
+/// An honest exchange (tcp-echo-server and tcp-client, echo expected), and
+/// when it ended.
+async fn honest() -> (Run, Instant) {
+    let server = ServerSpec::new(guest("tcp-echo-server"), LOOPBACK.parse().unwrap());
+    let mut client = ClientSpec::new(guest("tcp-client"), messages());
+    client.expect = Expect::Echo;
+    let run = within(
+        "the honest exchange",
+        exchange::exchange(&lab(), server, client),
+    )
+    .await;
+    (run, Instant::now())
+}
+
+/// What a hostile guest left, how long it ran, and whether the honest
+/// exchange beside it finished first.
+struct Contained {
+    record: ClientRecord,
+    took: Duration,
+    honest_first: bool,
+}
+
+/// Run the hostile client `name` wired to `server` under `limits`, and an
+/// honest exchange at the same time; the honest one must complete.
+async fn beside_honest(
+    name: &str,
+    server: SocketAddr,
+    limits: Limits,
+    params: &[(&str, String)],
+) -> Contained {
+    let mut spec = ClientSpec::new(guest(name), messages());
+    (spec.limits, spec.expect) = (limits, Expect::Echo);
+    spec.params = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let hostile = async {
+        let start = Instant::now();
+        let record = exchange::run_client(&lab(), &spec, server).await;
+        (record, start.elapsed(), Instant::now())
+    };
+    let ((record, took, ended), (run, honest_ended)) =
+        within(&format!("{name} beside an honest exchange"), async {
+            tokio::join!(hostile, honest())
+        })
+        .await;
+    let json = serde_json::to_string_pretty(&run).unwrap();
+    assert!(
+        run.ok(),
+        "the honest exchange beside {name} failed:\n{json}"
+    );
+    Contained {
+        record,
+        took,
+        honest_first: honest_ended < ended,
+    }
+}
+
+/// The record as JSON, for assertion messages (stderr included).
+fn shown(record: &ClientRecord) -> String {
+    serde_json::to_string_pretty(record).unwrap()
+}
+
+/// Assert that the one limit hit is `limit` with `value`, stopping the
+/// guest or only refusing it.
+fn assert_limit(record: &ClientRecord, limit: &str, value: &str, stopped: bool) {
+    let hits = &record.guest.limits;
+    assert_eq!(hits.len(), 1, "{}", shown(record));
+    let hit = &hits[0];
+    assert_eq!(
+        (hit.limit, hit.value.as_str(), hit.stopped),
+        (limit, value, stopped),
+        "{}",
+        shown(record)
+    );
+    if stopped {
+        let error = record.guest.error.as_deref().unwrap_or_default();
+        let reached = format!("stopped by a limit: --{limit} {value} reached");
+        assert!(error.starts_with(&reached), "{}", shown(record));
+        assert!(record.messages.is_empty(), "{}", shown(record));
+    }
+}
+
+/// A native listener as the server of a hostile client that never connects.
+fn nowhere() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind(LOOPBACK).unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+// One worker thread: the spinner and the honest exchange share it, so the
+// exchange completes only if the spinner yields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn tcp_hostile_spin_stopped_by_cpu_limit_while_honest_exchange_completes() {
+    let (_listener, server) = nowhere();
+    let cpu = Duration::from_millis(500);
+    let limits = Limits {
+        cpu,
+        ..Limits::default()
+    };
+    let c = beside_honest("hostile-spin", server, limits, &[]).await;
+    assert_limit(&c.record, "cpu-limit", "500ms", true);
+    assert!(
+        c.honest_first,
+        "the honest exchange waited for the spinner to stop"
+    );
+    assert!(
+        c.took >= cpu,
+        "stopped after {:?}, before its CPU time was up",
+        c.took
+    );
+    eprintln!(
+        "hostile-spin, --cpu-limit 500ms: stopped {:?} after it started, {:?} past the limit",
+        c.took,
+        c.took - cpu
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn tcp_hostile_spin_stopped_by_deadline_while_honest_exchange_completes() {
+    let (_listener, server) = nowhere();
+    let deadline = Duration::from_millis(700);
+    let limits = Limits {
+        cpu: Duration::from_secs(60),
+        deadline: Some(deadline),
+        ..Limits::default()
+    };
+    let c = beside_honest("hostile-spin", server, limits, &[]).await;
+    assert_limit(&c.record, "deadline", "700ms", true);
+    assert!(
+        c.honest_first,
+        "the honest exchange waited for the spinner to stop"
+    );
+    assert!(
+        c.took >= deadline,
+        "stopped after {:?}, before the deadline",
+        c.took
+    );
+    eprintln!(
+        "hostile-spin, --deadline 700ms: stopped {:?} after it started, {:?} past the deadline",
+        c.took,
+        c.took - deadline
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_hostile_alloc_stopped_by_memory_limit_while_honest_exchange_completes() {
+    let (_listener, server) = nowhere();
+    let limits = Limits {
+        memory: 32 << 20,
+        ..Limits::default()
+    };
+    let c = beside_honest("hostile-alloc", server, limits, &[]).await;
+    assert_limit(&c.record, "memory-limit", "32MiB", true);
+    eprintln!(
+        "hostile-alloc, --memory-limit 32MiB: stopped {:?} after it started",
+        c.took
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_hostile_sockets_refused_by_max_sockets_while_honest_exchange_completes() {
+    let (_listener, server) = nowhere();
+    let limits = Limits {
+        max_sockets: 16,
+        ..Limits::default()
+    };
+    let c = beside_honest("hostile-sockets", server, limits, &[]).await;
+    assert_limit(&c.record, "max-sockets", "16", false);
+    // The guest was refused, not stopped: it saw the error code and said so.
+    let error = c.record.guest.error.as_deref();
+    let said = "create-tcp-socket after 16 sockets: new-socket-limit";
+    assert_eq!(error, Some(said), "{}", shown(&c.record));
+    assert_eq!(c.record.guest.limits[0].count, 1, "{}", shown(&c.record));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_hostile_trap_reports_its_panic_while_honest_exchange_completes() {
+    let (_listener, server) = nowhere();
+    let c = beside_honest("hostile-trap", server, Limits::default(), &[]).await;
+    let error = c.record.guest.error.as_deref().unwrap_or_default();
+    assert!(error.starts_with("trapped: "), "{}", shown(&c.record));
+    let said = "hostile-trap gives up on purpose after 3 message(s)";
+    assert!(error.contains(said), "{}", shown(&c.record));
+    assert!(
+        error.lines().count() == 1,
+        "one line, no wasm backtrace: {error}"
+    );
+    assert!(c.record.guest.limits.is_empty(), "{}", shown(&c.record));
+}
+
+/// A TCP listener and a UDP socket on one forbidden port of 127.0.0.1.
+fn forbidden() -> (TcpListener, UdpSocket) {
+    for _ in 0..20 {
+        let tcp = TcpListener::bind(LOOPBACK).unwrap();
+        if let Ok(udp) = UdpSocket::bind(tcp.local_addr().unwrap()) {
+            tcp.set_nonblocking(true).unwrap();
+            udp.set_nonblocking(true).unwrap();
+            return (tcp, udp);
+        }
+    }
+    panic!("no port of 127.0.0.1 was free for both TCP and UDP in 20 tries");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_hostile_escape_refused_then_runs_honestly() {
+    let (tcp, udp) = forbidden();
+    let target = tcp.local_addr().unwrap();
+    let mut spec = ServerSpec::new(guest("tcp-echo-server"), LOOPBACK.parse().unwrap());
+    spec.max_sessions = Some(1);
+    let server = exchange::start_server(&lab(), spec)
+        .await
+        .unwrap_or_else(|r| panic!("{r:?}"));
+    let params = [
+        ("target", target.to_string()),
+        ("bind", LOOPBACK.to_string()),
+    ];
+    let c = beside_honest(
+        "hostile-escape",
+        server.connect_addr(),
+        Limits::default(),
+        &params,
+    )
+    .await;
+    let record = c.record;
+    let refused: Vec<(&str, &str, &str)> = record
+        .guest
+        .refusals
+        .iter()
+        .map(|r| (r.op.name(), r.target.as_str(), r.rule.as_str()))
+        .collect();
+    let forbidden_peer = target.to_string();
+    let want = [
+        ("tcp-bind", LOOPBACK, "no rule allows it"),
+        ("tcp-connect", forbidden_peer.as_str(), "no rule allows it"),
+        (
+            "udp-bind",
+            "(socket creation)",
+            "a TCP guest is granted no UDP socket",
+        ),
+    ];
+    assert_eq!(refused, want, "{}", shown(&record));
+    assert_eq!(record.guest.refused_total, 3, "{}", shown(&record));
+    assert!(record.guest.error.is_none(), "{}", shown(&record));
+    // Then it ran its script honestly against the server it was wired to.
+    assert_eq!(record.messages.len(), 3, "{}", shown(&record));
+    assert!(record.messages.iter().all(|m| m.ok), "{}", shown(&record));
+    let served = within("the escape's server", server.finish(std::future::pending())).await;
+    assert_eq!(
+        served.served.as_ref().map(|s| s.sessions),
+        Some(1),
+        "{served:?}"
+    );
+    // The forbidden address heard nothing, on either transport.
+    assert!(tcp.accept().is_err(), "a connection reached {target}");
+    assert!(
+        udp.recv_from(&mut [0; 64]).is_err(),
+        "a datagram reached {target}"
+    );
+}
+
+/// Send `line` on `conn` and read the echoed line back.
+async fn echo(conn: &mut BufReader<TcpStream>, line: &str) -> String {
+    conn.get_mut()
+        .write_all(format!("{line}\n").as_bytes())
+        .await
+        .unwrap();
+    let mut reply = String::new();
+    within(&format!("the echo of {line:?}"), conn.read_line(&mut reply))
+        .await
+        .unwrap();
+    reply
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_server_max_connections_closes_the_third_client() {
+    let mut spec = ServerSpec::new(guest("tcp-echo-server"), LOOPBACK.parse().unwrap());
+    spec.limits.max_connections = 2;
+    let server = exchange::start_server(&lab(), spec)
+        .await
+        .unwrap_or_else(|r| panic!("{r:?}"));
+    let addr = server.connect_addr();
+    let connect =
+        || async { BufReader::new(within("connect", TcpStream::connect(addr)).await.unwrap()) };
+    let (mut first, mut second) = (connect().await, connect().await);
+    assert_eq!(echo(&mut first, "one").await, "one\n");
+    assert_eq!(echo(&mut second, "two").await, "two\n");
+    // The third is accepted by the kernel, then closed by the host.
+    let start = Instant::now();
+    let (_, read) = connect_and_read(addr.ip(), addr).await;
+    let closed_after = start.elapsed();
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "the third client read {read:?}"
+    );
+    // The first two are still served.
+    assert_eq!(echo(&mut first, "again").await, "again\n");
+    assert_eq!(echo(&mut second, "still").await, "still\n");
+    drop((first, second));
+    let record = within("the server to stop", server.stop()).await;
+    let hits = &record.guest.limits;
+    let json = serde_json::to_string_pretty(&record).unwrap();
+    assert_eq!(hits.len(), 1, "{json}");
+    let hit = &hits[0];
+    assert_eq!(
+        (hit.limit, hit.value.as_str(), hit.stopped, hit.count),
+        ("max-connections", "2", false, 1),
+        "{json}"
+    );
+    assert_eq!(
+        record.served.as_ref().map(|s| s.sessions),
+        Some(2),
+        "{json}"
+    );
+    eprintln!("--max-connections 2: the third client was closed {closed_after:?} after connecting");
+}
