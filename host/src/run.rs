@@ -226,7 +226,9 @@ fn finish<T>(
             // its multi-line wasm backtrace, plus what the guest said.
             let kind = match trap.downcast_ref::<wasmtime::Trap>() {
                 Some(t) => t.to_string(),
-                None => format!("{trap}").lines().next().unwrap_or("").to_string(),
+                // A host error (say, a resource dropped out of order): its
+                // cause, not the "error while executing" header.
+                None => trap.root_cause().to_string(),
             };
             let words = state.last_words();
             Err(Failure::Trapped(if words.is_empty() {

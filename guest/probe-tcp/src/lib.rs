@@ -123,7 +123,12 @@ fn listen(op: &str, config: &ServerConfig) -> Result<u64, String> {
         }
         // conn, addr = server_sock.accept(); a refused peer never shows up.
         match socket.accept() {
-            Ok(_connection) => accepted += 1,
+            Ok((socket, input, output)) => {
+                // Streams first: they are the socket's children.
+                drop((input, output));
+                drop(socket);
+                accepted += 1;
+            }
             Err(ErrorCode::WouldBlock) => {}
             Err(e) => return Err(failed("accept", e)),
         }
