@@ -3,8 +3,9 @@
 //! network.
 //!
 //! # Where to start reading
-//! - [`cli`]: the commands (`demo`, `serve`, `connect`, `exchange`,
-//!   `guests`) and what each one drives. `main.rs` only calls it.
+//! - [`cli`]: the commands (`demo`, `serve`, `connect`, `exchange`, `run`,
+//!   `guests`, `inspect`): their flags in `cli/args.rs`, what each drives in
+//!   `cli/mod.rs`. `main.rs` only parses and calls it.
 //! - [`command`]: `socklab run`, for ordinary `wasi:cli` commands.
 //! - [`exchange`]: how a server and a client are started, wired and stopped.
 //! - [`lab`]: how a guest file becomes a compiled component of a known role

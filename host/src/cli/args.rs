@@ -1,0 +1,250 @@
+//! The command line as clap sees it: every command, flag and value parser.
+//! Each `///` becomes `--help` text.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::grants::UserRules;
+use crate::limits::{Limits, parse_duration, parse_size};
+use crate::report::Expect;
+use crate::rules::{self, Origin, Rule};
+
+/// socklab: run WebAssembly components that talk TCP and UDP, each in its own
+/// sandbox, granted only the network access its wiring needs.
+#[derive(Parser, Debug)]
+#[command(name = "socklab", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Look for bundled guests here first (then $SOCKLAB_GUEST_DIR, then
+    /// where the build put them).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub guest_dir: Option<PathBuf>,
+
+    /// Print the report as one JSON document instead of a transcript.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Also show the guests' debug log lines (on stderr).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// Write every network decision as JSON Lines to FILE: each refusal as
+    /// it happens, allowed uses counted per guest, operation and target.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+
+    /// Compile every guest afresh instead of using (and filling) the
+    /// compiled-component cache in the user's cache directory.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a TCP and a UDP exchange between the bundled guests on 127.0.0.1
+    /// and print what happened.
+    Demo,
+
+    /// Run a server guest alone until Ctrl-C or its session limit.
+    Serve {
+        /// The server guest: a component file or a bundled name.
+        guest: String,
+        /// Where to listen; port 0 picks a free port. The real address is
+        /// printed on stderr as `listening on ADDR`.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0", value_parser = parse_addr)]
+        listen: SocketAddr,
+        /// Stop after this many sessions (TCP connections closed, UDP
+        /// datagrams answered).
+        #[arg(long, value_name = "N")]
+        max_sessions: Option<u64>,
+        #[command(flatten)]
+        params: ParamArgs,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    },
+
+    /// Run a client guest alone against any server, wasm or not, and print
+    /// each reply.
+    Connect {
+        /// The client guest: a component file or a bundled name.
+        guest: String,
+        /// The server's address.
+        #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+        to: SocketAddr,
+        #[command(flatten)]
+        script: ScriptArgs,
+        #[command(flatten)]
+        params: ParamArgs,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    },
+
+    /// Wire a client guest to a server guest in one host and run the script.
+    Exchange {
+        /// The server guest.
+        #[arg(long, value_name = "GUEST")]
+        server: String,
+        /// The client guest (same transport as the server).
+        #[arg(long, value_name = "GUEST")]
+        client: String,
+        /// Where the server listens.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0", value_parser = parse_addr)]
+        listen: SocketAddr,
+        #[command(flatten)]
+        script: ScriptArgs,
+        #[command(flatten)]
+        params: ParamArgs,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+        /// Allow RULE for the server only (repeatable).
+        #[arg(long, value_name = "RULE", value_parser = parse_allow)]
+        server_allow: Vec<Rule>,
+        /// Deny RULE for the server only (repeatable).
+        #[arg(long, value_name = "RULE", value_parser = parse_deny)]
+        server_deny: Vec<Rule>,
+        /// Allow RULE for the client only (repeatable).
+        #[arg(long, value_name = "RULE", value_parser = parse_allow)]
+        client_allow: Vec<Rule>,
+        /// Deny RULE for the client only (repeatable).
+        #[arg(long, value_name = "RULE", value_parser = parse_deny)]
+        client_deny: Vec<Rule>,
+    },
+
+    /// List the bundled guests with their role, transport and path.
+    Guests,
+
+    /// Run a wasi:cli command component (any WASI 0.2.x program) with its
+    /// stdio, args, env and directories, under the sandbox's rules and
+    /// limits; nothing is granted by default. Its exit code becomes socklab's.
+    Run {
+        /// The command component.
+        command: String,
+        /// `K=V` in its environment (repeatable).
+        #[arg(long = "env", value_name = "K=V", value_parser = parse_param)]
+        env: Vec<(String, String)>,
+        /// A host directory it may use, and where it sees it (repeatable).
+        #[arg(long = "dir", value_name = "HOST::GUEST", value_parser = crate::command::parse_dir)]
+        dirs: Vec<(PathBuf, String)>,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+        /// Its arguments, after `--`.
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<String>,
+    },
+
+    /// Show what a component is: its role (or that it is a wasi:cli command,
+    /// or not a socklab role), what it imports (the capabilities it could ask
+    /// for), what it exports, its size and SHA-256.
+    Inspect {
+        /// A component file or a bundled name.
+        guest: String,
+    },
+}
+
+/// The messages a client sends and how it judges replies.
+#[derive(Args, Debug)]
+pub struct ScriptArgs {
+    /// A message to send (repeat for several). TCP sends each followed by
+    /// `\n` on one connection; UDP sends each as one datagram.
+    #[arg(long = "message", value_name = "TEXT")]
+    pub messages: Vec<String>,
+    /// How long to wait for each reply.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub timeout_ms: u32,
+    /// What counts as a right reply: any reply, or the message echoed back.
+    #[arg(long, value_enum, default_value_t = Expect::Any)]
+    pub expect: Expect,
+}
+
+/// Free-form settings for the guest.
+#[derive(Args, Debug)]
+pub struct ParamArgs {
+    /// A `KEY=VALUE` setting passed to the guest (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+}
+
+/// The sandbox of every guest the command runs: rules on top of the wiring's
+/// grants, and resource limits.
+#[derive(Args, Debug)]
+pub struct SandboxArgs {
+    /// Allow RULE (`OPS=TARGETS`, e.g. `tcp-connect=127.0.0.1:8000-8100`,
+    /// `'udp=[::1]:*'`, `dns=*.example.com`, `'*=*'`); repeatable. The
+    /// wiring's own grants are allows too.
+    #[arg(long, value_name = "RULE", value_parser = parse_allow)]
+    pub allow: Vec<Rule>,
+    /// Deny RULE; repeatable; deny wins over any allow.
+    #[arg(long, value_name = "RULE", value_parser = parse_deny)]
+    pub deny: Vec<Rule>,
+    /// Linear memory per guest (e.g. 64MiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<u64>,
+    /// CPU time per guest, spent in its own code (e.g. 2s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub cpu_limit: Option<std::time::Duration>,
+    /// Sockets a guest may hold at once; past it the guest gets
+    /// `new-socket-limit`.
+    #[arg(long, value_name = "N")]
+    pub max_sockets: Option<u32>,
+    /// Accepted connections a server may have open at once; past it the host
+    /// closes new ones.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<u32>,
+    /// Wall-clock time per guest run (e.g. 30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub deadline: Option<std::time::Duration>,
+}
+
+impl SandboxArgs {
+    pub fn limits(&self) -> Limits {
+        let mut limits = Limits::default();
+        if let Some(m) = self.memory_limit {
+            limits.memory = m;
+        }
+        if let Some(c) = self.cpu_limit {
+            limits.cpu = c;
+        }
+        if let Some(n) = self.max_sockets {
+            limits.max_sockets = n;
+        }
+        if let Some(n) = self.max_connections {
+            limits.max_connections = n;
+        }
+        limits.deadline = self.deadline;
+        limits
+    }
+
+    /// The plain `--allow`/`--deny` rules plus one side's own.
+    pub fn rules(&self, allow: &[Rule], deny: &[Rule]) -> UserRules {
+        UserRules {
+            allow: self.allow.iter().chain(allow).cloned().collect(),
+            deny: self.deny.iter().chain(deny).cloned().collect(),
+        }
+    }
+}
+
+/// `IP:PORT`, with IPv6 in brackets.
+pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    s.parse().map_err(|_| {
+        format!("`{s}` is not an address; write IP:PORT, such as 127.0.0.1:8080 or [::1]:8080 (port 0..65535)")
+    })
+}
+
+pub fn parse_allow(s: &str) -> Result<Rule, String> {
+    rules::parse(s, Origin::Allow)
+}
+
+pub fn parse_deny(s: &str) -> Result<Rule, String> {
+    rules::parse(s, Origin::Deny)
+}
+
+pub fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
