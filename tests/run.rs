@@ -1,0 +1,162 @@
+//! `socklab run`: an ordinary wasi:cli command gets its args, env and
+//! directories, nothing on the network until a rule allows it, and its exit
+//! status; a socklab role or a core module is bad input.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use common::*;
+
+/// A fresh directory for one test's files, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("socklab-run-{}-{test}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn run_command_gets_args_and_env() {
+    let out = socklab(&[
+        "--no-cache",
+        "run",
+        "net-command",
+        "--env",
+        "GREETING=hi",
+        "--",
+        "echo",
+        "hello",
+        "lab",
+    ])
+    .finish();
+    out.assert_code(0);
+    assert_eq!(out.stdout, "hello lab hi\n", "{out}");
+}
+
+#[test]
+fn run_command_failure_is_socklabs_exit_code() {
+    socklab(&["--no-cache", "run", "net-command", "--", "exit", "7"])
+        .finish()
+        .assert_code(1);
+    socklab(&["--no-cache", "run", "net-command", "--", "exit", "0"])
+        .finish()
+        .assert_code(0);
+}
+
+#[test]
+fn run_command_tcp_refused_until_allowed() {
+    let listener = TcpListener::bind(any_port(V4)).unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    listener.set_nonblocking(true).unwrap();
+
+    // Nothing granted: the connect is refused and the listener sees nothing.
+    let denied = socklab(&[
+        "--no-cache",
+        "run",
+        "net-command",
+        "--",
+        "tcp",
+        &addr,
+        "hello",
+    ])
+    .finish();
+    assert_ne!(denied.code, Some(0), "{denied}");
+    assert!(
+        denied.stderr.contains("connect"),
+        "the program reports its failed connect: {denied}"
+    );
+    assert!(
+        denied.stderr.contains("refused 1 network use"),
+        "socklab reports the refusal: {denied}"
+    );
+    assert!(
+        listener
+            .accept()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+        "no connection may arrive"
+    );
+
+    // Allowed: the program reaches the server (one line, upper-cased back).
+    listener.set_nonblocking(false).unwrap();
+    let server = peer("upper-case server", move || {
+        let (conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(WAIT)).unwrap();
+        let mut line = String::new();
+        BufReader::new(&conn).read_line(&mut line).unwrap();
+        (&conn).write_all(line.to_uppercase().as_bytes()).unwrap();
+        line
+    });
+    let rule = format!("tcp-connect={addr}");
+    let allowed = socklab(&[
+        "--no-cache",
+        "run",
+        "net-command",
+        "--allow",
+        &rule,
+        "--",
+        "tcp",
+        &addr,
+        "hello",
+    ])
+    .finish();
+    allowed.assert_code(0);
+    assert_eq!(allowed.stdout, "HELLO\n", "{allowed}");
+    assert_eq!(server.join(), "hello\n");
+}
+
+#[test]
+fn run_command_reads_only_granted_directories() {
+    let dir = Scratch::new("dir");
+    std::fs::write(dir.0.join("f.txt"), "file data\n").unwrap();
+    let grant = format!("{}::/data", dir.0.display());
+    let out = socklab(&[
+        "--no-cache",
+        "run",
+        "net-command",
+        "--dir",
+        &grant,
+        "--",
+        "read",
+        "/data/f.txt",
+    ])
+    .finish();
+    out.assert_code(0);
+    assert_eq!(out.stdout, "file data\n", "{out}");
+    let denied = socklab(&[
+        "--no-cache",
+        "run",
+        "net-command",
+        "--",
+        "read",
+        "/data/f.txt",
+    ])
+    .finish();
+    assert_ne!(denied.code, Some(0), "no --dir, no file: {denied}");
+}
+
+#[test]
+fn run_command_rejects_roles_and_core_modules() {
+    let role = socklab(&["--no-cache", "run", "tcp-client"]).finish();
+    role.assert_code(2);
+    assert!(role.stderr.contains("not a wasi:cli command"), "{role}");
+    assert_eq!(role.stderr.lines().count(), 1, "{role}");
+
+    let dir = Scratch::new("core");
+    let core = dir.0.join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let out = socklab(&["--no-cache", "run", core.to_str().unwrap()]).finish();
+    out.assert_code(2);
+    assert!(out.stderr.contains("core WebAssembly module"), "{out}");
+}
