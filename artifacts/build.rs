@@ -62,6 +62,10 @@ const GUESTS: &[(&str, &str)] = &[
         "test guest: makes the one UDP call its parameters name",
     ),
     (
+        "wasi020-command",
+        "a wasi:cli command built against the WASI 0.2.0 WIT; for `socklab run`",
+    ),
+    (
         "net-command",
         "a plain wasi:cli command (std): echo, tcp, udp, read, exit; for `socklab run`",
     ),

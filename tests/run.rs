@@ -160,3 +160,80 @@ fn run_command_rejects_roles_and_core_modules() {
     out.assert_code(2);
     assert!(out.stderr.contains("core WebAssembly module"), "{out}");
 }
+
+#[test]
+fn run_command_built_against_wasi_0_2_0_runs() {
+    // Its world is WASI 0.2.0; the host ships 0.2.12.
+    let inspected = socklab(&["--no-cache", "inspect", "wasi020-command", "--json"]).finish();
+    inspected.assert_code(0);
+    let report = inspected.json();
+    let exports: Vec<&str> = report["exports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert_eq!(exports, ["wasi:cli/run@0.2.0"], "{inspected}");
+    let imports: Vec<&str> = report["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(!imports.is_empty(), "{inspected}");
+    for import in &imports {
+        let version = import.rsplit_once('@').map(|(_, v)| v).unwrap_or("");
+        let minor: u32 = version
+            .strip_prefix("0.2.")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(u32::MAX);
+        assert!(
+            minor < 12,
+            "{import} is an older WASI 0.2 minor version than the host's 0.2.12: {inspected}"
+        );
+    }
+
+    let out = socklab(&[
+        "--no-cache",
+        "run",
+        "wasi020-command",
+        "--env",
+        "GREETING=hi",
+        "--",
+        "a",
+        "b",
+    ])
+    .finish();
+    out.assert_code(0);
+    assert_eq!(out.stdout, "wasi 0.2.0 command: a b hi\n", "{out}");
+    socklab(&["--no-cache", "run", "wasi020-command", "--", "fail"])
+        .finish()
+        .assert_code(1);
+}
+
+#[test]
+fn run_command_importing_what_socklab_lacks_names_it() {
+    // A command that imports wasi:http, which socklab does not provide.
+    let component = wat::parse_str(
+        r#"(component
+            (import "wasi:http/types@0.2.0" (instance
+                (export "fields" (type (sub resource)))))
+            (core module $m (func (export "run") (result i32) i32.const 0))
+            (core instance $i (instantiate $m))
+            (func $run (result (result)) (canon lift (core func $i "run")))
+            (instance $run-instance (export "run" (func $run)))
+            (export "wasi:cli/run@0.2.0" (instance $run-instance)))"#,
+    )
+    .expect("a valid component");
+    let dir = Scratch::new("http");
+    let path = dir.0.join("needs-http.wasm");
+    std::fs::write(&path, component).unwrap();
+    let out = socklab(&["--no-cache", "run", path.to_str().unwrap()]).finish();
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("wasi:http/types@0.2.0"),
+        "the error names the import: {out}"
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+    assert!(!out.stderr.contains("panicked"), "{out}");
+}

@@ -265,7 +265,7 @@ fn check_component_header(path: &Path, bytes: &[u8]) -> Result<()> {
     let layer = u16::from_le_bytes([bytes[6], bytes[7]]);
     if layer == 0 {
         bad_input!(
-            "guest {} is a core WebAssembly module, not a component; build it for wasm32-wasip2 (or wrap it with `wasm-tools component new`)",
+            "guest {} is a core WebAssembly module (a WASI preview 1 program, say), not a component; build it for wasm32-wasip2 (or wrap it with `wasm-tools component new --adapt`)",
             path.display()
         );
     }
