@@ -21,6 +21,9 @@ out="${1:-${CARGO_TARGET_DIR:-$root/target}/guest-py}"
 venv="${SOCKLAB_PY_VENV:-$here/.venv}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
+# Whatever happens below, no component from an earlier build is left for
+# the tests to pick up.
+rm -f "$out/py-tcp-client.wasm" "$out/py-udp-echo-server.wasm"
 
 tool="$venv/bin/componentize-py"
 if [[ "$("$tool" --version 2>/dev/null)" != "componentize-py $COMPONENTIZE_PY_VERSION" ]]; then
@@ -36,9 +39,8 @@ fi
 # build never leaves a stale or half-written component behind.
 build() {
     local world=$1 dir=$2 name=$3
-    rm -f "$out/$name.wasm"
     echo "building $out/$name.wasm ($world, from guest-py/$dir/app.py)"
-    (cd "$here" && PYTHONDONTWRITEBYTECODE=1 "$tool" -d "$root/wit" -w "$world" \
+    (cd "$here" && "$tool" -d "$root/wit" -w "$world" \
         componentize -p common -p "$dir" app -o "$out/.$name.wasm.tmp")
     mv "$out/.$name.wasm.tmp" "$out/$name.wasm"
 }
