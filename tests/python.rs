@@ -5,7 +5,7 @@
 //! `guest-py/build.sh` (which `.ci/run` calls) writes the components to
 //! `$SOCKLAB_PY_GUEST_DIR`, or to `guest-py/` in the target directory. When
 //! they are absent the tests fail if `CI` is set, and otherwise print
-//! `SKIPPED: ...` to stderr and pass: building them needs PyPI.
+//! `SKIPPED <test>: ...` to stderr and pass: building them needs PyPI.
 
 mod common;
 
