@@ -308,7 +308,10 @@ fn sandbox_cli_inspect_core_module_or_text_file_exit_2() {
     std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
     std::fs::write(&text, "not a component\n").unwrap();
     let ran = socklab(&["inspect", core.to_str().unwrap()]);
-    assert_bad_input(&ran, "is a core WebAssembly module, not a component");
+    assert_bad_input(
+        &ran,
+        "is a core WebAssembly module (a WASI preview 1 program, say), not a component",
+    );
     let ran = socklab(&["inspect", text.to_str().unwrap()]);
     assert_bad_input(&ran, "is not a WebAssembly file");
 }
