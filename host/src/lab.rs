@@ -138,19 +138,6 @@ impl Lab {
         }))
     }
 
-    /// Like [`Lab::load`], and the guest must have `role`.
-    pub fn load_as(&self, spec: &str, role: Role, flag: &str) -> Result<Arc<Guest>> {
-        let guest = self.load(spec)?;
-        if guest.role != role {
-            bad_input!(
-                "guest {} is a {} guest, but {flag} needs a {role} guest; pick one from `socklab guests`",
-                guest.path.display(),
-                guest.role,
-            );
-        }
-        Ok(guest)
-    }
-
     /// The bundled guests that can be found, with their paths.
     pub fn bundled(&self) -> Vec<(&'static socklab_artifacts::Guest, PathBuf)> {
         socklab_artifacts::GUESTS
