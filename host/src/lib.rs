@@ -34,6 +34,7 @@ pub mod cli;
 pub mod command;
 pub mod error;
 pub mod exchange;
+pub mod experiment;
 pub mod grants;
 pub mod inspect;
 pub mod lab;

@@ -1,0 +1,229 @@
+//! Each message's fate, as the client saw it, and the figures per transport.
+//!
+//! A client waits for one reply per message. With numbered messages the
+//! reply names the message it answers, so a reply read while waiting for
+//! another message is told apart:
+//! - `answered`: its reply came while the client waited for it;
+//! - `late`: its reply came, but only while the client waited for a later
+//!   message (after its timeout, or queued behind a stray datagram);
+//! - `lost`: no reply naming it ever reached the client;
+//! - `failed`: the client could not send it.
+//!
+//! Two flags go on top: `duplicated` (its reply came more than once) and
+//! `reordered` (its reply came after the reply to a later message).
+//! Messages without numbers are `answered` when a complete reply came in
+//! their window and `lost` otherwise.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde::Serialize;
+
+use super::messages::seq_of;
+use crate::report::{MessageRecord, Payload};
+use crate::roles::Transport;
+
+/// One message's fate.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Fate {
+    /// Which round (from 0).
+    pub repeat: u32,
+    /// The client node.
+    pub client: String,
+    /// Which copy of the client node (from 0).
+    pub instance: u32,
+    /// The message's place in the client's list (from 1).
+    pub index: usize,
+    /// Its sequence number, when the messages are numbered.
+    pub seq: Option<u64>,
+    /// `answered`, `late`, `lost` or `failed`.
+    pub fate: &'static str,
+    pub duplicated: bool,
+    pub reordered: bool,
+    /// Round-trip time, for answered messages.
+    pub rtt_us: Option<f64>,
+    /// Microseconds from the start of the experiment to the send.
+    pub sent_at_us: f64,
+    /// Bytes sent, plus the reply's bytes when answered.
+    pub bytes: u64,
+}
+
+/// Where a client run sits, for its fates.
+pub struct RunId<'a> {
+    pub repeat: u32,
+    pub client: &'a str,
+    pub instance: u32,
+    /// Microseconds from the experiment's start to the client's start.
+    pub started_at_us: f64,
+}
+
+/// The fates of one client run's messages.
+pub fn fates_of(id: &RunId<'_>, numbered: bool, records: &[MessageRecord]) -> Vec<Fate> {
+    let replies: Vec<Option<u64>> = records
+        .iter()
+        .map(|r| match r.status {
+            "complete" | "closed" | "timed-out" => {
+                r.reply.as_ref().and_then(|p| seq_of(&bytes_of(p)))
+            }
+            _ => None,
+        })
+        .collect();
+    // Where each numbered reply was read: the windows it arrived in.
+    let mut arrivals: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for (window, seq) in replies.iter().enumerate() {
+        if let Some(seq) = seq {
+            arrivals.entry(*seq).or_default().push(window);
+        }
+    }
+    let mut sent_at = id.started_at_us;
+    let mut fates = Vec::with_capacity(records.len());
+    for (i, record) in records.iter().enumerate() {
+        let seq = numbered.then_some(i as u64 + 1);
+        let answered_here = match seq {
+            Some(seq) => replies[i] == Some(seq) && record.status == "complete",
+            None => {
+                record.status == "complete" || (record.status == "closed" && record.reply_bytes > 0)
+            }
+        };
+        let seen = seq.and_then(|s| arrivals.get(&s));
+        let fate = if record.status == "send-failed" {
+            "failed"
+        } else if answered_here {
+            "answered"
+        } else if seen.is_some() {
+            "late"
+        } else {
+            "lost"
+        };
+        let reordered = match (seq, seen) {
+            (Some(seq), Some(windows)) => replies[..windows[0]]
+                .iter()
+                .flatten()
+                .any(|other| *other > seq),
+            _ => false,
+        };
+        fates.push(Fate {
+            repeat: id.repeat,
+            client: id.client.to_string(),
+            instance: id.instance,
+            index: i + 1,
+            seq,
+            fate,
+            duplicated: seen.is_some_and(|w| w.len() > 1),
+            reordered,
+            rtt_us: answered_here.then_some(record.rtt_us),
+            sent_at_us: sent_at,
+            bytes: record.bytes_sent + if answered_here { record.reply_bytes } else { 0 },
+        });
+        sent_at += record.rtt_us;
+    }
+    fates
+}
+
+fn bytes_of(payload: &Payload) -> Vec<u8> {
+    match payload {
+        Payload::Text(t) => t.as_bytes().to_vec(),
+        Payload::Base64(b) => base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .unwrap_or_default(),
+    }
+}
+
+/// The figures of one transport.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Figures {
+    pub messages: usize,
+    pub answered: usize,
+    pub late: usize,
+    pub lost: usize,
+    pub failed: usize,
+    pub duplicated: usize,
+    pub reordered: usize,
+    pub rtt_p50_us: Option<f64>,
+    pub rtt_p90_us: Option<f64>,
+    pub rtt_p99_us: Option<f64>,
+    pub rtt_max_us: Option<f64>,
+    /// Answered messages per second of the time the clients ran.
+    pub answered_per_s: f64,
+    /// Bytes (sent and answered) per second of the time the clients ran.
+    pub bytes_per_s: f64,
+}
+
+/// Count `fates` of one transport whose clients ran for `busy_s` seconds.
+pub fn figures(fates: &[&Fate], busy_s: f64) -> Figures {
+    let count = |f: &str| fates.iter().filter(|x| x.fate == f).count();
+    let mut rtts: Vec<f64> = fates.iter().filter_map(|f| f.rtt_us).collect();
+    rtts.sort_by(f64::total_cmp);
+    let pct = |p: f64| -> Option<f64> {
+        if rtts.is_empty() {
+            return None;
+        }
+        // Nearest rank.
+        let rank = ((p / 100.0) * rtts.len() as f64).ceil() as usize;
+        Some(rtts[rank.clamp(1, rtts.len()) - 1])
+    };
+    let answered = count("answered");
+    let bytes: u64 = fates.iter().map(|f| f.bytes).sum();
+    let per_s = |x: f64| if busy_s > 0.0 { x / busy_s } else { 0.0 };
+    Figures {
+        messages: fates.len(),
+        answered,
+        late: count("late"),
+        lost: count("lost"),
+        failed: count("failed"),
+        duplicated: fates.iter().filter(|f| f.duplicated).count(),
+        reordered: fates.iter().filter(|f| f.reordered).count(),
+        rtt_p50_us: pct(50.0),
+        rtt_p90_us: pct(90.0),
+        rtt_p99_us: pct(99.0),
+        rtt_max_us: rtts.last().copied(),
+        answered_per_s: per_s(answered as f64),
+        bytes_per_s: per_s(bytes as f64),
+    }
+}
+
+/// The transports in the order reports list them.
+pub const TRANSPORTS: [Transport; 2] = [Transport::Udp, Transport::Tcp];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(status: &'static str, reply: Option<&str>) -> MessageRecord {
+        MessageRecord {
+            message: Payload::Text(String::new()),
+            bytes_sent: 10,
+            status,
+            reply: reply.map(|r| Payload::Text(r.into())),
+            reply_bytes: reply.map_or(0, |r| r.len() as u64),
+            rtt_us: 100.0,
+            error: None,
+            ok: true,
+        }
+    }
+
+    #[test]
+    fn replies_read_in_another_window_are_late_duplicated_or_reordered() {
+        let id = RunId {
+            repeat: 0,
+            client: "c",
+            instance: 0,
+            started_at_us: 0.0,
+        };
+        let records = [
+            record("complete", Some("#000001 a")),
+            record("lost", None), // 2's reply did not come in time
+            record("complete", Some("#000002 a")), // ...it came while waiting for 3
+            record("complete", Some("#000004 a")),
+            record("complete", Some("#000004 a")), // a duplicate of 4; 5 never came
+        ];
+        let fates = fates_of(&id, true, &records);
+        let kinds: Vec<_> = fates.iter().map(|f| f.fate).collect();
+        assert_eq!(kinds, ["answered", "late", "lost", "answered", "lost"]);
+        assert!(fates[3].duplicated && !fates[0].duplicated);
+        assert!(!fates[1].reordered);
+        let figures = figures(&fates.iter().collect::<Vec<_>>(), 1.0);
+        assert_eq!((figures.answered, figures.late, figures.lost), (2, 1, 2));
+        assert_eq!(figures.rtt_p50_us, Some(100.0));
+    }
+}

@@ -1,0 +1,409 @@
+//! Experiment files: the TOML that `socklab lab FILE` reads, and every check
+//! that turns it into an [`Experiment`] or into one error line naming the
+//! file, the line and the field.
+//!
+//! ```toml
+//! seed = 7                       # every random fate is drawn from it
+//! repeats = 1
+//! [messages]                     # for every client, unless it has its own
+//! count = 200                    # generated: `#000001 xxx…`, numbered
+//! size = 64
+//! [nodes.server]
+//! guest = "udp-echo-server"      # a bundled name or a path
+//! listen = "127.0.0.1:0"
+//! [nodes.client]
+//! guest = "udp-client"
+//! timeout = "300ms"
+//! [[links]]
+//! from = "@client"
+//! to = "@server"
+//! both = { loss = "30%" }        # or to_server = {...}, to_client = {...}
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use toml::Spanned;
+
+use crate::limits::{parse_duration, parse_size};
+
+/// The whole file, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDoc {
+    /// A title for the report.
+    pub name: Option<String>,
+    /// The seed every fate is drawn from; the same seed gives the same fates.
+    #[serde(default)]
+    pub seed: u64,
+    /// How many times the clients run, one round after another.
+    #[serde(default = "one")]
+    pub repeats: u32,
+    /// The messages of every client that does not list its own.
+    pub messages: Option<MessagesDoc>,
+    /// The guests, by name; links refer to them as `@name`.
+    pub nodes: BTreeMap<String, Spanned<NodeDoc>>,
+    /// Which client is wired to which server, and how the path misbehaves.
+    #[serde(default)]
+    pub links: Vec<Spanned<LinkDoc>>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Where a client's messages come from: exactly one of `inline`, `file`, or
+/// `count` (with `size`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesDoc {
+    /// The messages themselves.
+    pub inline: Option<Vec<String>>,
+    /// A file with one message per line, relative to the experiment file.
+    pub file: Option<PathBuf>,
+    /// Generate this many messages, each starting with its sequence number.
+    pub count: Option<usize>,
+    /// The generated messages' size in bytes (default 64).
+    pub size: Option<Size>,
+}
+
+/// One guest.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeDoc {
+    /// A bundled guest's name or a component file.
+    pub guest: String,
+    /// `server` or `client`: checked against the guest's exports.
+    pub role: Option<String>,
+    /// Servers: where to listen (default `127.0.0.1:0`).
+    pub listen: Option<SocketAddr>,
+    /// Clients: how long to wait for each reply (default 2 s).
+    pub timeout: Option<Dur>,
+    /// Clients: how many copies run at once, each on its own link.
+    pub instances: Option<u32>,
+    /// Clients: their own messages.
+    pub messages: Option<MessagesDoc>,
+    /// Key/value parameters passed to the guest.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Grant rules in the sandbox's syntax (`tcp-connect=127.0.0.1:*`).
+    #[serde(default)]
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<String>,
+    pub memory_limit: Option<Size>,
+    pub cpu_limit: Option<Dur>,
+    pub deadline: Option<Dur>,
+}
+
+/// A client wired to a server through the host's relay.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkDoc {
+    /// `@client-node`.
+    pub from: Spanned<String>,
+    /// `@server-node`.
+    pub to: Spanned<String>,
+    /// Impairments applied in both directions (a direction's own table adds
+    /// to and overrides these).
+    pub both: Option<Spanned<ImpairDoc>>,
+    /// Client → server.
+    pub to_server: Option<Spanned<ImpairDoc>>,
+    /// Server → client.
+    pub to_client: Option<Spanned<ImpairDoc>>,
+}
+
+/// How one direction of a link misbehaves. Which fields apply depends on the
+/// transport; the others are an error.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImpairDoc {
+    /// Both: UDP datagrams dropped; TCP segments "lost" (delivered after a
+    /// retransmission timeout).
+    pub loss: Option<Percent>,
+    /// UDP: datagrams delivered twice.
+    pub duplicate: Option<Percent>,
+    /// UDP: datagrams held back by `reorder_delay` so later ones overtake.
+    pub reorder: Option<Percent>,
+    pub reorder_delay: Option<Dur>,
+    /// Both: one-way delay (`latency` is the same field).
+    #[serde(alias = "latency")]
+    pub delay: Option<Dur>,
+    /// Both: a random extra delay between zero and this.
+    pub jitter: Option<Dur>,
+    /// Both: bytes per second (`bandwidth` is the same field), `"1MiB/s"`.
+    #[serde(alias = "bandwidth")]
+    pub rate: Option<Rate>,
+    /// UDP: datagrams that may wait behind the rate limit before the next is
+    /// dropped.
+    pub queue: Option<usize>,
+    /// TCP: the largest segment the relay forwards.
+    pub slice: Option<Size>,
+    /// TCP: reset the connection after this many bytes in this direction.
+    pub reset_after: Option<Size>,
+    /// TCP: stop forwarding for `stall_for` after this many bytes.
+    pub stall_after: Option<Size>,
+    pub stall_for: Option<Dur>,
+    /// TCP: the first retransmission timeout (default 200 ms), doubling.
+    pub rto: Option<Dur>,
+}
+
+impl ImpairDoc {
+    /// `self`, with every field `over` sets taken from `over`.
+    pub fn overlay(&self, over: &ImpairDoc) -> ImpairDoc {
+        macro_rules! pick {
+            ($($f:ident),*) => { ImpairDoc { $($f: over.$f.clone().or(self.$f.clone())),* } };
+        }
+        pick!(
+            loss,
+            duplicate,
+            reorder,
+            reorder_delay,
+            delay,
+            jitter,
+            rate,
+            queue,
+            slice,
+            reset_after,
+            stall_after,
+            stall_for,
+            rto
+        )
+    }
+
+    /// The fields set that only UDP links understand, and those only TCP
+    /// links do.
+    pub fn transport_only_fields(&self) -> (Vec<&'static str>, Vec<&'static str>) {
+        let mut udp = Vec::new();
+        let mut tcp = Vec::new();
+        for (set, name) in [
+            (self.duplicate.is_some(), "duplicate"),
+            (self.reorder.is_some(), "reorder"),
+            (self.reorder_delay.is_some(), "reorder_delay"),
+            (self.queue.is_some(), "queue"),
+        ] {
+            if set {
+                udp.push(name);
+            }
+        }
+        for (set, name) in [
+            (self.slice.is_some(), "slice"),
+            (self.reset_after.is_some(), "reset_after"),
+            (self.stall_after.is_some(), "stall_after"),
+            (self.stall_for.is_some(), "stall_for"),
+            (self.rto.is_some(), "rto"),
+        ] {
+            if set {
+                tcp.push(name);
+            }
+        }
+        (udp, tcp)
+    }
+}
+
+/// A probability written as a percentage: `"30%"`, `30` or `2.5`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Percent(pub f64);
+
+/// A duration: `"50ms"`, `"1.5s"`, `"2s 500ms"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dur(pub Duration);
+
+/// A size in bytes: `1400`, `"64KiB"`, `"1MB"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Size(pub u64);
+
+/// Bytes per second: `"1MiB/s"`, `"500KB/s"`, or a plain number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate(pub u64);
+
+/// Reads a value written as a string or a number; `parse` gets its text.
+struct TextOrNumber<T> {
+    expecting: &'static str,
+    parse: fn(&str) -> Result<T, String>,
+}
+
+impl<T> Visitor<'_> for TextOrNumber<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        (self.parse)(v).map_err(E::custom)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        (self.parse)(&v.to_string()).map_err(E::custom)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        (self.parse)(&v.to_string()).map_err(E::custom)
+    }
+}
+
+macro_rules! text_or_number {
+    ($ty:ident, $expecting:literal, $parse:expr) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+                d.deserialize_any(TextOrNumber {
+                    expecting: $expecting,
+                    parse: $parse,
+                })
+            }
+        }
+    };
+}
+
+text_or_number!(Percent, "a percentage such as \"30%\"", |text| {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(Percent(p / 100.0)),
+        _ => Err(format!(
+            "`{text}` is not a percentage from 0% to 100% (write \"30%\")"
+        )),
+    }
+});
+
+text_or_number!(Dur, "a duration such as \"50ms\"", |text| {
+    if text.trim() == "0" {
+        return Ok(Dur(Duration::ZERO));
+    }
+    parse_duration(text).map(Dur)
+});
+
+text_or_number!(Size, "a size such as 1400 or \"64KiB\"", |text| {
+    parse_size(text).map(Size)
+});
+
+text_or_number!(Rate, "a rate such as \"1MiB/s\"", |text| {
+    let size = text.trim().strip_suffix("/s").unwrap_or(text);
+    match parse_size(size) {
+        Ok(0) => Err(format!("a rate of `{text}` would carry nothing; drop it")),
+        Ok(n) => Ok(Rate(n)),
+        Err(_) => Err(format!(
+            "`{text}` is not a rate; write bytes per second such as \"1MiB/s\""
+        )),
+    }
+});
+
+/// An error in an experiment file, at a place in it.
+#[derive(Debug)]
+pub struct FileError {
+    pub message: String,
+    pub span: Option<Range<usize>>,
+}
+
+impl FileError {
+    pub fn at(span: Range<usize>, message: impl Into<String>) -> FileError {
+        FileError {
+            message: message.into(),
+            span: Some(span),
+        }
+    }
+
+    /// One line: `FILE:LINE: field `key`: message`.
+    pub fn render(&self, path: &Path, text: &str) -> String {
+        let message = self.message.replace('\n', " ");
+        let Some(span) = &self.span else {
+            return format!("{}: {message}", path.display());
+        };
+        let start = span.start.min(text.len());
+        let line_no = text[..start].matches('\n').count() + 1;
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        // The key nearest before the error on its line: `loss` in
+        // `both = { loss = "130%" }`.
+        let before = &text[line_start..start];
+        let before = if before.trim().is_empty() {
+            text[line_start..].lines().next().unwrap_or("")
+        } else {
+            before
+        };
+        let field = before.rsplit_once('=').and_then(|(keys, _)| {
+            let key = keys
+                .trim_end()
+                .rsplit(|c: char| c.is_whitespace() || c == '{' || c == ',')
+                .next()?;
+            (!key.is_empty() && !key.starts_with('[')).then_some(key)
+        });
+        match field {
+            Some(key) if !message.contains(&format!("`{key}`")) => {
+                format!("{}:{line_no}: field `{key}`: {message}", path.display())
+            }
+            _ => format!("{}:{line_no}: {message}", path.display()),
+        }
+    }
+}
+
+/// Parse the text of an experiment file.
+pub fn parse(text: &str) -> Result<FileDoc, FileError> {
+    toml::from_str::<FileDoc>(text).map_err(|e| FileError {
+        message: e.message().trim().to_string(),
+        span: e.span(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(text: &str) -> String {
+        match parse(text) {
+            Ok(_) => panic!("parsed: {text}"),
+            Err(e) => e.render(Path::new("x.toml"), text),
+        }
+    }
+
+    #[test]
+    fn a_whole_file_parses() {
+        let doc = parse(
+            r#"
+            seed = 7
+            [messages]
+            count = 10
+            size = "1KiB"
+            [nodes.s]
+            guest = "udp-echo-server"
+            [nodes.c]
+            guest = "udp-client"
+            timeout = "300ms"
+            [[links]]
+            from = "@c"
+            to = "@s"
+            both = { loss = "30%", delay = "5ms" }
+            to_client = { loss = 10, rate = "1MiB/s" }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(doc.seed, 7);
+        assert_eq!(doc.messages.unwrap().size, Some(Size(1024)));
+        let link = doc.links[0].get_ref();
+        let both = link.both.as_ref().unwrap().get_ref();
+        let merged = both.overlay(link.to_client.as_ref().unwrap().get_ref());
+        assert_eq!(merged.loss, Some(Percent(0.1)));
+        assert_eq!(merged.delay, Some(Dur(Duration::from_millis(5))));
+        assert_eq!(merged.rate, Some(Rate(1 << 20)));
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_field() {
+        let bad_value = "seed = 1\n[nodes.s]\nguest = \"x\"\n[[links]]\nfrom = \"@a\"\nto = \"@s\"\nboth = { loss = \"130%\" }\n";
+        let e = error_of(bad_value);
+        assert!(e.starts_with("x.toml:7: field `loss`:"), "{e}");
+        assert!(e.contains("130%"), "{e}");
+        let unknown = "seed = 1\n[nodes.s]\nguest = \"x\"\nlisten_on = \"1\"\n";
+        let e = error_of(unknown);
+        assert!(e.starts_with("x.toml:4:"), "{e}");
+        assert!(e.contains("listen_on"), "{e}");
+        let bad_addr = "[nodes.s]\nguest = \"x\"\nlisten = \"localhost\"\n";
+        let e = error_of(bad_addr);
+        assert!(e.starts_with("x.toml:3: field `listen`:"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+}

@@ -1,0 +1,348 @@
+//! From an experiment file to a plan: every guest loaded and checked, every
+//! `@name` resolved, every impairment checked against its link's transport.
+//! Whatever is wrong becomes one line naming the file, the line and the field.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use sha2::{Digest, Sha256};
+
+use super::file::{self, FileError, ImpairDoc, MessagesDoc, NodeDoc};
+use super::messages::{self, Messages};
+use crate::bad_input;
+use crate::exchange::{ClientSpec, ServerSpec};
+use crate::grants::UserRules;
+use crate::lab::{Lab, hex};
+use crate::limits::Limits;
+use crate::roles::{Side, Transport};
+use crate::rules::{Origin, parse as parse_rule};
+
+/// What the command line may change in a file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--count`: at most this many messages per client.
+    pub count: Option<usize>,
+    /// `--repeats`.
+    pub repeats: Option<u32>,
+}
+
+/// An experiment ready to run.
+pub struct Plan {
+    pub path: PathBuf,
+    /// SHA-256 of the file, hex: the report names exactly what ran.
+    pub sha256: String,
+    pub name: String,
+    pub seed: u64,
+    pub repeats: u32,
+    pub servers: Vec<ServerNode>,
+    pub clients: Vec<ClientNode>,
+}
+
+/// A server node.
+pub struct ServerNode {
+    pub name: String,
+    pub spec: ServerSpec,
+}
+
+/// A client node and its link.
+pub struct ClientNode {
+    pub name: String,
+    pub spec: ClientSpec,
+    /// Whether the messages carry sequence numbers.
+    pub numbered: bool,
+    pub instances: u32,
+    /// Index into [`Plan::servers`].
+    pub server: usize,
+    pub transport: Transport,
+    /// Client → server impairments, checked for the transport.
+    pub to_server: ImpairDoc,
+    /// Server → client.
+    pub to_client: ImpairDoc,
+}
+
+/// Read, parse and check `path`, loading its guests into `lab`.
+pub fn load(lab: &Lab, path: &Path, overrides: &Overrides) -> Result<Plan> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => bad_input!(
+            "cannot read the experiment file {}: {e}; give the path of a .toml file",
+            path.display()
+        ),
+    };
+    let sha256 = hex(&Sha256::digest(&text));
+    let Ok(text) = String::from_utf8(text) else {
+        bad_input!(
+            "{} is not UTF-8 text; an experiment file is TOML",
+            path.display()
+        );
+    };
+    let fail =
+        |e: FileError| -> anyhow::Error { crate::error::BadInput(e.render(path, &text)).into() };
+    let doc = file::parse(&text).map_err(fail)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let cap = overrides.count;
+    let default_messages = doc.messages.clone();
+
+    let mut servers = Vec::new();
+    let mut server_index = BTreeMap::new();
+    let mut pending_clients = BTreeMap::new();
+    for (name, node) in &doc.nodes {
+        let span = node.span();
+        let node = node.get_ref();
+        let guest = lab.load(&node.guest).map_err(|e| {
+            fail(FileError::at(
+                span.clone(),
+                format!("node `{name}`: {}", one_line(&e)),
+            ))
+        })?;
+        if let Some(role) = &node.role {
+            let side = guest.role.side;
+            let matches = match role.as_str() {
+                "server" => side == Side::Server,
+                "client" => side == Side::Client,
+                other => {
+                    return Err(fail(FileError::at(
+                        span,
+                        format!("node `{name}`: role `{other}` is neither `server` nor `client`"),
+                    )));
+                }
+            };
+            if !matches {
+                return Err(fail(FileError::at(
+                    span,
+                    format!(
+                        "node `{name}`: says role `{role}` but guest {} is a {} guest",
+                        guest.name, guest.role
+                    ),
+                )));
+            }
+        }
+        let node_error = |message: String| fail(FileError::at(span.clone(), message));
+        let rules = rules_of(node).map_err(|e| node_error(format!("node `{name}`: {e}")))?;
+        let limits = limits_of(node);
+        let params: Vec<(String, String)> = node.params.clone().into_iter().collect();
+        match guest.role.side {
+            Side::Server => {
+                for (set, field) in [
+                    (node.timeout.is_some(), "timeout"),
+                    (node.instances.is_some(), "instances"),
+                    (node.messages.is_some(), "messages"),
+                ] {
+                    if set {
+                        return Err(node_error(format!(
+                            "node `{name}`: `{field}` is for clients, and {} is a server",
+                            guest.name
+                        )));
+                    }
+                }
+                let listen: SocketAddr = node
+                    .listen
+                    .unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
+                let mut spec = ServerSpec::new(guest, listen);
+                spec.params = params;
+                spec.rules = rules;
+                spec.limits = limits;
+                server_index.insert(name.clone(), servers.len());
+                servers.push(ServerNode {
+                    name: name.clone(),
+                    spec,
+                });
+            }
+            Side::Client => {
+                if node.listen.is_some() {
+                    return Err(node_error(format!(
+                        "node `{name}`: `listen` is for servers; a client is wired by a [[links]] entry"
+                    )));
+                }
+                let doc = node
+                    .messages
+                    .clone()
+                    .or_else(|| default_messages.clone())
+                    .unwrap_or(MessagesDoc {
+                        inline: None,
+                        file: None,
+                        count: None,
+                        size: None,
+                    });
+                let Messages { bytes, numbered } = messages::resolve(&doc, base, cap)
+                    .map_err(|e| node_error(format!("node `{name}`: messages: {e}")))?;
+                let mut spec = ClientSpec::new(guest, bytes);
+                spec.timeout_ms = node
+                    .timeout
+                    .map_or(2_000, |t| t.0.as_millis().clamp(1, u32::MAX as u128) as u32);
+                spec.params = params;
+                spec.rules = rules;
+                spec.limits = limits;
+                let instances = node.instances.unwrap_or(1);
+                if !(1..=1_000).contains(&instances) {
+                    return Err(node_error(format!(
+                        "node `{name}`: `instances` must be from 1 to 1000"
+                    )));
+                }
+                pending_clients.insert(name.clone(), (spec, numbered, instances, span));
+            }
+        }
+    }
+
+    let mut clients = Vec::new();
+    for link in &doc.links {
+        let link_span = link.span();
+        let link = link.get_ref();
+        let node_ref = |field: &toml::Spanned<String>, what: &str| {
+            let text = field.get_ref();
+            match text.strip_prefix('@') {
+                Some(name) if doc.nodes.contains_key(name) => Ok(name.to_string()),
+                Some(name) => Err(fail(FileError::at(
+                    field.span(),
+                    format!(
+                        "no node is named `{name}`; the nodes are {}",
+                        doc.nodes
+                            .keys()
+                            .map(|k| format!("@{k}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ))),
+                None => Err(fail(FileError::at(
+                    field.span(),
+                    format!("write the {what} node as `@name`, not `{text}`"),
+                ))),
+            }
+        };
+        let from = node_ref(&link.from, "client")?;
+        let to = node_ref(&link.to, "server")?;
+        let Some(&server) = server_index.get(&to) else {
+            return Err(fail(FileError::at(
+                link.to.span(),
+                format!("`@{to}` is a client; a link goes from a client to a server"),
+            )));
+        };
+        let Some((spec, numbered, instances, _)) = pending_clients.remove(&from) else {
+            let message = if clients.iter().any(|c: &ClientNode| c.name == from) {
+                format!("`@{from}` already has a link; a client is wired to one server")
+            } else {
+                format!("`@{from}` is a server; a link goes from a client to a server")
+            };
+            return Err(fail(FileError::at(link.from.span(), message)));
+        };
+        let transport = spec.guest.role.transport;
+        let server_transport = servers[server].spec.guest.role.transport;
+        if transport != server_transport {
+            return Err(fail(FileError::at(
+                link_span,
+                format!("`@{from}` speaks {transport} but `@{to}` speaks {server_transport}"),
+            )));
+        }
+        let both = link.both.as_ref();
+        let mut directions = Vec::new();
+        for own in [&link.to_server, &link.to_client] {
+            let merged = match (both, own) {
+                (Some(b), Some(o)) => b.get_ref().overlay(o.get_ref()),
+                (Some(b), None) => b.get_ref().clone(),
+                (None, Some(o)) => o.get_ref().clone(),
+                (None, None) => ImpairDoc::default(),
+            };
+            let (udp_only, tcp_only) = merged.transport_only_fields();
+            let wrong = match transport {
+                Transport::Tcp => udp_only,
+                Transport::Udp => tcp_only,
+            };
+            if let Some(field) = wrong.first() {
+                let span = [own, &link.both]
+                    .into_iter()
+                    .flatten()
+                    .map(|s| s.span())
+                    .next()
+                    .unwrap_or(link_span.clone());
+                return Err(fail(FileError::at(
+                    span,
+                    format!(
+                        "`{field}` does not apply to a {transport} link (`@{from}` → `@{to}`); see the README's impairment table"
+                    ),
+                )));
+            }
+            directions.push(merged);
+        }
+        let to_client = directions.pop().unwrap();
+        let to_server = directions.pop().unwrap();
+        clients.push(ClientNode {
+            name: from,
+            spec,
+            numbered,
+            instances,
+            server,
+            transport,
+            to_server,
+            to_client,
+        });
+    }
+    if let Some((name, (_, _, _, span))) = pending_clients.into_iter().next() {
+        return Err(fail(FileError::at(
+            span,
+            format!(
+                "client node `{name}` has no link; add a [[links]] entry with from = \"@{name}\""
+            ),
+        )));
+    }
+    if clients.is_empty() {
+        bad_input!(
+            "{}: no links, so nothing would be exchanged; add a [[links]] entry from a client node to a server node",
+            path.display()
+        );
+    }
+    let repeats = overrides.repeats.unwrap_or(doc.repeats);
+    if !(1..=1_000).contains(&repeats) {
+        bad_input!("{}: `repeats` must be from 1 to 1000", path.display());
+    }
+    Ok(Plan {
+        path: path.to_path_buf(),
+        sha256,
+        name: doc.name.clone().unwrap_or_else(|| {
+            path.file_stem()
+                .map_or("experiment".into(), |s| s.to_string_lossy().into_owned())
+        }),
+        seed: overrides.seed.unwrap_or(doc.seed),
+        repeats,
+        servers,
+        clients,
+    })
+}
+
+fn rules_of(node: &NodeDoc) -> Result<UserRules, String> {
+    let parse_all = |texts: &[String]| {
+        texts
+            .iter()
+            .map(|t| parse_rule(t, Origin::Allow))
+            .collect::<Result<Vec<_>, String>>()
+    };
+    let allow = parse_all(&node.allow)?;
+    let deny = node
+        .deny
+        .iter()
+        .map(|t| parse_rule(t, Origin::Deny))
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(UserRules { allow, deny })
+}
+
+fn limits_of(node: &NodeDoc) -> Limits {
+    let mut limits = Limits::default();
+    if let Some(size) = node.memory_limit {
+        limits.memory = size.0;
+    }
+    if let Some(cpu) = node.cpu_limit {
+        limits.cpu = cpu.0;
+    }
+    if let Some(deadline) = node.deadline {
+        limits.deadline = Some(deadline.0);
+    }
+    limits
+}
+
+/// An error's whole chain on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").replace('\n', " ")
+}
