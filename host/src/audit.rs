@@ -91,8 +91,14 @@ impl Audit {
     /// Append one decision. A failing write is reported once on stderr and
     /// never stops the guest.
     pub fn write(&self, decision: &Decision<'_>) {
+        self.write_record(decision);
+    }
+
+    /// Append a line of another kind (the lab's `link` lines, which name
+    /// both legs of a relayed path).
+    pub fn write_record(&self, record: &impl Serialize) {
         let mut out = self.out.lock().unwrap();
-        let line = serde_json::to_string(decision).expect("decisions always serialise");
+        let line = serde_json::to_string(record).expect("audit lines always serialise");
         if writeln!(out, "{line}").is_err() {
             eprintln!("warning: cannot write to the audit file");
         }

@@ -114,6 +114,33 @@ pub enum Command {
         client_deny: Vec<Rule>,
     },
 
+    /// Run an experiment file: guests wired through impairing relays, the
+    /// messages sent from a seed, each message's fate and the RTT figures
+    /// reported, a chart written beside the report.
+    Lab {
+        /// The experiment file (TOML; see examples/).
+        file: PathBuf,
+        /// Where report.json and rtt.svg go (default lab-out/<file stem>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Also write what the relays carried as a pcap file.
+        #[arg(long, value_name = "FILE")]
+        pcap: Option<PathBuf>,
+        /// Use this seed instead of the file's.
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// Send at most N messages per client (a shorter run of the same
+        /// experiment).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
+        /// Run the clients this many rounds instead of the file's `repeats`.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeats: Option<u32>,
+        /// Do not write the chart.
+        #[arg(long)]
+        no_chart: bool,
+    },
+
     /// List the bundled guests with their role, transport and path.
     Guests,
 

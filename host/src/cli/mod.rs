@@ -145,6 +145,28 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
             return Ok(code);
         }
+        Command::Lab {
+            file,
+            out,
+            pcap,
+            seed,
+            count,
+            repeats,
+            no_chart,
+        } => {
+            let overrides = crate::experiment::plan::Overrides {
+                seed,
+                count: count.map(|c| c as usize),
+                repeats,
+            };
+            let options = crate::experiment::LabOptions {
+                out,
+                pcap,
+                chart: !no_chart,
+                json: cli.json,
+            };
+            return crate::experiment::run_file(&lab, &file, &overrides, options).await;
+        }
         Command::Inspect { guest } => {
             let inspection = crate::inspect::inspect(&lab, &guest)?;
             if cli.json {

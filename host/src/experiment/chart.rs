@@ -68,6 +68,7 @@ fn draw(
     }
     over_time
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
         .border_style(BLACK)
         .background_style(WHITE.mix(0.8))
         .draw()?;

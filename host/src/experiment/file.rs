@@ -141,7 +141,7 @@ pub struct ImpairDoc {
     pub rate: Option<Rate>,
     /// UDP: datagrams that may wait behind the rate limit before the next is
     /// dropped.
-    pub queue: Option<usize>,
+    pub queue_limit: Option<usize>,
     /// TCP: the largest segment the relay forwards.
     pub slice: Option<Size>,
     /// TCP: reset the connection after this many bytes in this direction.
@@ -167,7 +167,7 @@ impl ImpairDoc {
             delay,
             jitter,
             rate,
-            queue,
+            queue_limit,
             slice,
             reset_after,
             stall_after,
@@ -185,7 +185,7 @@ impl ImpairDoc {
             (self.duplicate.is_some(), "duplicate"),
             (self.reorder.is_some(), "reorder"),
             (self.reorder_delay.is_some(), "reorder_delay"),
-            (self.queue.is_some(), "queue"),
+            (self.queue_limit.is_some(), "queue_limit"),
         ] {
             if set {
                 udp.push(name);

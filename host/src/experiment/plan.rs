@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Result;
 use sha2::{Digest, Sha256};
+use socklab_relay::{TcpImpairments, UdpImpairments};
 
 use super::file::{self, FileError, ImpairDoc, MessagesDoc, NodeDoc};
 use super::messages::{self, Messages};
@@ -58,10 +60,22 @@ pub struct ClientNode {
     /// Index into [`Plan::servers`].
     pub server: usize,
     pub transport: Transport,
-    /// Client → server impairments, checked for the transport.
-    pub to_server: ImpairDoc,
-    /// Server → client.
-    pub to_client: ImpairDoc,
+    /// What its link does to each direction.
+    pub impairments: Impairments,
+}
+
+/// A link's impairments, per direction, as the relay of its transport takes
+/// them.
+#[derive(Debug, Clone)]
+pub enum Impairments {
+    Udp {
+        to_server: UdpImpairments,
+        to_client: UdpImpairments,
+    },
+    Tcp {
+        to_server: TcpImpairments,
+        to_client: TcpImpairments,
+    },
 }
 
 /// Read, parse and check `path`, loading its guests into `lab`.
@@ -267,8 +281,37 @@ pub fn load(lab: &Lab, path: &Path, overrides: &Overrides) -> Result<Plan> {
             }
             directions.push(merged);
         }
-        let to_client = directions.pop().unwrap();
-        let to_server = directions.pop().unwrap();
+        let (to_server, to_client) = (&directions[0], &directions[1]);
+        let impairments = match transport {
+            Transport::Udp => {
+                let (to_server, to_client) =
+                    (udp_impairments(to_server), udp_impairments(to_client));
+                to_server
+                    .validate()
+                    .and(to_client.validate())
+                    .map(|()| Impairments::Udp {
+                        to_server,
+                        to_client,
+                    })
+            }
+            Transport::Tcp => {
+                let (to_server, to_client) =
+                    (tcp_impairments(to_server), tcp_impairments(to_client));
+                to_server
+                    .validate()
+                    .and(to_client.validate())
+                    .map(|()| Impairments::Tcp {
+                        to_server,
+                        to_client,
+                    })
+            }
+        }
+        .map_err(|e| {
+            fail(FileError::at(
+                link_span.clone(),
+                format!("link `@{from}` → `@{to}`: {e}"),
+            ))
+        })?;
         clients.push(ClientNode {
             name: from,
             spec,
@@ -276,8 +319,7 @@ pub fn load(lab: &Lab, path: &Path, overrides: &Overrides) -> Result<Plan> {
             instances,
             server,
             transport,
-            to_server,
-            to_client,
+            impairments,
         });
     }
     if let Some((name, (_, _, _, span))) = pending_clients.into_iter().next() {
@@ -345,4 +387,35 @@ fn limits_of(node: &NodeDoc) -> Limits {
 /// An error's whole chain on one line.
 fn one_line(e: &anyhow::Error) -> String {
     format!("{e:#}").replace('\n', " ")
+}
+
+/// A UDP direction as the relay takes it.
+pub fn udp_impairments(doc: &ImpairDoc) -> UdpImpairments {
+    let defaults = UdpImpairments::default();
+    UdpImpairments {
+        loss: doc.loss.map_or(0.0, |p| p.0),
+        duplicate: doc.duplicate.map_or(0.0, |p| p.0),
+        reorder: doc.reorder.map_or(0.0, |p| p.0),
+        reorder_delay: doc.reorder_delay.map_or(Duration::ZERO, |d| d.0),
+        delay: doc.delay.map_or(Duration::ZERO, |d| d.0),
+        jitter: doc.jitter.map_or(Duration::ZERO, |d| d.0),
+        rate: doc.rate.map(|r| r.0),
+        queue_limit: doc.queue_limit.unwrap_or(defaults.queue_limit),
+    }
+}
+
+/// A TCP direction as the relay takes it.
+pub fn tcp_impairments(doc: &ImpairDoc) -> TcpImpairments {
+    let defaults = TcpImpairments::default();
+    TcpImpairments {
+        latency: doc.delay.map_or(Duration::ZERO, |d| d.0),
+        jitter: doc.jitter.map_or(Duration::ZERO, |d| d.0),
+        bandwidth: doc.rate.map(|r| r.0),
+        slice: doc.slice.map(|s| s.0 as usize),
+        reset_after: doc.reset_after.map(|s| s.0),
+        stall_after: doc.stall_after.map(|s| s.0),
+        stall_for: doc.stall_for.map_or(Duration::ZERO, |d| d.0),
+        loss: doc.loss.map_or(0.0, |p| p.0),
+        rto: doc.rto.map_or(defaults.rto, |d| d.0),
+    }
 }
