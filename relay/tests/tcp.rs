@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::*;
+use socklab_relay::tcp::TCP_QUEUE_BYTES;
 use socklab_relay::{Fate, Key, LinkSpec, LinkStats, TcpImpairments, start_tcp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -230,4 +231,40 @@ async fn tcp_unreachable_server_resets_the_client() {
         Err(io::ErrorKind::ConnectionReset)
     );
     assert_eq!(relay.stop().await.connect_failures, 1);
+}
+
+#[tokio::test]
+async fn tcp_relay_stops_reading_when_its_queue_is_full() {
+    // A server that accepts and never reads: everything piles up in front of it.
+    let listener = TcpListener::bind(V4).await.expect("bind");
+    let server = listener.local_addr().expect("server address");
+    let held = tokio::spawn(async move { listener.accept().await.map(|(s, _)| s) });
+    let relay = start_tcp(link("full", 1, V4, server))
+        .await
+        .expect("start relay");
+    let mut s = connect(relay.addr()).await;
+    // Far more than the kernel buffers and the relay's queue together hold.
+    let writer = tokio::spawn(async move {
+        let block = pattern(1 << 20);
+        for _ in 0..64 {
+            if s.write_all(&block).await.is_err() {
+                break;
+            }
+        }
+    });
+    let queued = |s: &LinkStats| s.to_server.received_bytes - s.to_server.delivered_bytes;
+    let limit = TCP_QUEUE_BYTES as u64;
+    until(&relay, "the relay's queue to fill", |s| {
+        queued(s) >= limit - 32 * 1024
+    })
+    .await;
+    for _ in 0..50 {
+        let stats = relay.stats();
+        assert!(queued(&stats) <= limit, "{} bytes queued", queued(&stats));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!writer.is_finished(), "the client is held back");
+    writer.abort();
+    relay.stop().await;
+    drop(held);
 }

@@ -218,3 +218,21 @@ async fn udp_nonsense_impairments_are_refused() {
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("to_client"), "{err}");
 }
+
+#[tokio::test]
+async fn udp_stop_drops_what_is_still_queued() {
+    let server = udp_echo(V4).await;
+    let mut spec = link("stopped", 1, V4, server);
+    spec.to_server.delay = Duration::from_secs(30);
+    let relay = start_udp(spec).await.expect("start relay");
+    let c = client(&relay).await;
+    for i in 0..3 {
+        c.send(&message(i, 32)).await.expect("send");
+    }
+    until(&relay, "three datagrams queued", |s| {
+        s.to_server.pending == 3
+    })
+    .await;
+    let stats = relay.stop().await;
+    assert_eq!((stats.to_server.delivered, stats.to_server.pending), (0, 3));
+}
