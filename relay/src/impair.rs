@@ -218,4 +218,17 @@ mod tests {
         );
         assert!(tcp(|i| i.loss = 0.3).is_ok());
     }
+
+    #[test]
+    fn durations_serialise_as_microseconds() {
+        let udp = UdpImpairments {
+            delay: Duration::from_millis(5),
+            ..UdpImpairments::default()
+        };
+        let json = serde_json::to_value(&udp).expect("serialisable");
+        assert_eq!(json["delay_us"], 5000);
+        assert_eq!(json["rate"], serde_json::Value::Null);
+        let json = serde_json::to_value(TcpImpairments::default()).expect("serialisable");
+        assert_eq!(json["rto_us"], 200_000);
+    }
 }

@@ -59,8 +59,9 @@ pub struct DirStats {
     pub reordered: u64,
     /// TCP: stalls applied (at most one per connection).
     pub stalls: u64,
-    /// Datagrams or segments the operating system refused to send (UDP), or
-    /// writes that failed and ended the connection (TCP).
+    /// UDP: datagrams the operating system refused to send, or dropped
+    /// because no upstream socket could be opened for their client. TCP:
+    /// writes that failed (the connection is then reset).
     pub send_errors: u64,
     /// Datagrams or segments read but not yet delivered or dropped; after
     /// [`crate::Relay::stop`], those the stop dropped.
@@ -187,4 +188,36 @@ impl DirStats {
 /// Whole microseconds of `d`, saturating.
 pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_serialise_with_integer_microseconds_and_snake_case_names() {
+        let mut stats = LinkStats::default();
+        stats.to_server.push_event(Event {
+            at_us: 1500,
+            key: Key::Segment {
+                connection: 0,
+                offset: 100,
+            },
+            bytes: 10,
+            fates: vec![Fate::Retransmitted { attempt: 0 }, Fate::Delivered],
+            delay_us: 200_000,
+        });
+        let json = serde_json::to_value(&stats).expect("serialisable");
+        assert_eq!(
+            json["to_server"]["events"][0],
+            serde_json::json!({
+                "at_us": 1500,
+                "key": {"segment": {"connection": 0, "offset": 100}},
+                "bytes": 10,
+                "fates": [{"retransmitted": {"attempt": 0}}, "delivered"],
+                "delay_us": 200000,
+            })
+        );
+        assert_eq!(json["to_client"]["rate_dropped"], 0);
+    }
 }
