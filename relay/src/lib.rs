@@ -14,7 +14,7 @@
 //!   direction) and [`Relay`] (the running relay: address, stats, stop).
 //! - [`impair`]: what each impairment means, its units and its default.
 //! - [`udp`] and [`tcp`]: the two relays; `start_udp` and `start_tcp`.
-//! - [`draw`]: how every random choice comes from (seed, link, direction,
+//! - [`draw`](mod@draw): how every random choice comes from (seed, link, direction,
 //!   key, purpose), and the exact bytes hashed.
 //! - [`schedule`]: jitter, the rate-limited link, and the delay line.
 //! - [`stats`]: what is counted, per direction and per datagram or segment.
@@ -26,6 +26,8 @@
 //! # TODO
 //! - UDP client sessions (an upstream socket each) live until the relay
 //!   stops; there is no idle timeout and no limit on their number.
+
+#![warn(missing_docs)]
 
 pub mod capture;
 pub mod draw;
