@@ -42,6 +42,13 @@ pub enum Key {
     /// A TCP segment: the connection's index on this relay (from 0, in
     /// accept order) and the stream offset of the segment's first byte in
     /// this direction.
+    ///
+    /// Fates repeat when the segments do, that is when the sender's writes
+    /// are read the same way: a sender that writes one message and waits for
+    /// the answer (as the lab's clients do) has each message read as one
+    /// segment starting at a message boundary. A sender that writes faster
+    /// than the relay reads can have its bytes read in other chunks in
+    /// another run, and then other offsets are drawn.
     Segment {
         /// Index of the connection on this relay, in accept order, from 0.
         connection: u64,

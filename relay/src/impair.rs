@@ -16,6 +16,10 @@ pub const DEFAULT_RTO: Duration = Duration::from_millis(200);
 /// `TCP_RTO_MAX`).
 pub const MAX_RTO: Duration = Duration::from_secs(120);
 
+/// The longest any one duration of an impairment may be (one hour): longer
+/// ones are refused by `validate`, so that no due time can overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+
 /// Impairments of one direction of a UDP link, applied to each datagram.
 ///
 /// The default impairs nothing. Durations serialise as integer microseconds
@@ -69,9 +73,13 @@ impl Default for UdpImpairments {
 }
 
 impl UdpImpairments {
-    /// Checks that the numbers make sense: probabilities in `[0, 1]`, a rate
-    /// above 0 and a queue of at least one datagram.
+    /// Checks that the numbers make sense: probabilities in `[0, 1]`,
+    /// durations up to [`MAX_DURATION`], a rate above 0 and a queue of at
+    /// least one datagram.
     pub fn validate(&self) -> Result<(), String> {
+        duration("reorder_delay", self.reorder_delay)?;
+        duration("delay", self.delay)?;
+        duration("jitter", self.jitter)?;
         probability("loss", self.loss)?;
         probability("duplicate", self.duplicate)?;
         probability("reorder", self.reorder)?;
@@ -149,9 +157,13 @@ impl Default for TcpImpairments {
 
 impl TcpImpairments {
     /// Checks that the numbers make sense: `loss` in `[0, 1)` (at 1 no byte
-    /// would ever arrive), a bandwidth and a slice above 0, and a non-zero
-    /// `rto` when there is loss.
+    /// would ever arrive), durations up to [`MAX_DURATION`], a bandwidth and
+    /// a slice above 0, and a non-zero `rto` when there is loss.
     pub fn validate(&self) -> Result<(), String> {
+        duration("latency", self.latency)?;
+        duration("jitter", self.jitter)?;
+        duration("stall_for", self.stall_for)?;
+        duration("rto", self.rto)?;
         probability("loss", self.loss)?;
         if self.loss >= 1.0 {
             return Err("TCP loss must be below 1: every segment is delivered in the end".into());
@@ -166,6 +178,16 @@ impl TcpImpairments {
             return Err("rto must be above 0 when loss is set".into());
         }
         Ok(())
+    }
+}
+
+fn duration(name: &str, d: Duration) -> Result<(), String> {
+    if d <= MAX_DURATION {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name} must be at most {MAX_DURATION:?}, not {d:?}"
+        ))
     }
 }
 
@@ -200,6 +222,7 @@ mod tests {
         assert!(udp(|i| i.reorder = f64::NAN).is_err());
         assert!(udp(|i| i.rate = Some(0)).is_err());
         assert!(udp(|i| i.queue_limit = 0).is_err());
+        assert!(udp(|i| i.delay = Duration::MAX).is_err());
         assert!(udp(|i| i.loss = 1.0).is_ok());
         let tcp = |f: fn(&mut TcpImpairments)| {
             let mut i = TcpImpairments::default();
@@ -216,6 +239,7 @@ mod tests {
             })
             .is_err()
         );
+        assert!(tcp(|i| i.stall_for = MAX_DURATION * 2).is_err());
         assert!(tcp(|i| i.loss = 0.3).is_ok());
     }
 

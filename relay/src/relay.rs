@@ -122,6 +122,14 @@ impl Relay {
     }
 }
 
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for Relay {
     fn drop(&mut self) {
         self.tasks.abort();

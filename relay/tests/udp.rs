@@ -214,7 +214,7 @@ async fn udp_nonsense_impairments_are_refused() {
     let server = udp_echo(V4).await;
     let mut spec = link("bad", 1, V4, server);
     spec.to_client.loss = 1.5;
-    let err = start_udp(spec).await.err().expect("loss 1.5 is refused");
+    let err = start_udp(spec).await.expect_err("loss 1.5 is refused");
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("to_client"), "{err}");
 }
