@@ -50,8 +50,9 @@ pub struct DirStats {
     pub lost: u64,
     /// TCP: retransmissions (equal to `lost`). UDP: always 0.
     pub retransmissions: u64,
-    /// UDP: datagrams dropped because the queue was full. TCP: always 0
-    /// (the relay stops reading instead).
+    /// UDP: datagrams dropped because the queue was full (a duplicate copy
+    /// that does not fit counts too). TCP: always 0 (the relay stops
+    /// reading instead).
     pub rate_dropped: u64,
     /// UDP: extra copies made by `duplicate`.
     pub duplicated: u64,

@@ -319,3 +319,30 @@ async fn capture_tcp_reset_shows_an_rst_each_way_and_is_shared_with_a_udp_relay(
         .collect();
     assert_eq!(udp_payloads, [b"over udp", b"over udp"]);
 }
+
+#[tokio::test]
+async fn capture_maps_an_ipv4_server_into_an_ipv6_clients_conversation() {
+    let server = udp_echo(V4).await;
+    let capture = Capture::new();
+    let mut spec: LinkSpec<UdpImpairments> = spec("mixed", 1, V6, server);
+    spec.capture = Some(capture.clone());
+    let relay = start_udp(spec).await.expect("start relay");
+    let c = UdpSocket::bind(V6).await.expect("bind client");
+    let client = c.local_addr().expect("client address");
+    c.send_to(b"across families", relay.addr())
+        .await
+        .expect("send");
+    let mut buf = [0u8; 64];
+    let n = within("the echo", c.recv(&mut buf)).await.expect("recv");
+    assert_eq!(&buf[..n], b"across families");
+    udp_settled(&relay, 1).await;
+    let stats = relay.stop().await;
+    assert!(stats.legs[0].upstream.is_ipv4(), "{:?}", stats.legs);
+    let mapped = SocketAddr::new(
+        IpAddr::V6(std::net::Ipv4Addr::LOCALHOST.to_ipv6_mapped()),
+        server.port(),
+    );
+    let packets = read_back(&capture);
+    let ends: Vec<(SocketAddr, SocketAddr)> = packets.iter().map(|p| (p.src, p.dst)).collect();
+    assert_eq!(ends, [(client, mapped), (mapped, client)]);
+}
