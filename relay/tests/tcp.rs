@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use socklab_relay::tcp::TCP_QUEUE_BYTES;
-use socklab_relay::{Fate, Key, LinkSpec, LinkStats, TcpImpairments, start_tcp};
+use socklab_relay::{Capture, Fate, Key, LinkSpec, LinkStats, TcpImpairments, start_tcp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -155,8 +155,10 @@ async fn tcp_reset_after_resets_both_sides_after_n_bytes() {
 #[tokio::test]
 async fn tcp_slice_cuts_writes_into_small_segments() {
     let server = tcp_echo(V4).await;
+    let capture = Capture::new();
     let mut spec = link("sliced", 1, V4, server);
     spec.to_server.slice = Some(100);
+    spec.capture = Some(capture.clone());
     let relay = start_tcp(spec).await.expect("start relay");
     let data = pattern(2000);
     let back = tcp_exchange(connect(relay.addr()).await, &data).await;
@@ -166,6 +168,26 @@ async fn tcp_slice_cuts_writes_into_small_segments() {
     assert!(sizes.len() >= 20, "{sizes:?}");
     assert!(sizes.iter().all(|&n| n <= 100), "{sizes:?}");
     assert_eq!(stats.to_server.delivered, sizes.len() as u64);
+    // The capture shows the same cut: every client → server segment is
+    // small, while the unsliced answer is not cut that way.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("sliced.pcap");
+    capture.write_pcap(&path).expect("write pcap");
+    let mut reader = pcap_file::pcap::PcapReader::new(std::fs::File::open(&path).expect("open"))
+        .expect("pcap header");
+    let mut up = Vec::new();
+    while let Some(p) = reader.next_packet() {
+        let p = p.expect("record");
+        let sliced = etherparse::SlicedPacket::from_ip(&p.data).expect("IP");
+        if let Some(etherparse::TransportSlice::Tcp(t)) = sliced.transport
+            && t.destination_port() == server.port()
+            && !t.payload().is_empty()
+        {
+            up.push(t.payload().len());
+        }
+    }
+    assert_eq!(up.len(), sizes.len(), "{up:?}");
+    assert!(up.iter().all(|&n| n <= 100), "{up:?}");
 }
 
 #[tokio::test]
