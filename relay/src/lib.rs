@@ -14,6 +14,8 @@
 //!   direction) and [`Relay`] (the running relay: address, stats, stop).
 //! - [`impair`]: what each impairment means, its units and its default.
 //! - [`udp`] and [`tcp`]: the two relays; `start_udp` and `start_tcp`.
+//!   A TCP connection's two directions are each a pump (`tcp/pump.rs`):
+//!   cut into segments, draw, schedule, write in order.
 //! - [`draw`](mod@draw): how every random choice comes from (seed, link, direction,
 //!   key, purpose), and the exact bytes hashed.
 //! - [`schedule`]: jitter, the rate-limited link, and the delay line.
