@@ -1,6 +1,7 @@
 //! The TCP relay: per accepted client, its own connection to the server (so
-//! the server sees the relay as its peer), and per direction a pump (`tcp/pump.rs`)
-//! that reads, cuts and schedules the stream and writes it on.
+//! the server sees the relay as its peer), and per direction a pump
+//! (`tcp/pump.rs`) that reads, cuts and schedules the stream and writes it
+//! on.
 
 mod pump;
 
