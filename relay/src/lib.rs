@@ -18,7 +18,7 @@
 //!   cut into segments, draw, schedule, write in order.
 //! - [`draw`](mod@draw): how every random choice comes from (seed, link, direction,
 //!   key, purpose), and the exact bytes hashed.
-//! - [`schedule`]: jitter, the rate-limited link, and the delay line.
+//! - `schedule`: jitter, the rate-limited link, and the delay line.
 //! - [`stats`]: what is counted, per direction and per datagram or segment.
 //! - [`capture`]: the pcap file, drawn as if the relay were transparent.
 //!
@@ -35,7 +35,7 @@ pub mod capture;
 pub mod draw;
 pub mod impair;
 pub mod relay;
-pub mod schedule;
+mod schedule;
 pub mod stats;
 pub mod tcp;
 pub mod udp;
