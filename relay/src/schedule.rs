@@ -69,6 +69,15 @@ impl<T> Ord for Due<T> {
     }
 }
 
+/// Waits until `due`; returns at once when it has passed. (A tokio timer for
+/// a time already reached still waits for the wheel's next tick, up to a
+/// millisecond: on an unimpaired link that would be most of the RTT.)
+pub(crate) async fn wait_until(due: Instant) {
+    if due > Instant::now() {
+        tokio::time::sleep_until(due).await;
+    }
+}
+
 /// Delivers each `(due, item)` received on `rx` at its due time, earliest
 /// first (items due at the same time in the order received), by calling
 /// `deliver`. Returns when `rx` is closed and every item has been delivered.
@@ -83,6 +92,14 @@ pub(crate) async fn delay_line<T>(
     let mut seq = 0u64;
     let mut open = true;
     loop {
+        // What is already due goes out now: a timer would round it up to
+        // the timer wheel's next millisecond.
+        let now = Instant::now();
+        while heap.peek().is_some_and(|Reverse(d)| d.at <= now) {
+            if let Some(Reverse(due)) = heap.pop() {
+                deliver(due.item).await;
+            }
+        }
         let next = heap.peek().map(|Reverse(d)| d.at);
         if !open && next.is_none() {
             return;

@@ -10,13 +10,13 @@ use std::time::Duration;
 use socket2::SockRef;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio::time::{Instant, sleep_until};
+use tokio::time::Instant;
 
 use super::{End, Link, TCP_QUEUE_BYTES};
 use crate::capture::TcpFlow;
 use crate::draw::{Direction, Key, draw};
 use crate::impair::{MAX_RTO, TcpImpairments};
-use crate::schedule::{Pacer, jitter};
+use crate::schedule::{Pacer, jitter, wait_until};
 use crate::stats::{Event, Fate, micros};
 
 /// Largest read, and so largest segment without `slice` (32 KiB).
@@ -198,7 +198,7 @@ impl Conn<'_> {
         while let Some(item) = rx.recv().await {
             match item {
                 Item::Data { due, bytes, .. } => {
-                    sleep_until(due).await;
+                    wait_until(due).await;
                     let written = write_all(dst, &bytes).await;
                     recorder.dir(direction, |s| {
                         s.pending -= 1;
@@ -215,7 +215,7 @@ impl Conn<'_> {
                     }
                 }
                 Item::Fin { due } => {
-                    sleep_until(due).await;
+                    wait_until(due).await;
                     let _ = SockRef::from(dst).shutdown(Shutdown::Write);
                     if let Some(flow) = self.flow {
                         flow.fin(to_server);
@@ -223,7 +223,7 @@ impl Conn<'_> {
                     return End::Closed;
                 }
                 Item::Reset { due } => {
-                    sleep_until(due).await;
+                    wait_until(due).await;
                     return End::Reset;
                 }
                 Item::Broken => return End::Broken,
