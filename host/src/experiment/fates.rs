@@ -61,11 +61,13 @@ pub struct RunId<'a> {
 pub fn fates_of(id: &RunId<'_>, numbered: bool, records: &[MessageRecord]) -> Vec<Fate> {
     let replies: Vec<Option<u64>> = records
         .iter()
-        .map(|r| match r.status {
-            "complete" | "closed" | "timed-out" => {
-                r.reply.as_ref().and_then(|p| seq_of(&bytes_of(p)))
-            }
-            _ => None,
+        .map(|r| {
+            // Only a whole reply names a message: a line cut short by a
+            // reset or a timeout is not an answer, even if it starts with a
+            // number.
+            let reply = bytes_of(r.reply.as_ref()?);
+            let whole = r.status == "complete" || (r.status == "closed" && reply.ends_with(b"\n"));
+            whole.then(|| seq_of(&reply)).flatten()
         })
         .collect();
     // Where each numbered reply was read: the windows it arrived in.
@@ -216,14 +218,18 @@ mod tests {
             record("complete", Some("#000002 a")), // ...it came while waiting for 3
             record("complete", Some("#000004 a")),
             record("complete", Some("#000004 a")), // a duplicate of 4; 5 never came
+            record("closed", Some("#000006 a")),   // cut short by a reset
         ];
         let fates = fates_of(&id, true, &records);
         let kinds: Vec<_> = fates.iter().map(|f| f.fate).collect();
-        assert_eq!(kinds, ["answered", "late", "lost", "answered", "lost"]);
+        assert_eq!(
+            kinds,
+            ["answered", "late", "lost", "answered", "lost", "lost"]
+        );
         assert!(fates[3].duplicated && !fates[0].duplicated);
         assert!(!fates[1].reordered);
         let figures = figures(&fates.iter().collect::<Vec<_>>(), 1.0);
-        assert_eq!((figures.answered, figures.late, figures.lost), (2, 1, 2));
+        assert_eq!((figures.answered, figures.late, figures.lost), (2, 1, 3));
         assert_eq!(figures.rtt_p50_us, Some(100.0));
     }
 }

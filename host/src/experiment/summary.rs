@@ -63,6 +63,9 @@ pub struct RelayTotals {
     pub duplicated: u64,
     pub reordered: u64,
     pub resets: u64,
+    /// Datagrams or segments still queued in a relay when its client
+    /// finished (a held-back request, say), never delivered.
+    pub in_flight: u64,
 }
 
 /// The figures of every transport that ran.
@@ -101,6 +104,7 @@ pub fn transport_figures(run: &LabRun) -> Vec<TransportFigures> {
                     relay.rate_dropped += d.rate_dropped;
                     relay.duplicated += d.duplicated;
                     relay.reordered += d.reordered;
+                    relay.in_flight += d.pending;
                 }
                 relay.resets += s.resets;
             }
@@ -119,17 +123,22 @@ pub fn lessons(all: &[TransportFigures]) -> Vec<String> {
     for (i, tf) in all.iter().enumerate() {
         let f = &tf.figures;
         let name = tf.transport;
-        let mut line = if f.lost + f.late > 0 {
-            let mut s = format!("{name}: {} of {} replies lost", f.lost, f.messages);
-            if f.late > 0 {
-                let _ = write!(s, ", {} late", f.late);
-            }
-            let _ = write!(s, ", {} answered", f.answered);
-            s
+        // Lead with what went wrong most plainly: lost, else late, else
+        // the answered count.
+        let (lead, lead_count) = if f.lost > 0 {
+            ("lost", f.lost)
+        } else if f.late > 0 {
+            ("late", f.late)
         } else {
-            format!("{name}: {} of {} answered", f.answered, f.messages)
+            ("answered", f.answered)
+        };
+        let mut line = match lead {
+            "answered" => format!("{name}: {} of {} answered", f.answered, f.messages),
+            _ => format!("{name}: {lead_count} of {} replies {lead}", f.messages),
         };
         for (n, what) in [
+            (if lead == "lost" { f.late } else { 0 }, "late"),
+            (if lead == "answered" { 0 } else { f.answered }, "answered"),
             (f.duplicated, "duplicated"),
             (f.reordered, "reordered"),
             (f.failed, "not sent"),
@@ -174,19 +183,28 @@ pub fn lessons(all: &[TransportFigures]) -> Vec<String> {
         let r = &tf.relay;
         let mut causes = Vec::new();
         if r.dropped > 0 {
-            causes.push(format!("the relay dropped {} datagrams", r.dropped));
+            causes.push(format!(
+                "the relay dropped {}",
+                plural(r.dropped, "datagram", "datagrams")
+            ));
         }
         if r.rate_dropped > 0 {
             causes.push(format!("{} dropped by the rate limit", r.rate_dropped));
         }
         if r.retransmitted > 0 {
             causes.push(format!(
-                "{} segments delivered after a retransmission timeout",
-                r.retransmitted
+                "{} delivered after a retransmission timeout",
+                plural(r.retransmitted, "segment", "segments")
             ));
         }
         if r.resets > 0 {
-            causes.push(format!("{} connections reset", r.resets));
+            causes.push(plural(r.resets, "connection", "connections") + " reset");
+        }
+        if r.in_flight > 0 {
+            causes.push(format!(
+                "{} still in the relay when the clients finished",
+                r.in_flight
+            ));
         }
         if !causes.is_empty() {
             let _ = write!(line, "; {}", causes.join("; "));
@@ -315,6 +333,10 @@ fn failure(error: &Option<String>, stderr: &Option<String>) -> String {
         (Some(e), None) => format!(" — failed: {e}"),
         _ => String::new(),
     }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn ms(us: f64) -> String {
