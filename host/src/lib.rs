@@ -7,6 +7,9 @@
 //!   `guests`, `inspect`): their flags in `cli/args.rs`, what each drives in
 //!   `cli/mod.rs`. `main.rs` only parses and calls it.
 //! - [`command`]: `socklab run`, for ordinary `wasi:cli` commands.
+//! - [`experiment`]: `socklab lab FILE`: experiment files, clients wired to
+//!   servers through the impairing relays of the `socklab-relay` crate, each
+//!   message's fate, the report, chart and capture.
 //! - [`exchange`]: how a server and a client are started, wired and stopped.
 //! - [`lab`]: how a guest file becomes a compiled component of a known role
 //!   (and every way that can fail); [`cache`] keeps compiled components
@@ -25,7 +28,7 @@
 //! - [`report`]: transcripts, JSON and exit codes.
 //! - [`error`]: bad input (exit code 2).
 //!
-//! The arrows point one way: `cli` → `exchange` → `run`/`lab` →
+//! The arrows point one way: `cli` → `experiment` → `exchange` → `run`/`lab` →
 //! `state`/`grants`/`roles`; `report` only records.
 
 pub mod audit;

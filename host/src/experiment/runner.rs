@@ -269,38 +269,32 @@ async fn start_relay(
     server: SocketAddr,
     capture: Option<Capture>,
 ) -> std::io::Result<Relay> {
-    let listen = SocketAddr::new(loopback_like(server.ip()), 0);
+    fn spec<I: Clone>(
+        link: &str,
+        seed: u64,
+        server: SocketAddr,
+        (to_server, to_client): (&I, &I),
+        capture: Option<Capture>,
+    ) -> LinkSpec<I> {
+        LinkSpec {
+            name: link.to_string(),
+            seed,
+            listen: SocketAddr::new(loopback_like(server.ip()), 0),
+            server,
+            to_server: to_server.clone(),
+            to_client: to_client.clone(),
+            capture,
+        }
+    }
     match &node.impairments {
         Impairments::Udp {
             to_server,
             to_client,
-        } => {
-            start_udp(LinkSpec {
-                name: link.to_string(),
-                seed,
-                listen,
-                server,
-                to_server: to_server.clone(),
-                to_client: to_client.clone(),
-                capture,
-            })
-            .await
-        }
+        } => start_udp(spec(link, seed, server, (to_server, to_client), capture)).await,
         Impairments::Tcp {
             to_server,
             to_client,
-        } => {
-            start_tcp(LinkSpec {
-                name: link.to_string(),
-                seed,
-                listen,
-                server,
-                to_server: to_server.clone(),
-                to_client: to_client.clone(),
-                capture,
-            })
-            .await
-        }
+        } => start_tcp(spec(link, seed, server, (to_server, to_client), capture)).await,
     }
 }
 
