@@ -314,6 +314,48 @@ fn lab_pcap_reassembles_to_the_bytes_exchanged() {
         "{streams:?}"
     );
     assert_eq!(streams.get(&(tcp_server, tcp_client)), Some(&sent));
+    // And tshark, when it is here (CI installs it), follows the same stream.
+    match tshark_follow(&pcap) {
+        Some((to_server, to_client)) => {
+            assert_eq!(to_server, sent, "tshark's client -> server bytes");
+            assert_eq!(to_client, sent, "tshark's server -> client bytes");
+        }
+        None if std::env::var_os("CI").is_some() => panic!("CI is set but tshark is missing"),
+        None => eprintln!("SKIPPED: tshark is not installed; the capture was read in Rust only"),
+    }
+}
+
+/// `tshark -qz follow,tcp,raw,0`: the first TCP stream's bytes each way, or
+/// `None` without tshark.
+fn tshark_follow(pcap: &Path) -> Option<(Vec<u8>, Vec<u8>)> {
+    let output = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-qz", "follow,tcp,raw,0"])
+        .output()
+        .ok()?;
+    assert!(output.status.success(), "tshark failed: {output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    let hex = |h: &str| -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    // Lines of hex after the `Node 1:` header; a leading tab marks the
+    // second node's (the server's) bytes.
+    let body = text.split_once("Node 1:")?.1.split_once('\n')?.1;
+    for line in body
+        .lines()
+        .filter(|l| !l.starts_with('=') && !l.trim().is_empty())
+    {
+        match line.strip_prefix('\t') {
+            Some(h) => second.extend(hex(h.trim())),
+            None => first.extend(hex(line.trim())),
+        }
+    }
+    Some((first, second))
 }
 
 /// Run `socklab lab` on `text` written to a file; assert exit 2 and one line
