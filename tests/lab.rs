@@ -448,3 +448,111 @@ fn lab_audit_names_both_legs() {
         );
     }
 }
+
+/// Write `text` as an experiment file (and `extra` files beside it) and run
+/// it: the process, its JSON document, and the directory (kept alive).
+fn lab_text(text: &str, extra: &[(&str, &str)]) -> (Finished, Value, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("experiment.toml");
+    std::fs::write(&file, text).unwrap();
+    for (name, content) in extra {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
+    let (done, report, _out) = lab(&file, &[]);
+    (done, report, dir)
+}
+
+#[test]
+fn lab_inline_and_file_messages_run_for_every_round() {
+    let (done, report, _dir) = lab_text(
+        r#"
+        seed = 3
+        repeats = 2
+        [nodes.upper]
+        guest = "tcp-upper-server"
+        [nodes.tcp]
+        guest = "tcp-client"
+        messages = { inline = ["hello", "good bye"] }
+        [nodes.echo]
+        guest = "udp-echo-server"
+        listen = "[::1]:0"
+        [nodes.udp]
+        guest = "udp-client"
+        messages = { file = "lines.txt" }
+        [[links]]
+        from = "@tcp"
+        to = "@upper"
+        [[links]]
+        from = "@udp"
+        to = "@echo"
+        "#,
+        &[("lines.txt", "one\ntwo\nthree\n")],
+    );
+    done.assert_code(0);
+    let clients = report["clients"].as_array().unwrap();
+    let links: Vec<&str> = clients
+        .iter()
+        .map(|c| c["link"].as_str().unwrap())
+        .collect();
+    assert_eq!(links.len(), 4, "{links:?}");
+    for round in ["/r0", "/r1"] {
+        assert!(
+            links.iter().filter(|l| l.ends_with(round)).count() == 2,
+            "{links:?}"
+        );
+    }
+    // The IPv6 server got a relay on ::1.
+    let udp = clients.iter().find(|c| c["transport"] == "udp").unwrap();
+    assert!(
+        udp["relay"].as_str().unwrap().starts_with("[::1]:"),
+        "{udp:#}"
+    );
+    assert_all_answered(&done, &report, "tcp");
+    assert_all_answered(&done, &report, "udp");
+    assert_eq!(n(&figures(&report, "tcp")["messages"]), 2 * 2);
+    assert_eq!(n(&figures(&report, "udp")["messages"]), 3 * 2);
+    // Messages without numbers carry none.
+    assert!(
+        report["fates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["seq"].is_null())
+    );
+}
+
+#[test]
+fn lab_node_rules_apply_to_its_guest() {
+    // The client may not send to its relay: every message fails to send, the
+    // refusals are in its record, and the run exits 1.
+    let (done, report, _dir) = lab_text(
+        r#"
+        [messages]
+        count = 3
+        [nodes.s]
+        guest = "udp-echo-server"
+        [nodes.c]
+        guest = "udp-client"
+        deny = ["udp-send=127.0.0.1:*"]
+        [[links]]
+        from = "@c"
+        to = "@s"
+        "#,
+        &[],
+    );
+    done.assert_code(1);
+    let client = &report["clients"][0]["guest"];
+    assert!(n(&client["refused_total"]) >= 3, "{client:#}");
+    let fates: Vec<&str> = report["fates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["fate"].as_str().unwrap())
+        .collect();
+    assert_eq!(fates, ["failed", "failed", "failed"], "{done}");
+    // Nothing reached the server through the relay.
+    assert_eq!(
+        n(&report["clients"][0]["relay_stats"]["to_server"]["received"]),
+        0
+    );
+}
