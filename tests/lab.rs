@@ -556,3 +556,29 @@ fn lab_node_rules_apply_to_its_guest() {
         0
     );
 }
+
+#[test]
+fn lab_progress_bar_shows_on_a_terminal() {
+    // `script` runs socklab on a pseudo-terminal, where the bar draws; the
+    // other tests show it stays silent on a pipe.
+    let dir = tempfile::tempdir().unwrap();
+    let command = format!(
+        "{} lab {} --count 6 --out {}",
+        env!("CARGO_BIN_EXE_socklab"),
+        example("tcp-vs-udp-loss.toml").display(),
+        dir.path().join("out").display()
+    );
+    let Ok(output) = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+    else {
+        eprintln!("SKIPPED: `script` (util-linux) is not installed");
+        return;
+    };
+    let seen = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{seen}");
+    assert!(
+        seen.contains("/12 messages round 1 of 1"),
+        "no progress bar in: {seen}"
+    );
+}
