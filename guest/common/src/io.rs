@@ -42,13 +42,14 @@ pub fn wait_until(ready: &Pollable, deadline: &Pollable) -> bool {
 ///
 /// Equivalent to `sendall`: a loop of `send` calls, each as large as the
 /// stream permits (`check-write`), waiting on the stream's pollable when it
-/// permits nothing.
+/// permits nothing. The pollable is only made when it is needed: a write
+/// that fits at once costs two host calls, not four.
 pub fn write_all(out: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError> {
-    let ready = out.subscribe();
+    let mut ready = None;
     while !bytes.is_empty() {
         let permit = out.check_write()?;
         if permit == 0 {
-            ready.block();
+            ready.get_or_insert_with(|| out.subscribe()).block();
             continue;
         }
         let n = bytes

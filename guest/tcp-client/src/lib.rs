@@ -13,6 +13,7 @@ use socklab_guest::io::{Deadline, elapsed_ns, stream_error_text, wait_until, wri
 use socklab_guest::tcp::TcpSocketExt;
 use socklab_guest::types::{ClientConfig, ClientReport, Exchange, Reply};
 use socklab_guest::wasi::clocks::monotonic_clock;
+use socklab_guest::wasi::io::poll::Pollable;
 use socklab_guest::wasi::io::streams::{InputStream, StreamError};
 use socklab_guest::wasi::sockets::instance_network::instance_network;
 use socklab_guest::wasi::sockets::tcp_create_socket::create_tcp_socket;
@@ -36,6 +37,7 @@ impl exports::socklab::lab::tcp_client_role::Guest for Client {
         debug(&format!("connected to {}", addr_text(&config.server)));
 
         let mut lines = LineReader {
+            readable: input.subscribe(),
             input: &input,
             buffered: Vec::new(),
             closed: false,
@@ -68,6 +70,9 @@ impl exports::socklab::lab::tcp_client_role::Guest for Client {
 
 /// Reads line-framed replies from a byte stream.
 struct LineReader<'a> {
+    /// Ready when `input` has bytes; one for the whole connection, not one
+    /// per reply (each is two host calls).
+    readable: Pollable,
     input: &'a InputStream,
     /// Bytes received but not yet handed out: the start of the next reply.
     buffered: Vec<u8>,
@@ -79,7 +84,6 @@ impl LineReader<'_> {
     /// The next reply: up to and including `\n`, or all that came before the
     /// close or the deadline.
     fn next_line(&mut self, deadline: Deadline) -> Reply {
-        let readable = self.input.subscribe();
         let timer = deadline.pollable();
         loop {
             if let Some(end) = self.buffered.iter().position(|&b| b == b'\n') {
@@ -89,7 +93,7 @@ impl LineReader<'_> {
             if self.closed {
                 return Reply::Closed(std::mem::take(&mut self.buffered));
             }
-            if !wait_until(&readable, &timer) {
+            if !wait_until(&self.readable, &timer) {
                 return Reply::TimedOut(std::mem::take(&mut self.buffered));
             }
             match self.input.read(64 * 1024) {
