@@ -175,11 +175,20 @@ pub async fn memory(ctx: &Ctx) -> Result<Vec<Row>> {
         return Err(anyhow!("only {started} of {n} idle guests started"));
     }
     let per_guest = after.saturating_sub(before) as f64 / n as f64 / (1 << 20) as f64;
-    Ok(vec![Row::alone(
-        "memory-per-guest",
-        what,
-        "MiB",
-        per_guest,
-        Target::AtMost(2.0),
-    )])
+    let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
+    let note = format!(
+        "process RSS {:.1} MiB before, {:.1} MiB with {n} idle guests",
+        mib(before),
+        mib(after)
+    );
+    Ok(vec![
+        Row::alone(
+            "memory-per-guest",
+            what,
+            "MiB",
+            per_guest,
+            Target::AtMost(2.0),
+        )
+        .note(Some(note)),
+    ])
 }
