@@ -61,6 +61,45 @@ pub fn write_all(out: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError
     Ok(())
 }
 
+/// How many bytes to ask for in the next `read` (or `splice`) on a stream.
+///
+/// The host zeroes a buffer of the size asked for on every read, whatever
+/// arrives: asking for 64 KiB to receive a 64-byte message costs more than
+/// the message. So start at 4 KiB, double while reads fill the request (bulk
+/// transfer), halve when they come back under a quarter full.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadSize(u64);
+
+impl ReadSize {
+    const MIN: u64 = 4 * 1024;
+    /// The most one `recv` asks for, like `conn.recv(65536)`.
+    const MAX: u64 = 64 * 1024;
+
+    pub fn new() -> Self {
+        ReadSize(Self::MIN)
+    }
+
+    /// What to ask for now.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// Learn from a read that asked for [`ReadSize::get`] and got `got` bytes.
+    pub fn update(&mut self, got: u64) {
+        if got >= self.0 {
+            self.0 = (self.0 * 2).min(Self::MAX);
+        } else if got < self.0 / 4 {
+            self.0 = (self.0 / 2).max(Self::MIN);
+        }
+    }
+}
+
+impl Default for ReadSize {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A stream error as text for a report: `closed`, or the error's debug text.
 pub fn stream_error_text(e: &StreamError) -> String {
     match e {

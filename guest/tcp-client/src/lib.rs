@@ -9,7 +9,7 @@
 //! to be one message: bytes that arrive after a `\n` are kept for the next
 //! reply.
 
-use socklab_guest::io::{Deadline, elapsed_ns, stream_error_text, wait_until, write_all};
+use socklab_guest::io::{Deadline, ReadSize, elapsed_ns, stream_error_text, wait_until, write_all};
 use socklab_guest::tcp::TcpSocketExt;
 use socklab_guest::types::{ClientConfig, ClientReport, Exchange, Reply};
 use socklab_guest::wasi::clocks::monotonic_clock;
@@ -41,6 +41,7 @@ impl exports::socklab::lab::tcp_client_role::Guest for Client {
             input: &input,
             buffered: Vec::new(),
             closed: false,
+            read_size: ReadSize::new(),
         };
         let mut exchanges = Vec::with_capacity(config.messages.len());
         for message in config.messages {
@@ -78,6 +79,8 @@ struct LineReader<'a> {
     buffered: Vec<u8>,
     /// The server closed its side (`recv` returned `b''`).
     closed: bool,
+    /// How much the next `recv` asks for.
+    read_size: ReadSize,
 }
 
 impl LineReader<'_> {
@@ -96,8 +99,11 @@ impl LineReader<'_> {
             if !wait_until(&self.readable, &timer) {
                 return Reply::TimedOut(std::mem::take(&mut self.buffered));
             }
-            match self.input.read(64 * 1024) {
-                Ok(bytes) => self.buffered.extend_from_slice(&bytes),
+            match self.input.read(self.read_size.get()) {
+                Ok(bytes) => {
+                    self.read_size.update(bytes.len() as u64);
+                    self.buffered.extend_from_slice(&bytes);
+                }
                 Err(StreamError::Closed) => self.closed = true,
                 Err(StreamError::LastOperationFailed(e)) => {
                     debug(&format!("recv: {}", e.to_debug_string()));

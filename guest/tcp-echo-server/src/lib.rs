@@ -13,6 +13,7 @@
 //! and each echo costs one host call instead of three.
 
 use socklab_guest::host;
+use socklab_guest::io::ReadSize;
 use socklab_guest::tcp::TcpSocketExt;
 use socklab_guest::types::{ServerConfig, ServerReport};
 use socklab_guest::wasi::io::poll::{Pollable, poll};
@@ -88,6 +89,9 @@ struct Conn {
     /// connection waits to write, not to read: the echo applies
     /// back-pressure to its client instead of buffering without bound.
     blocked: bool,
+    /// How much the next splice asks for: small for small messages, up to
+    /// 64 KiB for bulk.
+    read_size: ReadSize,
     peer: String,
 }
 
@@ -104,9 +108,6 @@ struct EchoLoop {
 
 /// The listen queue's length, as tokio and most servers ask for.
 const LISTEN_BACKLOG: u64 = 1024;
-
-/// The most one `recv` asks for, like `conn.recv(65536)`.
-const READ_CHUNK: u64 = 64 * 1024;
 
 impl EchoLoop {
     fn run(&mut self, listener: &TcpSocket) {
@@ -180,6 +181,7 @@ impl EchoLoop {
                         output,
                         _socket: socket,
                         blocked: false,
+                        read_size: ReadSize::new(),
                         peer,
                     });
                 }
@@ -197,7 +199,7 @@ impl EchoLoop {
         let conn = &mut self.conns[idx];
         // conn.sendall(conn.recv(65536)), non-blocking: as many bytes as
         // have arrived and the output has room for.
-        match conn.output.splice(&conn.input, READ_CHUNK) {
+        match conn.output.splice(&conn.input, conn.read_size.get()) {
             Ok(0) => {
                 // Nothing came, or the output is full: `check-write` tells.
                 match conn.output.check_write() {
@@ -206,6 +208,7 @@ impl EchoLoop {
                 }
             }
             Ok(n) => {
+                conn.read_size.update(n);
                 conn.blocked = false;
                 self.report.bytes_in += n;
                 self.report.bytes_out += n;
