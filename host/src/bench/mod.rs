@@ -1,7 +1,9 @@
 //! `socklab bench` (and `cargo bench`): what the sandbox costs, measured
 //! against a native Rust baseline in the same process and the same run.
 //!
-//! Native and guest are driven by the same client code ([`drive`]), in
+//! After half a second of discarded ping-pong (the warm-up: the VM's CPU
+//! idle governor needs it, see [`net::warm_up`]), native and guest are
+//! driven by the same client code ([`drive`]), in
 //! alternating rounds (native first in even rounds, guest first in odd
 //! ones), and the guests run as users run them: started by
 //! [`exchange::start_server`](crate::exchange::start_server) with only the
@@ -183,6 +185,7 @@ pub async fn run(options: Options) -> Result<Bench> {
     };
     let wanted = |g: Group| options.only.is_empty() || options.only.contains(&g);
     let mut rows = Vec::new();
+    net::warm_up().await?;
     if wanted(Group::TcpRtt) {
         rows.extend(net::tcp_rtt(&ctx).await?);
     }
