@@ -53,7 +53,7 @@ use crate::cache::Cache;
 use crate::lab::Lab;
 use crate::report::{SOCKLAB_VERSION, WASMTIME_VERSION};
 
-/// A group of rows, as `--only` names it.
+/// A group of rows, as `--only` names it; rows print in this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Group {
@@ -186,32 +186,21 @@ pub async fn run(options: Options) -> Result<Bench> {
     let wanted = |g: Group| options.only.is_empty() || options.only.contains(&g);
     let mut rows = Vec::new();
     net::warm_up().await?;
-    if wanted(Group::TcpRtt) {
-        rows.extend(net::tcp_rtt(&ctx).await?);
-    }
-    if wanted(Group::GuestClient) {
-        rows.extend(net::guest_client(&ctx).await?);
-    }
-    if wanted(Group::Bulk) {
-        rows.extend(net::bulk(&ctx).await?);
-    }
-    if wanted(Group::Udp) {
-        rows.extend(net::udp(&ctx).await?);
-    }
-    if wanted(Group::Connect) {
-        rows.extend(net::connect(&ctx).await?);
-    }
-    if wanted(Group::Concurrent) {
-        rows.extend(net::concurrent(&ctx).await?);
-    }
-    if wanted(Group::Start) {
-        rows.extend(start::start(&ctx).await?);
-    }
-    if wanted(Group::Memory) {
-        rows.extend(start::memory(&ctx).await?);
-    }
-    if wanted(Group::WasmtimeRun) {
-        rows.extend(versus::wasmtime_run(&ctx).await?);
+    for &group in <Group as clap::ValueEnum>::value_variants() {
+        if !wanted(group) {
+            continue;
+        }
+        rows.extend(match group {
+            Group::TcpRtt => net::tcp_rtt(&ctx).await?,
+            Group::GuestClient => net::guest_client(&ctx).await?,
+            Group::Bulk => net::bulk(&ctx).await?,
+            Group::Udp => net::udp(&ctx).await?,
+            Group::Connect => net::connect(&ctx).await?,
+            Group::Concurrent => net::concurrent(&ctx).await?,
+            Group::Start => start::start(&ctx).await?,
+            Group::Memory => start::memory(&ctx).await?,
+            Group::WasmtimeRun => versus::wasmtime_run(&ctx).await?,
+        });
     }
     if let Some(audit) = &ctx.lab.audit {
         audit.flush();
