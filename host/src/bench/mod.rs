@@ -1,9 +1,7 @@
 //! `socklab bench` (and `cargo bench`): what the sandbox costs, measured
 //! against a native Rust baseline in the same process and the same run.
 //!
-//! After half a second of discarded ping-pong (the warm-up: the VM's CPU
-//! idle governor needs it, see [`net::warm_up`]), native and guest are
-//! driven by the same client code ([`drive`]), in
+//! Native and guest are driven by the same client code ([`drive`]), in
 //! alternating rounds (native first in even rounds, guest first in odd
 //! ones), and the guests run as users run them: started by
 //! [`exchange::start_server`](crate::exchange::start_server) with only the
@@ -31,7 +29,13 @@
 //!   `socklab run` and under `wasmtime run` (when `wasmtime` is on PATH).
 //!
 //! Figures are wall-clock on a shared machine: only ratios measured side by
-//! side hold from run to run.
+//! side hold from run to run. On the two-vCPU VMs this was written on, the
+//! native server's RTT is bimodal from one connection to the next (p50 of
+//! a round 15-20 us or 55-65 us, with nothing else running), which is why
+//! rounds alternate and every round's samples are pooled. A `std::net`
+//! thread-per-connection server was tried as the baseline and was worse
+//! for it: 48-81 us, every round, while a tokio server shares the guests'
+//! runtime and measures only what the sandbox adds.
 
 mod drive;
 mod native;
@@ -185,7 +189,6 @@ pub async fn run(options: Options) -> Result<Bench> {
     };
     let wanted = |g: Group| options.only.is_empty() || options.only.contains(&g);
     let mut rows = Vec::new();
-    net::warm_up().await?;
     for &group in <Group as clap::ValueEnum>::value_variants() {
         if !wanted(group) {
             continue;

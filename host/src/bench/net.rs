@@ -2,7 +2,6 @@
 //! driven by the same client code in alternating rounds.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
@@ -133,20 +132,6 @@ impl Sides {
             target,
         )
     }
-}
-
-/// Ping-pong against a native server for a moment, results thrown away.
-///
-/// On this kind of VM the CPU idle governor (`haltpoll`) learns to poll
-/// before halting only after a stream of quick wake-ups; until then every
-/// wake-up costs tens of microseconds, and whichever row ran first saw its
-/// native RTT at 50-60 us instead of 15 (and only its native side, which
-/// sleeps more). The warm-up lets the machine settle before anything counts.
-pub async fn warm_up() -> Result<()> {
-    let native = native::tcp_echo().await?;
-    let addr = native.addr;
-    blocking(move || drive::ping_pong(addr, 20_000, PING_SIZE, Duration::from_millis(500))).await?;
-    Ok(())
 }
 
 /// 64-byte ping-pong, native client: `tcp-echo-server` against native.
