@@ -67,7 +67,7 @@ const GUESTS: &[(&str, &str)] = &[
     ),
     (
         "net-command",
-        "a plain wasi:cli command (std): echo, tcp, udp, read, exit; for `socklab run`",
+        "a plain wasi:cli command (std): echo, tcp, udp, ping, read, exit; for `socklab run`",
     ),
 ];
 

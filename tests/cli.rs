@@ -39,25 +39,6 @@ impl Drop for Scratch {
     }
 }
 
-/// Run socklab with `args`, expect bad input: exit 2, nothing on stdout, no
-/// panic, and one line on stderr, an error that mentions each of `mentions`.
-fn bad_input(args: &[&str], mentions: &[&str]) {
-    let out = socklab(args).finish();
-    out.assert_code(2);
-    assert!(!out.stderr.contains("panicked"), "{out}");
-    assert!(out.stdout.is_empty(), "{out}");
-    let lines: Vec<&str> = out
-        .stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    assert_eq!(lines.len(), 1, "one line on stderr: {out}");
-    assert!(lines[0].starts_with("error: "), "{out}");
-    for word in mentions {
-        assert!(lines[0].contains(word), "it should mention {word:?}: {out}");
-    }
-}
-
 #[test]
 fn cli_serve_missing_file_is_bad_input() {
     let dir = Scratch::new("missing");

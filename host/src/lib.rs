@@ -4,8 +4,10 @@
 //!
 //! # Where to start reading
 //! - [`cli`]: the commands (`demo`, `serve`, `connect`, `exchange`, `run`,
-//!   `guests`, `inspect`): their flags in `cli/args.rs`, what each drives in
+//!   `guests`, `inspect`, `bench`): their flags in `cli/args.rs`, what each drives in
 //!   `cli/mod.rs`. `main.rs` only parses and calls it.
+//! - [`bench`]: `socklab bench` and `cargo bench`: each figure against a
+//!   native baseline in the same run (`bench/mod.rs` lists the rows).
 //! - [`command`]: `socklab run`, for ordinary `wasi:cli` commands.
 //! - [`experiment`]: `socklab lab FILE`: experiment files, clients wired to
 //!   servers through the impairing relays of the `socklab-relay` crate, each
@@ -32,6 +34,7 @@
 //! `state`/`grants`/`roles`; `report` only records.
 
 pub mod audit;
+pub mod bench;
 pub mod cache;
 pub mod cli;
 pub mod command;

@@ -191,10 +191,17 @@ impl Lab {
 /// The guest's call, cut off at the wall-clock `deadline` if there is one
 /// (`None` then). A spinning guest still yields on every epoch tick, so the
 /// timer gets its turn.
+///
+/// The call runs outside tokio's cooperative budget: one `wasi:io/poll`
+/// over a thousand connections polls a thousand readiness futures in one
+/// go, and under the budget (128 per turn) only the first ready ones in the
+/// list would ever be reported, starving the rest for seconds. The epoch
+/// tick's yield is what keeps a busy guest from holding its thread.
 async fn within<T>(
     deadline: Option<std::time::Duration>,
     call: impl Future<Output = wasmtime::Result<Result<T, String>>>,
 ) -> Option<wasmtime::Result<Result<T, String>>> {
+    let call = tokio::task::unconstrained(call);
     match deadline {
         Some(limit) => tokio::time::timeout(limit, call).await.ok(),
         None => Some(call.await),

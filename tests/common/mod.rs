@@ -226,6 +226,25 @@ pub fn socklab(args: &[&str]) -> Proc {
     Proc::spawn(Command::new(env!("CARGO_BIN_EXE_socklab")).args(args))
 }
 
+/// Run socklab with `args`, expect bad input: exit 2, nothing on stdout, no
+/// panic, and one line on stderr, an error that mentions each of `mentions`.
+pub fn bad_input(args: &[&str], mentions: &[&str]) {
+    let out = socklab(args).finish();
+    out.assert_code(2);
+    assert!(!out.stderr.contains("panicked"), "{out}");
+    assert!(out.stdout.is_empty(), "{out}");
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "one line on stderr: {out}");
+    assert!(lines[0].starts_with("error: "), "{out}");
+    for word in mentions {
+        assert!(lines[0].contains(word), "it should mention {word:?}: {out}");
+    }
+}
+
 /// Whether `python3` can run; if not, say loudly that the test is skipped.
 pub fn python3() -> bool {
     let found = Command::new("python3")
@@ -307,15 +326,20 @@ impl Proc {
     }
 
     /// Wait for the process to exit by itself and collect all it printed.
-    pub fn finish(mut self) -> Finished {
-        let deadline = Instant::now() + WAIT;
+    pub fn finish(self) -> Finished {
+        self.finish_within(WAIT)
+    }
+
+    /// [`Proc::finish`] for a process known to take longer than [`WAIT`].
+    pub fn finish_within(mut self, limit: Duration) -> Finished {
+        let deadline = Instant::now() + limit;
         for stream in [Stream::Stdout, Stream::Stderr] {
             loop {
                 match self.lines(stream).next(deadline) {
                     Ok(Some(_)) => {}
                     Ok(None) => break,
                     Err(()) => panic!(
-                        "{} did not exit within {WAIT:?}\n{}",
+                        "{} did not exit within {limit:?}\n{}",
                         self.what,
                         self.seen()
                     ),

@@ -42,13 +42,14 @@ pub fn wait_until(ready: &Pollable, deadline: &Pollable) -> bool {
 ///
 /// Equivalent to `sendall`: a loop of `send` calls, each as large as the
 /// stream permits (`check-write`), waiting on the stream's pollable when it
-/// permits nothing.
+/// permits nothing. The pollable is only made when it is needed: a write
+/// that fits at once costs two host calls, not four.
 pub fn write_all(out: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError> {
-    let ready = out.subscribe();
+    let mut ready = None;
     while !bytes.is_empty() {
         let permit = out.check_write()?;
         if permit == 0 {
-            ready.block();
+            ready.get_or_insert_with(|| out.subscribe()).block();
             continue;
         }
         let n = bytes
@@ -58,6 +59,45 @@ pub fn write_all(out: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError
         bytes = &bytes[n..];
     }
     Ok(())
+}
+
+/// How many bytes to ask for in the next `read` (or `splice`) on a stream.
+///
+/// The host zeroes a buffer of the size asked for on every read, whatever
+/// arrives: asking for 64 KiB to receive a 64-byte message costs more than
+/// the message. So start at 4 KiB, double while reads fill the request (bulk
+/// transfer), halve when they come back under a quarter full.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadSize(u64);
+
+impl ReadSize {
+    const MIN: u64 = 4 * 1024;
+    /// The most one `recv` asks for, like `conn.recv(65536)`.
+    const MAX: u64 = 64 * 1024;
+
+    pub fn new() -> Self {
+        ReadSize(Self::MIN)
+    }
+
+    /// What to ask for now.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// Learn from a read that asked for [`ReadSize::get`] and got `got` bytes.
+    pub fn update(&mut self, got: u64) {
+        if got >= self.0 {
+            self.0 = (self.0 * 2).min(Self::MAX);
+        } else if got < self.0 / 4 {
+            self.0 = (self.0 / 2).max(Self::MIN);
+        }
+    }
+}
+
+impl Default for ReadSize {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// A stream error as text for a report: `closed`, or the error's debug text.

@@ -4,10 +4,13 @@
 //! `net-command echo WORDS...` prints its words and `$GREETING`;
 //! `net-command tcp ADDR TEXT` connects, sends a line and prints the reply;
 //! `net-command udp ADDR TEXT` sends a datagram and prints the reply;
-//! `net-command read PATH` prints a file; `net-command exit N` exits with N.
+//! `net-command read PATH` prints a file; `net-command exit N` exits with N;
+//! `net-command ping ADDR COUNT SIZE` connects once, sends COUNT messages of
+//! SIZE bytes and reads each one echoed back before the next (the ping-pong
+//! `socklab bench` times under `socklab run` and `wasmtime run`).
 //! A refused socket call prints the error and exits with 4.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::process::exit;
 
@@ -41,13 +44,27 @@ fn main() {
                 .unwrap_or_else(|e| fail("recvfrom", e));
             println!("{}", String::from_utf8_lossy(&buf[..n]));
         }
+        "ping" => {
+            let count: u64 = arg(2).parse().unwrap_or(0);
+            let size: usize = arg(3).parse().unwrap_or(64).max(1);
+            let mut conn = TcpStream::connect(arg(1)).unwrap_or_else(|e| fail("connect", e));
+            let message = vec![b'p'; size];
+            let mut reply = vec![0u8; size];
+            for _ in 0..count {
+                // sendall(message); recv until all of it is back
+                conn.write_all(&message).unwrap_or_else(|e| fail("send", e));
+                conn.read_exact(&mut reply)
+                    .unwrap_or_else(|e| fail("recv", e));
+            }
+            println!("{count} round trips of {size} B");
+        }
         "read" => match std::fs::read_to_string(arg(1)) {
             Ok(text) => print!("{text}"),
             Err(e) => fail("read", e),
         },
         "exit" => exit(arg(1).parse().unwrap_or(1)),
         other => {
-            eprintln!("usage: net-command echo|tcp|udp|read|exit ... (got `{other}`)");
+            eprintln!("usage: net-command echo|tcp|udp|ping|read|exit ... (got `{other}`)");
             exit(2);
         }
     }

@@ -9,10 +9,11 @@
 //! to be one message: bytes that arrive after a `\n` are kept for the next
 //! reply.
 
-use socklab_guest::io::{Deadline, elapsed_ns, stream_error_text, wait_until, write_all};
+use socklab_guest::io::{Deadline, ReadSize, elapsed_ns, stream_error_text, wait_until, write_all};
 use socklab_guest::tcp::TcpSocketExt;
 use socklab_guest::types::{ClientConfig, ClientReport, Exchange, Reply};
 use socklab_guest::wasi::clocks::monotonic_clock;
+use socklab_guest::wasi::io::poll::Pollable;
 use socklab_guest::wasi::io::streams::{InputStream, StreamError};
 use socklab_guest::wasi::sockets::instance_network::instance_network;
 use socklab_guest::wasi::sockets::tcp_create_socket::create_tcp_socket;
@@ -36,9 +37,11 @@ impl exports::socklab::lab::tcp_client_role::Guest for Client {
         debug(&format!("connected to {}", addr_text(&config.server)));
 
         let mut lines = LineReader {
+            readable: input.subscribe(),
             input: &input,
             buffered: Vec::new(),
             closed: false,
+            read_size: ReadSize::new(),
         };
         let mut exchanges = Vec::with_capacity(config.messages.len());
         for message in config.messages {
@@ -68,18 +71,22 @@ impl exports::socklab::lab::tcp_client_role::Guest for Client {
 
 /// Reads line-framed replies from a byte stream.
 struct LineReader<'a> {
+    /// Ready when `input` has bytes; one for the whole connection, not one
+    /// per reply (each is two host calls).
+    readable: Pollable,
     input: &'a InputStream,
     /// Bytes received but not yet handed out: the start of the next reply.
     buffered: Vec<u8>,
     /// The server closed its side (`recv` returned `b''`).
     closed: bool,
+    /// How much the next `recv` asks for.
+    read_size: ReadSize,
 }
 
 impl LineReader<'_> {
     /// The next reply: up to and including `\n`, or all that came before the
     /// close or the deadline.
     fn next_line(&mut self, deadline: Deadline) -> Reply {
-        let readable = self.input.subscribe();
         let timer = deadline.pollable();
         loop {
             if let Some(end) = self.buffered.iter().position(|&b| b == b'\n') {
@@ -89,11 +96,14 @@ impl LineReader<'_> {
             if self.closed {
                 return Reply::Closed(std::mem::take(&mut self.buffered));
             }
-            if !wait_until(&readable, &timer) {
+            if !wait_until(&self.readable, &timer) {
                 return Reply::TimedOut(std::mem::take(&mut self.buffered));
             }
-            match self.input.read(64 * 1024) {
-                Ok(bytes) => self.buffered.extend_from_slice(&bytes),
+            match self.input.read(self.read_size.get()) {
+                Ok(bytes) => {
+                    self.read_size.update(bytes.len() as u64);
+                    self.buffered.extend_from_slice(&bytes);
+                }
                 Err(StreamError::Closed) => self.closed = true,
                 Err(StreamError::LastOperationFailed(e)) => {
                     debug(&format!("recv: {}", e.to_debug_string()));

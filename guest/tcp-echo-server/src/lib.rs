@@ -7,8 +7,13 @@
 //! non-blocking, so a slow client never holds up the others. It adds no
 //! framing of its own: the seed's client (`sendall(b'message')`, then `recv`)
 //! gets its bytes back, and so does a line-oriented client.
+//!
+//! `recv` and `sendall` are one `splice` from the connection's input to its
+//! output: the host moves the bytes, they never enter this guest's memory,
+//! and each echo costs one host call instead of three.
 
 use socklab_guest::host;
+use socklab_guest::io::ReadSize;
 use socklab_guest::tcp::TcpSocketExt;
 use socklab_guest::types::{ServerConfig, ServerReport};
 use socklab_guest::wasi::io::poll::{Pollable, poll};
@@ -34,7 +39,12 @@ impl exports::socklab::lab::tcp_server_role::Guest for Server {
         listener
             .blocking_bind(&network, config.listen)
             .map_err(|e| failed(&format!("bind {}", addr_text(&config.listen)), e))?;
-        // server_sock.listen(backlog)
+        // server_sock.listen(1024): room for a thousand clients connecting
+        // at once (wasmtime's default backlog is 128; past it the kernel
+        // drops handshakes and clients wait a retransmission, about 1 s).
+        listener
+            .set_listen_backlog_size(LISTEN_BACKLOG)
+            .map_err(|e| failed("set-listen-backlog-size", e))?;
         listener
             .blocking_listen()
             .map_err(|e| failed("listen", e))?;
@@ -75,10 +85,13 @@ struct Conn {
     input: InputStream,
     output: OutputStream,
     _socket: TcpSocket,
-    /// Bytes received and not yet sent back. While any are pending the
+    /// The output had no room at the last splice. Until it has, the
     /// connection waits to write, not to read: the echo applies
     /// back-pressure to its client instead of buffering without bound.
-    pending: Vec<u8>,
+    blocked: bool,
+    /// How much the next splice asks for: small for small messages, up to
+    /// 64 KiB for bulk.
+    read_size: ReadSize,
     peer: String,
 }
 
@@ -93,8 +106,8 @@ struct EchoLoop {
     max_sessions: Option<u64>,
 }
 
-/// The most one `recv` asks for, like `conn.recv(65536)`.
-const READ_CHUNK: u64 = 64 * 1024;
+/// The listen queue's length, as tokio and most servers ask for.
+const LISTEN_BACKLOG: u64 = 1024;
 
 impl EchoLoop {
     fn run(&mut self, listener: &TcpSocket) {
@@ -112,10 +125,10 @@ impl EchoLoop {
             }
             let first_conn = waits.len();
             for conn in &self.conns {
-                waits.push(if conn.pending.is_empty() {
-                    &conn.readable
-                } else {
+                waits.push(if conn.blocked {
                     &conn.writable
+                } else {
+                    &conn.readable
                 });
             }
             let ready = poll(&waits);
@@ -167,7 +180,8 @@ impl EchoLoop {
                         input,
                         output,
                         _socket: socket,
-                        pending: Vec::new(),
+                        blocked: false,
+                        read_size: ReadSize::new(),
                         peer,
                     });
                 }
@@ -183,33 +197,27 @@ impl EchoLoop {
     /// Move bytes on one ready connection; `false` once it is finished.
     fn service(&mut self, idx: usize) -> bool {
         let conn = &mut self.conns[idx];
-        if conn.pending.is_empty() {
-            // message = conn.recv(65536): non-blocking, whatever has arrived.
-            match conn.input.read(READ_CHUNK) {
-                Ok(bytes) => {
-                    self.report.bytes_in += bytes.len() as u64;
-                    conn.pending = bytes;
-                }
-                Err(StreamError::Closed) => return false, // recv returned b''
-                Err(StreamError::LastOperationFailed(e)) => {
-                    debug(&format!("recv from {}: {}", conn.peer, e.to_debug_string()));
-                    return false;
+        // conn.sendall(conn.recv(65536)), non-blocking: as many bytes as
+        // have arrived and the output has room for.
+        match conn.output.splice(&conn.input, conn.read_size.get()) {
+            Ok(0) => {
+                // Nothing came, or the output is full: `check-write` tells.
+                match conn.output.check_write() {
+                    Ok(room) => conn.blocked = room == 0,
+                    Err(_) => return false,
                 }
             }
-        }
-        // conn.sendall(message), one non-blocking step at a time.
-        while !conn.pending.is_empty() {
-            let permit = match conn.output.check_write() {
-                Ok(0) => return true, // wait for `writable`
-                Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
-                Err(_) => return false,
-            };
-            let n = conn.pending.len().min(permit);
-            if conn.output.write(&conn.pending[..n]).is_err() {
+            Ok(n) => {
+                conn.read_size.update(n);
+                conn.blocked = false;
+                self.report.bytes_in += n;
+                self.report.bytes_out += n;
+            }
+            Err(StreamError::Closed) => return false, // recv returned b''
+            Err(StreamError::LastOperationFailed(e)) => {
+                debug(&format!("recv from {}: {}", conn.peer, e.to_debug_string()));
                 return false;
             }
-            self.report.bytes_out += n as u64;
-            conn.pending.drain(..n);
         }
         true
     }

@@ -5,12 +5,17 @@
 //! There is no `listen` and no `accept`: each datagram stands alone, and each
 //! one answered is a session. It waits on its socket and on the host's stop
 //! signal together, so it stops as soon as the host asks.
+//!
+//! Datagrams are taken in batches (`receive` of up to 64) and answered in
+//! batches (`send` of as many as `check-send` allows), so a busy server makes
+//! a few host calls per batch rather than several per datagram.
 
 use socklab_guest::host;
 use socklab_guest::types::{ServerConfig, ServerReport};
-use socklab_guest::udp::{UdpSocketExt, send_to};
-use socklab_guest::wasi::io::poll::poll;
+use socklab_guest::udp::UdpSocketExt;
+use socklab_guest::wasi::io::poll::{Pollable, poll};
 use socklab_guest::wasi::sockets::instance_network::instance_network;
+use socklab_guest::wasi::sockets::udp::{OutgoingDatagram, OutgoingDatagramStream};
 use socklab_guest::wasi::sockets::udp_create_socket::create_udp_socket;
 use socklab_guest::{addr_text, debug, failed, family_of};
 
@@ -49,6 +54,7 @@ impl exports::socklab::lab::udp_server_role::Guest for Server {
             bytes_out: 0,
         };
         let readable = incoming.subscribe();
+        let sendable = outgoing.subscribe();
         loop {
             if config
                 .max_sessions
@@ -65,20 +71,59 @@ impl exports::socklab::lab::udp_server_role::Guest for Server {
                 .max_sessions
                 .map_or(BATCH, |max| (max - report.sessions).min(BATCH));
             let datagrams = incoming.receive(budget).map_err(|e| failed("receive", e))?;
-            for datagram in datagrams {
-                let from = datagram.remote_address;
-                report.bytes_in += datagram.data.len() as u64;
-                // server_sock.sendto(message, (client_host, client_port))
-                match send_to(&outgoing, datagram.data, from) {
-                    Ok(sent) => {
-                        report.bytes_out += sent;
-                        report.sessions += 1;
+            // server_sock.sendto(message, (client_host, client_port)), each
+            let replies = datagrams
+                .into_iter()
+                .map(|datagram| {
+                    report.bytes_in += datagram.data.len() as u64;
+                    OutgoingDatagram {
+                        data: datagram.data,
+                        remote_address: Some(datagram.remote_address),
                     }
-                    Err(e) => debug(&failed(&format!("sendto {}", addr_text(&from)), e)),
-                }
-            }
+                })
+                .collect();
+            send_all(&outgoing, &sendable, replies, &mut report);
         }
         Ok(report)
+    }
+}
+
+/// Send every reply, as many per `send` as `check-send` allows. A reply the
+/// host refuses or fails is logged and dropped; the others still go.
+fn send_all(
+    out: &OutgoingDatagramStream,
+    sendable: &Pollable,
+    mut replies: Vec<OutgoingDatagram>,
+    report: &mut ServerReport,
+) {
+    while !replies.is_empty() {
+        let room = match out.check_send() {
+            Ok(0) => {
+                sendable.block();
+                continue;
+            }
+            Ok(room) => usize::try_from(room).unwrap_or(usize::MAX),
+            Err(e) => {
+                debug(&failed("check-send", e));
+                return;
+            }
+        };
+        let n = room.min(replies.len());
+        match out.send(&replies[..n]) {
+            Ok(sent) => {
+                for reply in replies.drain(..usize::try_from(sent).unwrap_or(n).min(n)) {
+                    report.bytes_out += reply.data.len() as u64;
+                    report.sessions += 1;
+                }
+            }
+            // `send` fails only on its first datagram (a later failure ends
+            // the batch early instead): drop that one and go on.
+            Err(e) => {
+                let reply = replies.remove(0);
+                let to = reply.remote_address.map_or("?".into(), |a| addr_text(&a));
+                debug(&failed(&format!("sendto {to}"), e));
+            }
+        }
     }
 }
 

@@ -163,6 +163,18 @@ pub enum Command {
         args: Vec<String>,
     },
 
+    /// Measure what the sandbox costs: each figure against a native Rust
+    /// baseline (and `wasmtime run`) in the same run, with the ratio and its
+    /// target. Loopback only.
+    Bench {
+        /// Fewer messages and bytes per round: done in under a minute.
+        #[arg(long)]
+        quick: bool,
+        /// Only these groups of rows (repeatable, or comma-separated).
+        #[arg(long, value_enum, value_name = "GROUP", value_delimiter = ',')]
+        only: Vec<crate::bench::Group>,
+    },
+
     /// Show what a component is: its role (or that it is a wasi:cli command,
     /// or not a socklab role), what it imports (the capabilities it could ask
     /// for), what it exports, its size and SHA-256.

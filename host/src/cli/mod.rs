@@ -23,7 +23,7 @@ const DEFAULT_MESSAGES: [&str; 3] = ["hello", "how are you?", "bye"];
 
 /// Run the parsed command; the result is the process's exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
-    raise_open_file_limit();
+    crate::limits::raise_open_file_limit();
     let mut lab = Lab::new(cli.guest_dir.clone())?;
     lab.verbose = cli.verbose;
     if let Some(path) = &cli.audit {
@@ -166,6 +166,21 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 json: cli.json,
             };
             return crate::experiment::run_file(&lab, &file, &overrides, options).await;
+        }
+        Command::Bench { quick, only } => {
+            let options = crate::bench::Options {
+                quick,
+                only,
+                guest_dir: cli.guest_dir.clone(),
+                socklab_exe: std::env::current_exe().ok(),
+            };
+            let bench = crate::bench::run(options).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&bench)?);
+            } else {
+                print!("{}", bench.table());
+            }
+            return Ok(0);
         }
         Command::Inspect { guest } => {
             let inspection = crate::inspect::inspect(&lab, &guest)?;
@@ -335,21 +350,4 @@ fn require_side(name: &str, role: Role, side: Side, what: &str) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Raise the soft open-file limit to the hard one, so that a server guest
-/// can hold hundreds of connections (each is a file descriptor of socklab's).
-fn raise_open_file_limit() {
-    #[cfg(unix)]
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
 }

@@ -1,0 +1,17 @@
+//! `cargo bench`: the same figures as `socklab bench`, from the same code
+//! (`socklab::bench`). `cargo bench -- --quick` runs the short version.
+
+fn main() -> anyhow::Result<()> {
+    // cargo passes `--bench` (and any filter) to every bench target.
+    let quick = std::env::args().any(|a| a == "--quick");
+    let options = socklab::bench::Options {
+        quick,
+        only: Vec::new(),
+        guest_dir: None,
+        socklab_exe: Some(env!("CARGO_BIN_EXE_socklab").into()),
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let bench = runtime.block_on(socklab::bench::run(options))?;
+    print!("{}", bench.table());
+    Ok(())
+}

@@ -1,0 +1,290 @@
+//! The network rows: one native server and one guest server side by side,
+//! driven by the same client code in alternating rounds.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use super::drive;
+use super::native::{self, NativeServer};
+use super::table::{Row, Target, median, percentile};
+use super::{Ctx, Side};
+use crate::exchange::{self, ClientSpec, RunningServer, ServerSpec};
+
+/// Bytes per ping-pong message, as in the measurements.
+const PING_SIZE: usize = 64;
+
+/// A native server and a guest server of the same transport.
+struct Pair {
+    native: NativeServer,
+    guest: RunningServer,
+}
+
+impl Pair {
+    /// The native TCP echo server and `tcp-echo-server`.
+    async fn tcp(ctx: &Ctx) -> Result<Pair> {
+        let native = native::tcp_echo().await?;
+        let guest = start_guest(ctx, "tcp-echo-server").await?;
+        Ok(Pair { native, guest })
+    }
+
+    /// The native UDP echo server and `udp-echo-server`.
+    async fn udp(ctx: &Ctx) -> Result<Pair> {
+        let native = native::udp_echo().await?;
+        let guest = start_guest(ctx, "udp-echo-server").await?;
+        Ok(Pair { native, guest })
+    }
+
+    /// Run `client`, a blocking `std::net` client, against each side in
+    /// the bench's order; its samples per side.
+    async fn rounds<I>(
+        &self,
+        ctx: &Ctx,
+        client: impl Fn(SocketAddr) -> Result<I> + Clone + Send + 'static,
+    ) -> Result<Sides>
+    where
+        I: IntoIterator<Item = f64> + Send + 'static,
+    {
+        let mut sides = Sides::default();
+        for side in ctx.order() {
+            let (client, addr) = (client.clone(), self.addr(side));
+            sides.push(side, blocking(move || client(addr)).await?);
+        }
+        Ok(sides)
+    }
+
+    fn addr(&self, side: Side) -> SocketAddr {
+        match side {
+            Side::Native => self.native.addr,
+            Side::Guest => self.guest.connect_addr(),
+        }
+    }
+
+    async fn stop(self) {
+        self.guest.stop().await;
+    }
+}
+
+/// The bundled server guest `name` on 127.0.0.1, under its wiring grants,
+/// the default limits and the bench's audit file.
+async fn start_guest(ctx: &Ctx, name: &str) -> Result<RunningServer> {
+    let guest = ctx.lab.load(name)?;
+    let spec = ServerSpec::new(guest, "127.0.0.1:0".parse().unwrap());
+    exchange::start_server(&ctx.lab, spec)
+        .await
+        .map_err(|record| {
+            anyhow!(
+                "{name} did not start: {}",
+                serde_json::to_string(&record).unwrap_or_default()
+            )
+        })
+}
+
+/// Run a blocking client off the async runtime's threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+/// Samples gathered per side.
+#[derive(Default)]
+struct Sides {
+    native: Vec<f64>,
+    guest: Vec<f64>,
+}
+
+impl Sides {
+    fn push(&mut self, side: Side, samples: impl IntoIterator<Item = f64>) {
+        match side {
+            Side::Native => self.native.extend(samples),
+            Side::Guest => self.guest.extend(samples),
+        }
+    }
+
+    /// A p50 and a p99 row from pooled round-trip samples.
+    fn rtt_rows(
+        &self,
+        names: [&'static str; 2],
+        what: &str,
+        p50_target: Target,
+        p99_target: Target,
+    ) -> Vec<Row> {
+        let row = |name, p, target| {
+            Row::compare(
+                name,
+                format!("{what}, p{p}"),
+                "us",
+                percentile(&self.native, p as f64),
+                percentile(&self.guest, p as f64),
+                target,
+            )
+        };
+        vec![row(names[0], 50, p50_target), row(names[1], 99, p99_target)]
+    }
+
+    /// A row from the median of per-round rates.
+    fn rate_row(&self, name: &'static str, what: &str, unit: &'static str, target: Target) -> Row {
+        Row::compare(
+            name,
+            what,
+            unit,
+            median(&self.native),
+            median(&self.guest),
+            target,
+        )
+    }
+}
+
+/// 64-byte ping-pong, native client: `tcp-echo-server` against native.
+pub async fn tcp_rtt(ctx: &Ctx) -> Result<Vec<Row>> {
+    let pair = Pair::tcp(ctx).await?;
+    let (count, limit) = (ctx.scale.pings, ctx.scale.limit);
+    let rtts = pair
+        .rounds(ctx, move |addr| {
+            drive::ping_pong(addr, count, PING_SIZE, limit)
+        })
+        .await?;
+    pair.stop().await;
+    Ok(rtts.rtt_rows(
+        ["tcp-rtt-p50", "tcp-rtt-p99"],
+        &format!("TCP {PING_SIZE} B ping-pong x{count}, native client, tcp-echo-server"),
+        Target::RatioAtMost(1.10),
+        Target::None,
+    ))
+}
+
+/// The `tcp-client` guest against `tcp-echo-server`, against the native
+/// client and native server; the guest times each message itself.
+pub async fn guest_client(ctx: &Ctx) -> Result<Vec<Row>> {
+    let pair = Pair::tcp(ctx).await?;
+    let (count, limit) = (ctx.scale.pings, ctx.scale.limit);
+    let client = ctx.lab.load("tcp-client")?;
+    // The guest frames by line: 63 bytes and `\n` make 64.
+    let mut line = drive::message(PING_SIZE);
+    line.pop();
+    let mut spec = ClientSpec::new(client, vec![line; count]);
+    spec.timeout_ms = 5_000;
+    let mut rtts = Sides::default();
+    for side in ctx.order() {
+        match side {
+            Side::Native => {
+                let addr = pair.addr(side);
+                rtts.push(
+                    side,
+                    blocking(move || drive::ping_pong(addr, count, PING_SIZE, limit)).await?,
+                );
+            }
+            Side::Guest => {
+                let record = exchange::run_client(&ctx.lab, &spec, pair.addr(side)).await;
+                if let Some(bad) = record.messages.iter().find(|m| m.status != "complete") {
+                    bail!(
+                        "tcp-client's ping-pong failed: a message ended {}",
+                        bad.status
+                    );
+                }
+                if record.messages.len() != count {
+                    bail!(
+                        "tcp-client exchanged {} of {count} messages",
+                        record.messages.len()
+                    );
+                }
+                rtts.push(side, record.messages.iter().map(|m| m.rtt_us));
+            }
+        }
+    }
+    pair.stop().await;
+    Ok(rtts.rtt_rows(
+        ["guest-client-rtt-p50", "guest-client-rtt-p99"],
+        &format!("TCP {PING_SIZE} B ping-pong x{count}, tcp-client guest to tcp-echo-server (native: both native)"),
+        Target::RatioAtMost(1.10),
+        Target::None,
+    ))
+}
+
+/// Bulk echo throughput over one connection.
+pub async fn bulk(ctx: &Ctx) -> Result<Vec<Row>> {
+    let pair = Pair::tcp(ctx).await?;
+    let (total, limit) = (ctx.scale.bulk_bytes, ctx.scale.limit);
+    let rates = pair
+        .rounds(ctx, move |addr| Ok([drive::bulk(addr, total, limit)?]))
+        .await?;
+    pair.stop().await;
+    Ok(vec![rates.rate_row(
+        "tcp-bulk",
+        &format!("TCP bulk echo of {} MiB, tcp-echo-server", total >> 20),
+        "MB/s",
+        Target::RatioAtLeast(0.90),
+    )])
+}
+
+/// Echoed datagrams per second at 64 B and 1,400 B.
+pub async fn udp(ctx: &Ctx) -> Result<Vec<Row>> {
+    let pair = Pair::udp(ctx).await?;
+    let (count, limit) = (ctx.scale.datagrams, ctx.scale.limit);
+    let mut rows = Vec::new();
+    for (name, size) in [("udp-64", 64), ("udp-1400", 1400)] {
+        let mut rates = Sides::default();
+        let mut lost = [0, 0];
+        for side in ctx.order() {
+            let addr = pair.addr(side);
+            let rate = blocking(move || drive::udp_rate(addr, size, count, limit)).await?;
+            lost[(side == Side::Guest) as usize] += rate.lost;
+            rates.push(side, [rate.per_sec]);
+        }
+        let note = (lost != [0, 0])
+            .then(|| format!("datagrams lost: native {}, socklab {}", lost[0], lost[1]));
+        rows.push(
+            rates
+                .rate_row(
+                    name,
+                    &format!("UDP {size} B echo x{count}, 16 in flight, udp-echo-server"),
+                    "datagrams/s",
+                    Target::RatioAtLeast(0.80),
+                )
+                .note(note),
+        );
+    }
+    pair.stop().await;
+    Ok(rows)
+}
+
+/// TCP connections set up (and one byte echoed) per second.
+pub async fn connect(ctx: &Ctx) -> Result<Vec<Row>> {
+    let pair = Pair::tcp(ctx).await?;
+    let (count, limit) = (ctx.scale.connects, ctx.scale.limit);
+    let rates = pair
+        .rounds(ctx, move |addr| {
+            Ok([drive::connect_rate(addr, count, limit)?])
+        })
+        .await?;
+    pair.stop().await;
+    Ok(vec![rates.rate_row(
+        "tcp-connect",
+        &format!("TCP connect, 1 B echo, close x{count}, tcp-echo-server"),
+        "connections/s",
+        Target::None,
+    )])
+}
+
+/// RTT with 1,000 connections open on one server, all in ping-pong at once.
+pub async fn concurrent(ctx: &Ctx) -> Result<Vec<Row>> {
+    let pair = Pair::tcp(ctx).await?;
+    let (conns, count, limit) = (
+        ctx.scale.concurrent_conns,
+        ctx.scale.concurrent_pings,
+        ctx.scale.limit,
+    );
+    let mut rtts = Sides::default();
+    for side in ctx.order() {
+        let samples = drive::concurrent(pair.addr(side), conns, count, PING_SIZE, limit)
+            .await
+            .with_context(|| format!("{conns} concurrent connections"))?;
+        rtts.push(side, samples);
+    }
+    pair.stop().await;
+    Ok(rtts.rtt_rows(
+        ["concurrent-rtt-p50", "concurrent-rtt-p99"],
+        &format!("{conns} TCP connections at once, {PING_SIZE} B ping-pong x{count} each, tcp-echo-server"),
+        Target::None,
+        Target::RatioAtMost(2.0),
+    ))
+}

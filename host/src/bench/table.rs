@@ -1,0 +1,226 @@
+//! One row of figures, its target, and how the rows print: a table for
+//! people, the same figures in JSON.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use super::Bench;
+
+/// What a row should reach.
+#[derive(Clone, Copy, Debug)]
+pub enum Target {
+    /// socklab / baseline at most this (times).
+    RatioAtMost(f64),
+    /// socklab / baseline at least this (rates).
+    RatioAtLeast(f64),
+    /// socklab / baseline strictly below this.
+    RatioBelow(f64),
+    /// socklab's own figure at most this, in the row's unit.
+    AtMost(f64),
+    /// No target: shown for context.
+    None,
+}
+
+impl Target {
+    fn text(self, unit: &str) -> String {
+        match self {
+            Target::RatioAtMost(r) => format!("<= {r:.2}x"),
+            Target::RatioAtLeast(r) => format!(">= {r:.2}x"),
+            Target::RatioBelow(r) => format!("< {r:.2}x"),
+            Target::AtMost(v) => format!("<= {} {unit}", number(v)),
+            Target::None => "-".into(),
+        }
+    }
+
+    fn met(self, socklab: Option<f64>, ratio: Option<f64>) -> Option<bool> {
+        match self {
+            Target::RatioAtMost(r) => ratio.map(|x| x <= r),
+            Target::RatioAtLeast(r) => ratio.map(|x| x >= r),
+            Target::RatioBelow(r) => ratio.map(|x| x < r),
+            Target::AtMost(v) => socklab.map(|x| x <= v),
+            Target::None => None,
+        }
+    }
+}
+
+/// One figure, for the baseline and for socklab.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    /// Stable name, for `--json` readers: `tcp-rtt-p50`, ...
+    pub name: &'static str,
+    /// What was measured, in a few words.
+    pub what: String,
+    /// `us`, `ms`, `MB/s`, `datagrams/s`, `connections/s`, `MiB`.
+    pub unit: &'static str,
+    /// What the baseline is: `native`, `wasmtime run`, or `-`.
+    pub baseline_kind: &'static str,
+    pub baseline: Option<f64>,
+    pub socklab: Option<f64>,
+    /// socklab / baseline.
+    pub ratio: Option<f64>,
+    /// The target as text (`<= 1.10x`, `<= 5 ms`, `-`).
+    pub target: String,
+    /// Whether the target was met; `null` without a target or a figure.
+    pub met: Option<bool>,
+    /// Why a figure is missing, or what else the row saw (datagrams lost).
+    pub note: Option<String>,
+}
+
+impl Row {
+    /// A row with no figures yet.
+    fn empty(name: &'static str, what: String, unit: &'static str, target: Target) -> Row {
+        Row {
+            name,
+            what,
+            unit,
+            baseline_kind: "-",
+            baseline: None,
+            socklab: None,
+            ratio: None,
+            target: target.text(unit),
+            met: None,
+            note: None,
+        }
+    }
+
+    /// A row comparing socklab with a native baseline.
+    pub fn compare(
+        name: &'static str,
+        what: impl Into<String>,
+        unit: &'static str,
+        baseline: f64,
+        socklab: f64,
+        target: Target,
+    ) -> Row {
+        let ratio = Some(socklab / baseline);
+        Row {
+            baseline_kind: "native",
+            baseline: Some(baseline),
+            socklab: Some(socklab),
+            ratio,
+            met: target.met(Some(socklab), ratio),
+            ..Row::empty(name, what.into(), unit, target)
+        }
+    }
+
+    /// A row with socklab's figure alone.
+    pub fn alone(
+        name: &'static str,
+        what: impl Into<String>,
+        unit: &'static str,
+        socklab: f64,
+        target: Target,
+    ) -> Row {
+        Row {
+            socklab: Some(socklab),
+            met: target.met(Some(socklab), None),
+            ..Row::empty(name, what.into(), unit, target)
+        }
+    }
+
+    /// A row that could not be measured, and why.
+    pub fn not_measured(
+        name: &'static str,
+        what: impl Into<String>,
+        unit: &'static str,
+        target: Target,
+        why: impl Into<String>,
+    ) -> Row {
+        let note = Some(format!("not measured: {}", why.into()));
+        Row::empty(name, what.into(), unit, target).note(note)
+    }
+
+    pub fn note(mut self, note: Option<String>) -> Row {
+        self.note = note;
+        self
+    }
+
+    pub fn baseline_kind(mut self, kind: &'static str) -> Row {
+        self.baseline_kind = kind;
+        self
+    }
+}
+
+/// The `p`th percentile (0..=100) of `samples`, nearest rank.
+pub fn percentile(samples: &[f64], p: f64) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// The median of `samples` (the mean of the middle two for an even count).
+pub fn median(samples: &[f64]) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    }
+}
+
+/// A figure with about three significant digits.
+fn number(v: f64) -> String {
+    match v.abs() {
+        x if x >= 100.0 => format!("{v:.0}"),
+        x if x >= 10.0 => format!("{v:.1}"),
+        _ => format!("{v:.2}"),
+    }
+}
+
+pub fn render(bench: &Bench) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "socklab {} (wasmtime {}) bench{}: {} rounds, native and guest alternating",
+        bench.socklab,
+        bench.wasmtime,
+        if bench.quick { " --quick" } else { "" },
+        bench.scale.rounds
+    );
+    let _ = writeln!(
+        out,
+        "{:<24} {:<14} {:>12} {:>12} {:>7}  {:<10} result",
+        "row", "unit", "baseline", "socklab", "ratio", "target"
+    );
+    for row in &bench.rows {
+        let figure = |v: Option<f64>| v.map_or("-".to_string(), number);
+        let result = match row.met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "-",
+        };
+        let baseline = match (row.baseline_kind, row.baseline) {
+            ("wasmtime run", Some(v)) => format!("{} (wt)", number(v)),
+            (_, v) => figure(v),
+        };
+        let _ = writeln!(
+            out,
+            "{:<24} {:<14} {:>12} {:>12} {:>7}  {:<10} {}",
+            row.name,
+            row.unit,
+            baseline,
+            figure(row.socklab),
+            row.ratio.map_or("-".into(), |r| format!("{r:.2}x")),
+            row.target,
+            result
+        );
+        if let Some(note) = &row.note {
+            let _ = writeln!(out, "{:<24} {note}", "");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "baseline: a native Rust (tokio) server in this process ((wt): `wasmtime run`); ratio = socklab / baseline; {:.0} s",
+        bench.seconds
+    );
+    out
+}
+
+pub fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}

@@ -1,0 +1,200 @@
+//! `socklab run` against `wasmtime run`: the same `wasi:cli` command
+//! component (`net-command ping`, a std::net ping-pong against a native echo
+//! server) run as a whole process by each, compiled caches warm, timed from
+//! spawn to exit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::native;
+use super::table::{Row, Target, median};
+use super::{Ctx, Side};
+
+const ROW: &str = "wasmtime-run";
+
+/// `wasmtime` on PATH, if there is one.
+fn wasmtime_on_path() -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("wasmtime"))
+        .find(|p| p.is_file())
+}
+
+/// Run `cmd` to its end within `limit`, checking it printed `expect`; how
+/// long it took.
+fn timed(mut cmd: Command, expect: &str, limit: Duration) -> Result<Duration> {
+    let what = format!("{cmd:?}");
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {what}"))?;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{what} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    };
+    let elapsed = start.elapsed();
+    let output = child.wait_with_output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !status.success() || !stdout.contains(expect) {
+        bail!(
+            "{what} failed ({status}): {}{}",
+            stdout.trim(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(elapsed)
+}
+
+/// The two command lines, ready to run `net-command ping ADDR N 64`.
+struct Commands {
+    socklab: PathBuf,
+    wasmtime: PathBuf,
+    component: PathBuf,
+    /// Where each tool keeps its compiled cache for this bench.
+    scratch: PathBuf,
+}
+
+impl Commands {
+    fn command(&self, side: Side, ping: &[String]) -> Command {
+        match side {
+            Side::Guest => {
+                let mut cmd = Command::new(&self.socklab);
+                // socklab's cache lives under $XDG_CACHE_HOME: keep it here.
+                cmd.env("XDG_CACHE_HOME", self.scratch.join("xdg"))
+                    .arg("run")
+                    .arg("--audit")
+                    .arg(self.scratch.join("run-audit.jsonl"))
+                    .arg("--allow")
+                    .arg(format!("tcp-connect={}", ping[1]))
+                    .arg(&self.component)
+                    .arg("--")
+                    .args(ping);
+                cmd
+            }
+            Side::Native => {
+                let mut cmd = Command::new(&self.wasmtime);
+                cmd.arg("run")
+                    .arg("-S")
+                    .arg("inherit-network=y")
+                    .arg("-C")
+                    .arg(format!(
+                        "cache-config={}",
+                        self.scratch.join("wasmtime-cache.toml").display()
+                    ))
+                    .arg(&self.component)
+                    .args(ping);
+                cmd
+            }
+        }
+    }
+}
+
+fn wasmtime_version(wasmtime: &Path) -> String {
+    Command::new(wasmtime)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+pub async fn wasmtime_run(ctx: &Ctx) -> Result<Vec<Row>> {
+    let count = ctx.scale.command_pings;
+    let what = format!("net-command ping (std::net, 64 B x{count}) as a process, spawn to exit");
+    let unit = "ms";
+    let target = Target::RatioBelow(1.0);
+    let Some(wasmtime) = wasmtime_on_path() else {
+        return Ok(vec![Row::not_measured(
+            ROW,
+            what,
+            unit,
+            target,
+            "no `wasmtime` on PATH",
+        )]);
+    };
+    let Some(socklab) = ctx.socklab_exe.clone() else {
+        return Ok(vec![Row::not_measured(
+            ROW,
+            what,
+            unit,
+            target,
+            "the socklab binary is unknown",
+        )]);
+    };
+    let Some((_, component)) = ctx
+        .lab
+        .bundled()
+        .into_iter()
+        .find(|(g, _)| g.name == "net-command")
+    else {
+        return Ok(vec![Row::not_measured(
+            ROW,
+            what,
+            unit,
+            target,
+            "the bundled net-command was not found",
+        )]);
+    };
+    let scratch = ctx.scratch.path().to_path_buf();
+    let cache_dir = scratch.join("wasmtime-cache");
+    std::fs::write(
+        scratch.join("wasmtime-cache.toml"),
+        format!(
+            "[cache]\ndirectory = {:?}\n",
+            cache_dir.display().to_string()
+        ),
+    )?;
+    let commands = Commands {
+        socklab,
+        wasmtime: wasmtime.clone(),
+        component,
+        scratch,
+    };
+    let server = native::tcp_echo().await?;
+    let ping = vec![
+        "ping".to_string(),
+        server.addr.to_string(),
+        count.to_string(),
+        "64".into(),
+    ];
+    let limit = ctx.scale.limit;
+    let expect = "round trips";
+    let order: Vec<Side> = ctx.order().collect();
+    let times = tokio::task::spawn_blocking(move || -> Result<[Vec<f64>; 2]> {
+        // One run each first, so both compiled caches are warm.
+        for side in [Side::Native, Side::Guest] {
+            timed(commands.command(side, &ping), expect, limit)?;
+        }
+        let mut times = [Vec::new(), Vec::new()];
+        for side in order {
+            let t = timed(commands.command(side, &ping), expect, limit)?;
+            times[(side == Side::Guest) as usize].push(t.as_secs_f64() * 1e3);
+        }
+        Ok(times)
+    })
+    .await??;
+    drop(server);
+    Ok(vec![
+        Row::compare(
+            ROW,
+            what,
+            unit,
+            median(&times[0]),
+            median(&times[1]),
+            target,
+        )
+        .baseline_kind("wasmtime run")
+        .note(Some(format!("baseline: {}", wasmtime_version(&wasmtime)))),
+    ])
+}
