@@ -582,3 +582,43 @@ fn lab_progress_bar_shows_on_a_terminal() {
         "no progress bar in: {seen}"
     );
 }
+
+#[test]
+fn lab_a_spinning_node_is_stopped_and_the_others_carry_on() {
+    let (done, report, _dir) = lab_text(
+        r#"
+        [messages]
+        count = 5
+        [nodes.s]
+        guest = "tcp-echo-server"
+        [nodes.good]
+        guest = "tcp-client"
+        [nodes.bad]
+        guest = "hostile-spin"
+        cpu_limit = "300ms"
+        [[links]]
+        from = "@good"
+        to = "@s"
+        [[links]]
+        from = "@bad"
+        to = "@s"
+        "#,
+        &[],
+    );
+    done.assert_code(3);
+    let bad = report["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client"] == "bad")
+        .unwrap();
+    assert!(
+        bad["guest"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("--cpu-limit 300ms"),
+        "{bad:#}"
+    );
+    assert_all_answered(&done, &report, "tcp");
+    assert_eq!(n(&figures(&report, "tcp")["answered"]), 5);
+}
