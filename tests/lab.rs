@@ -69,8 +69,17 @@ fn lab_baseline_answers_everything() {
     let written: Value =
         serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(written["fates"], report["fates"]);
-    // The progress bar stays off when stderr is not a terminal.
-    assert!(!done.stderr.contains("messages"), "{done}");
+    // Off a terminal there is no progress bar, only one line saying what
+    // is under way.
+    assert!(
+        done.stderr
+            .starts_with("lab: 2 links, 20 messages in all, 1 round;"),
+        "{done}"
+    );
+    assert!(
+        !done.stderr.contains('\r') && !done.stderr.contains("=>"),
+        "{done}"
+    );
     // Every guest's and the file's SHA-256 are in the report.
     assert_eq!(report["experiment"]["sha256"].as_str().unwrap().len(), 64);
     for guest in report["servers"].as_array().unwrap() {
@@ -621,4 +630,28 @@ fn lab_a_spinning_node_is_stopped_and_the_others_carry_on() {
     );
     assert_all_answered(&done, &report, "tcp");
     assert_eq!(n(&figures(&report, "tcp")["answered"]), 5);
+}
+
+#[test]
+fn lab_ctrl_c_stops_and_reports_what_finished() {
+    // The full loss example runs for several seconds (TCP waits out its
+    // retransmission timeouts); interrupt it once it is under way.
+    let out = tempfile::tempdir().unwrap();
+    let file_arg = example("tcp-vs-udp-loss.toml").display().to_string();
+    let out_arg = out.path().display().to_string();
+    let mut lab = socklab(&["--json", "lab", &file_arg, "--out", &out_arg]);
+    lab.wait_line(Stream::Stderr, "lab: ");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &lab.pid().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success());
+    let done = lab.finish();
+    done.assert_code(130);
+    let report = done.json();
+    assert_eq!(report["interrupted"], true, "{done}");
+    // The server records are there; the cut-short clients left none.
+    assert_eq!(report["servers"].as_array().unwrap().len(), 2, "{done}");
+    assert!(report["clients"].as_array().unwrap().len() < 2, "{done}");
+    assert!(out.path().join("report.json").exists());
 }

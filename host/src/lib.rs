@@ -3,9 +3,9 @@
 //! network.
 //!
 //! # Where to start reading
-//! - [`cli`]: the commands (`demo`, `serve`, `connect`, `exchange`, `run`,
-//!   `guests`, `inspect`, `bench`): their flags in `cli/args.rs`, what each drives in
-//!   `cli/mod.rs`. `main.rs` only parses and calls it.
+//! - [`cli`]: the commands (`demo`, `serve`, `connect`, `exchange`, `lab`,
+//!   `run`, `guests`, `inspect`, `bench`): their flags in `cli/args.rs`, what
+//!   each drives in `cli/mod.rs`. `main.rs` only parses and calls it.
 //! - [`bench`]: `socklab bench` and `cargo bench`: each figure against a
 //!   native baseline in the same run (`bench/mod.rs` lists the rows).
 //! - [`command`]: `socklab run`, for ordinary `wasi:cli` commands.

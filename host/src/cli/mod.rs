@@ -165,7 +165,17 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 chart: !no_chart,
                 json: cli.json,
             };
-            return crate::experiment::run_file(&lab, &file, &overrides, options).await;
+            // Ctrl-C or SIGTERM ends the run early with a report of what
+            // finished; caught before anything starts.
+            let shutdown = Shutdown::install()?;
+            return crate::experiment::run_file(
+                &lab,
+                &file,
+                &overrides,
+                options,
+                shutdown.requested(),
+            )
+            .await;
         }
         Command::Bench { quick, only } => {
             let options = crate::bench::Options {

@@ -45,6 +45,7 @@ pub async fn run_file(
     path: &Path,
     overrides: &plan::Overrides,
     options: LabOptions,
+    interrupt: impl Future<Output = ()>,
 ) -> Result<i32> {
     let plan = plan::load(lab, path, overrides)?;
     let out = options.out.clone().unwrap_or_else(|| {
@@ -59,7 +60,7 @@ pub async fn run_file(
     let run_options = runner::Options {
         pcap: options.pcap.clone(),
     };
-    let run = runner::run(lab, plan, &run_options).await?;
+    let run = runner::run(lab, plan, &run_options, interrupt).await?;
 
     let chart = if options.chart {
         let path = out.join("rtt.svg");

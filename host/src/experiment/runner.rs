@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use socklab_relay::{Capture, LinkSpec, LinkStats, Relay, start_tcp, start_udp};
@@ -67,13 +67,25 @@ pub struct LabRun {
     /// Packets written to the capture, when one was asked for.
     pub captured: Option<usize>,
     pub elapsed: Duration,
+    /// Whether Ctrl-C cut the run short.
+    pub interrupted: bool,
 }
 
 /// Run `plan`. Guest failures end up in the records; an `Err` means the host
 /// itself could not go on (a relay could not bind, the capture could not be
 /// written).
-pub async fn run(lab: &Arc<Lab>, plan: Plan, options: &Options) -> Result<LabRun> {
+///
+/// When `interrupt` resolves (Ctrl-C), the clients still running are
+/// cancelled, no further round starts, and the report holds what finished.
+pub async fn run(
+    lab: &Arc<Lab>,
+    plan: Plan,
+    options: &Options,
+    interrupt: impl Future<Output = ()>,
+) -> Result<LabRun> {
     let start = Instant::now();
+    tokio::pin!(interrupt);
+    let mut interrupted = false;
     let capture = options.pcap.as_ref().map(|_| Capture::new());
 
     let mut running: Vec<RunningServer> = Vec::new();
@@ -94,6 +106,7 @@ pub async fn run(lab: &Arc<Lab>, plan: Plan, options: &Options) -> Result<LabRun
                     fates: Vec::new(),
                     captured: None,
                     elapsed: start.elapsed(),
+                    interrupted: false,
                 });
             }
         }
@@ -113,8 +126,22 @@ pub async fn run(lab: &Arc<Lab>, plan: Plan, options: &Options) -> Result<LabRun
             .progress_chars("=> "),
     );
 
+    if bar.is_hidden() {
+        // No bar off a terminal: one line says what is under way.
+        let links: u32 = plan.clients.iter().map(|c| c.instances).sum();
+        eprintln!(
+            "lab: {} links, {total} messages in all, {} {}; Ctrl-C stops and reports what finished",
+            links,
+            plan.repeats,
+            if plan.repeats == 1 { "round" } else { "rounds" }
+        );
+    }
+
     let mut clients = Vec::new();
     for repeat in 0..plan.repeats {
+        if interrupted {
+            break;
+        }
         bar.set_message(format!("round {} of {}", repeat + 1, plan.repeats));
         let mut tasks = JoinSet::new();
         let mut live: Vec<Weak<Relay>> = Vec::new();
@@ -169,9 +196,16 @@ pub async fn run(lab: &Arc<Lab>, plan: Plan, options: &Options) -> Result<LabRun
         loop {
             tokio::select! {
                 joined = tasks.join_next() => match joined {
-                    Some(run) => finished.push(run.context("a client task failed")?),
+                    Some(Ok(run)) => finished.push(run),
+                    // Cancelled by the interrupt: it leaves no record.
+                    Some(Err(e)) if e.is_cancelled() => {}
+                    Some(Err(e)) => return Err(anyhow!("a client task failed: {e}")),
                     None => break,
                 },
+                () = &mut interrupt, if !interrupted => {
+                    interrupted = true;
+                    tasks.abort_all();
+                }
                 _ = ticker.tick(), if !bar.is_hidden() => {
                     let carried: u64 = live
                         .iter()
@@ -244,6 +278,7 @@ pub async fn run(lab: &Arc<Lab>, plan: Plan, options: &Options) -> Result<LabRun
         fates,
         captured,
         elapsed: start.elapsed(),
+        interrupted,
     })
 }
 

@@ -29,6 +29,9 @@ pub struct Document<'a> {
     pub pcap: Option<String>,
     /// Packets in the capture.
     pub captured: Option<usize>,
+    /// Whether Ctrl-C cut the run short: the report then holds only the
+    /// client runs that finished.
+    pub interrupted: bool,
 }
 
 /// What ran.
@@ -232,6 +235,13 @@ pub fn text(run: &LabRun, doc: &Document<'_>) -> String {
         e.seed,
         e.elapsed_ms / 1e3
     );
+    if run.interrupted {
+        let _ = writeln!(
+            out,
+            "interrupted: the report holds the {} that finished",
+            plural(run.clients.len() as u64, "client run", "client runs")
+        );
+    }
     for s in doc.servers {
         let at = s.listening.map_or("-".into(), |a| a.to_string());
         let _ = writeln!(
@@ -351,10 +361,16 @@ fn opt_ms(us: Option<f64>) -> String {
     us.map_or("-".into(), ms)
 }
 
+/// Exit code of a run that Ctrl-C cut short (128 + SIGINT, as shells do).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
 /// 0 when every guest ran to its end, 3 when a limit stopped one, 1 for any
-/// other failure or refusal. Lost and late messages are the experiment's
+/// other failure or refusal, 130 when interrupted. Lost and late messages are the experiment's
 /// findings, not failures.
 pub fn exit_code(run: &LabRun) -> i32 {
+    if run.interrupted {
+        return EXIT_INTERRUPTED;
+    }
     let guests = run
         .servers
         .iter()
@@ -397,6 +413,7 @@ impl<'a> Document<'a> {
             chart,
             pcap,
             captured: run.captured,
+            interrupted: run.interrupted,
         }
     }
 }
