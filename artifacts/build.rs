@@ -146,9 +146,45 @@ fn main() {
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
 }
 
-/// Stop with a message that says what to do when the wasm target is missing,
-/// instead of cargo's "can't find crate for `core`".
+/// Make sure the `wasm32-wasip2` standard library is there before the guests
+/// are built. `rust-toolchain.toml` lists the target, but rustup adds a
+/// toolchain's targets only when it installs the toolchain, so a toolchain
+/// installed before lacks it. With rustup at hand (cargo run through its
+/// proxy), install the target and say so in a warning; without it, stop at
+/// once with the one line that says what to do, as cargo's first error.
 fn require_wasm_target() {
+    if wasm_target_installed() {
+        return;
+    }
+    let Some((rustup, toolchain)) = rustup() else {
+        fail(
+            "the wasm32-wasip2 target is not installed, so socklab's guests cannot be built: \
+             install it for this Rust toolchain (with rustup: `rustup target add wasm32-wasip2`) and build again",
+        );
+    };
+    println!(
+        "cargo::warning=the wasm32-wasip2 target was missing from toolchain {toolchain}; \
+         installing it with `rustup target add wasm32-wasip2 --toolchain {toolchain}` (socklab's guests are built for it)"
+    );
+    let added = Command::new(&rustup)
+        .args(["target", "add", "wasm32-wasip2", "--toolchain", &toolchain])
+        .status();
+    match added {
+        Ok(status) if status.success() && wasm_target_installed() => {}
+        Ok(status) => fail(&format!(
+            "`rustup target add wasm32-wasip2 --toolchain {toolchain}` failed ({status}); \
+             run it yourself (is the network reachable?) and build again"
+        )),
+        Err(e) => fail(&format!(
+            "cannot run {} to install the wasm32-wasip2 target ({e}); \
+             run `rustup target add wasm32-wasip2` yourself and build again",
+            rustup.display()
+        )),
+    }
+}
+
+/// Whether the compiler's sysroot holds the `wasm32-wasip2` standard library.
+fn wasm_target_installed() -> bool {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let sysroot = Command::new(rustc)
         .args(["--print", "sysroot"])
@@ -156,15 +192,32 @@ fn require_wasm_target() {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    if let Some(sysroot) = sysroot {
-        let lib = sysroot.join("lib/rustlib/wasm32-wasip2");
-        if !lib.exists() {
-            panic!(
-                "\n\nThe wasm32-wasip2 target is not installed, so socklab's guests cannot be built.\n\
-                 Run `rustup target add wasm32-wasip2` and build again.\n\n"
-            );
-        }
+    // A compiler that cannot say where its sysroot is: let the guest build
+    // itself say what is wrong.
+    sysroot.is_none_or(|s| s.join("lib/rustlib/wasm32-wasip2/lib").is_dir())
+}
+
+/// The `rustup` that runs this build and the toolchain it picked, when cargo
+/// was started through rustup's proxy (which sets `RUSTUP_TOOLCHAIN`).
+fn rustup() -> Option<(PathBuf, String)> {
+    let toolchain = env::var("RUSTUP_TOOLCHAIN").ok().filter(|t| !t.is_empty())?;
+    let mut dirs: Vec<PathBuf> = env::var_os("PATH")
+        .map(|p| env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(home) = env::var_os("CARGO_HOME") {
+        dirs.push(PathBuf::from(home).join("bin"));
     }
+    let rustup = dirs
+        .into_iter()
+        .map(|d| d.join("rustup"))
+        .find(|p| p.is_file())?;
+    Some((rustup, toolchain))
+}
+
+/// Fail the build with `message` as cargo's error line.
+fn fail(message: &str) -> ! {
+    println!("cargo::error={message}");
+    std::process::exit(1);
 }
 
 /// The source files a guest was built from, read from cargo's `.d` file, so
