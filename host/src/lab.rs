@@ -19,6 +19,7 @@ use wasmtime::{Config, Engine};
 use crate::audit::Audit;
 use crate::bad_input;
 use crate::cache::Cache;
+use crate::input::{MAX_COMPONENT, read_capped};
 use crate::limits::TICK;
 use crate::roles::{Role, bindings};
 use crate::state::GuestState;
@@ -55,6 +56,18 @@ impl Lab {
     /// An engine configured for socklab's guests, and a linker that offers
     /// them WASI 0.2 and the `socklab:lab/host` interface.
     pub fn new(guest_dir: Option<PathBuf>) -> Result<Lab> {
+        if let Some(dir) = guest_dir.as_ref().filter(|d| !d.is_dir()) {
+            bad_input!(
+                "--guest-dir {} is not a directory; give the directory that holds the guest components",
+                dir.display()
+            );
+        }
+        if let Some(dir) = env_guest_dir().filter(|d| !d.is_dir()) {
+            bad_input!(
+                "SOCKLAB_GUEST_DIR={} is not a directory; set it to the directory that holds the guest components, or unset it",
+                dir.display()
+            );
+        }
         keep_freed_memory();
         let mut config = Config::new();
         config.wasm_component_model(true);
@@ -90,9 +103,9 @@ impl Lab {
     /// its path, SHA-256 and component.
     pub fn compile_only(&self, spec: &str) -> Result<(PathBuf, String, Component)> {
         let (_, path) = self.resolve(spec)?;
-        let bytes = match std::fs::read(&path) {
+        let bytes = match read_capped(&path, MAX_COMPONENT, "a guest component") {
             Ok(bytes) => bytes,
-            Err(e) => bad_input!("cannot read guest {}: {e}", path.display()),
+            Err(e) => bad_input!("guest {} {e}", path.display()),
         };
         check_component_header(&path, &bytes)?;
         let sha256 = hex(&Sha256::digest(&bytes));
@@ -112,6 +125,12 @@ impl Lab {
             .map(|(name, _)| name.to_string())
             .collect();
         let Some(role) = exports.iter().find_map(|e| Role::from_export(e)) else {
+            if exports.is_empty() && component.component_type().imports(&self.engine).len() == 0 {
+                bad_input!(
+                    "guest {} is an empty component (it imports and exports nothing): is the file cut short? Build or copy it again",
+                    path.display()
+                );
+            }
             let list = if exports.is_empty() {
                 "nothing".to_string()
             } else {
@@ -139,10 +158,16 @@ impl Lab {
         }))
     }
 
-    /// The bundled guests that can be found, with their paths.
-    pub fn bundled(&self) -> Vec<(&'static socklab_artifacts::Guest, PathBuf)> {
-        socklab_artifacts::GUESTS
-            .iter()
+    /// The bundled guests that can be found, with their paths: the Rust ones
+    /// the build made, then the Python ones once `guest-py/build.sh` has
+    /// made them.
+    pub fn bundled(&self) -> Vec<(Bundled, PathBuf)> {
+        let rust = socklab_artifacts::GUESTS.iter().map(|g| Bundled {
+            name: g.name,
+            about: g.about,
+            language: "rust",
+        });
+        rust.chain(PYTHON_GUESTS.iter().copied())
             .filter_map(|g| self.find_bundled(g.name).map(|p| (g, p)))
             .collect()
     }
@@ -176,8 +201,7 @@ impl Lab {
 
     fn find_bundled(&self, name: &str) -> Option<PathBuf> {
         let file = format!("{}.wasm", name.replace('-', "_"));
-        let env_dir = std::env::var_os("SOCKLAB_GUEST_DIR").map(PathBuf::from);
-        let dirs = [self.guest_dir.clone(), env_dir];
+        let dirs = [self.guest_dir.clone(), env_guest_dir()];
         for dir in dirs.into_iter().flatten() {
             for candidate in [dir.join(&file), dir.join(format!("{name}.wasm"))] {
                 if candidate.is_file() {
@@ -185,11 +209,18 @@ impl Lab {
                 }
             }
         }
-        socklab_artifacts::GUESTS
+        let built = socklab_artifacts::GUESTS
             .iter()
             .find(|g| g.name == name)
             .map(|g| PathBuf::from(g.path))
-            .filter(|p| p.is_file())
+            .filter(|p| p.is_file());
+        built.or_else(|| {
+            PYTHON_GUESTS.iter().find(|g| g.name == name)?;
+            python_guest_dirs()
+                .into_iter()
+                .map(|d| d.join(format!("{name}.wasm")))
+                .find(|p| p.is_file())
+        })
     }
 
     fn compile(&self, path: &Path, sha256: &str, bytes: &[u8]) -> Result<Component> {
@@ -198,7 +229,11 @@ impl Lab {
         }
         let compile = || match Component::new(&self.engine, bytes) {
             Ok(c) => Ok(c),
-            Err(e) => bad_input!("guest {} is not a valid component: {e}", path.display()),
+            Err(e) => bad_input!(
+                "guest {} is not a valid component: {}; if it was cut short (a partial copy or download), build or copy it again",
+                path.display(),
+                format!("{e:#}").replace('\n', " ")
+            ),
         };
         let component = match &self.cache {
             Some(cache) => cache.get_or_compile(&self.engine, sha256, compile)?,
@@ -223,6 +258,57 @@ impl Lab {
     ) -> wasmtime::Result<InstancePre<GuestState>> {
         self.linker.instantiate_pre(component)
     }
+}
+
+/// A guest `socklab guests` lists.
+#[derive(Clone, Copy, Debug)]
+pub struct Bundled {
+    /// The name users type.
+    pub name: &'static str,
+    /// One line on what it does.
+    pub about: &'static str,
+    /// What it is written in: `rust` or `python`.
+    pub language: &'static str,
+}
+
+/// The guests `guest-py/build.sh` makes with componentize-py, found once
+/// built.
+pub const PYTHON_GUESTS: [Bundled; 2] = [
+    Bundled {
+        name: "py-tcp-client",
+        about: "the TCP client in Python (componentize-py), line replies",
+        language: "python",
+    },
+    Bundled {
+        name: "py-udp-echo-server",
+        about: "the UDP echo server in Python (componentize-py)",
+        language: "python",
+    },
+];
+
+/// Where the Python guests are looked for: `$SOCKLAB_PY_GUEST_DIR`, then
+/// `guest-py/` in the target directory the build used (where
+/// `guest-py/build.sh` writes them by default).
+fn python_guest_dirs() -> Vec<PathBuf> {
+    let env = std::env::var_os("SOCKLAB_PY_GUEST_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
+    // The build's guests live in TARGET/PROFILE/build/socklab-artifacts-*/...
+    let target = socklab_artifacts::GUESTS.first().and_then(|g| {
+        let path = Path::new(g.path);
+        let build = path
+            .ancestors()
+            .find(|a| a.file_name().is_some_and(|n| n == "build"))?;
+        Some(build.parent()?.parent()?.join("guest-py"))
+    });
+    env.into_iter().chain(target).collect()
+}
+
+/// `$SOCKLAB_GUEST_DIR`, when set and not empty.
+fn env_guest_dir() -> Option<PathBuf> {
+    std::env::var_os("SOCKLAB_GUEST_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
 }
 
 /// Keep up to 64 MiB of freed heap in the process instead of handing it back

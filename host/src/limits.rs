@@ -56,12 +56,45 @@ impl Default for Limits {
     }
 }
 
+/// Which limit: each one is a flag of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum LimitKind {
+    /// `--memory-limit`: linear memory.
+    #[serde(rename = "memory-limit")]
+    Memory,
+    /// `--cpu-limit`: time in the guest's own code.
+    #[serde(rename = "cpu-limit")]
+    Cpu,
+    /// `--max-sockets`: sockets held at once.
+    #[serde(rename = "max-sockets")]
+    Sockets,
+    /// `--max-connections`: accepted connections open at once.
+    #[serde(rename = "max-connections")]
+    Connections,
+    /// `--deadline`: wall-clock time per run.
+    #[serde(rename = "deadline")]
+    Deadline,
+}
+
+impl LimitKind {
+    /// The flag that sets it, without its dashes: `memory-limit`.
+    pub fn flag(self) -> &'static str {
+        match self {
+            LimitKind::Memory => "memory-limit",
+            LimitKind::Cpu => "cpu-limit",
+            LimitKind::Sockets => "max-sockets",
+            LimitKind::Connections => "max-connections",
+            LimitKind::Deadline => "deadline",
+        }
+    }
+}
+
 /// A limit a guest ran into.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LimitHit {
-    /// The flag that sets it: `memory-limit`, `cpu-limit`, `max-sockets`,
-    /// `max-connections`, `deadline`.
-    pub limit: &'static str,
+    /// Which limit (`memory-limit`, `cpu-limit`, `max-sockets`,
+    /// `max-connections`, `deadline` in the JSON).
+    pub limit: LimitKind,
     /// Its value, as the flag takes it: `64MiB`, `2s`, `16`.
     pub value: String,
     /// Whether the guest was stopped (memory, CPU, deadline) or only refused
@@ -73,7 +106,7 @@ pub struct LimitHit {
 
 impl fmt::Display for LimitHit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "--{} {}", self.limit, self.value)?;
+        write!(f, "--{} {}", self.limit.flag(), self.value)?;
         if self.stopped {
             f.write_str(" reached; the guest was stopped")
         } else {
@@ -104,18 +137,17 @@ impl Meter {
     }
 
     /// Record a limit hit (once per limit, counting repeats).
-    pub fn hit(&mut self, limit: &'static str, stopped: bool) {
+    pub fn hit(&mut self, limit: LimitKind, stopped: bool) {
         if let Some(h) = self.hits.iter_mut().find(|h| h.limit == limit) {
             h.count += 1;
             return;
         }
         let value = match limit {
-            "memory-limit" => show_size(self.limits.memory),
-            "cpu-limit" => show_duration(self.limits.cpu),
-            "max-sockets" => self.limits.max_sockets.to_string(),
-            "max-connections" => self.limits.max_connections.to_string(),
-            "deadline" => self.limits.deadline.map_or("none".into(), show_duration),
-            _ => String::new(),
+            LimitKind::Memory => show_size(self.limits.memory),
+            LimitKind::Cpu => show_duration(self.limits.cpu),
+            LimitKind::Sockets => self.limits.max_sockets.to_string(),
+            LimitKind::Connections => self.limits.max_connections.to_string(),
+            LimitKind::Deadline => self.limits.deadline.map_or("none".into(), show_duration),
         };
         self.hits.push(LimitHit {
             limit,
@@ -153,15 +185,10 @@ impl Meter {
             self.running_since = Some(now);
         }
         if self.cpu_used > self.limits.cpu {
-            self.hit("cpu-limit", true);
+            self.hit(LimitKind::Cpu, true);
             return true;
         }
         false
-    }
-
-    /// CPU time used so far.
-    pub fn cpu_used(&self) -> Duration {
-        self.cpu_used
     }
 }
 
@@ -239,6 +266,41 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     n.checked_mul(1 << shift)
         .filter(|&b| b > 0)
         .ok_or_else(|| format!("`{text}` is not a usable size"))
+}
+
+/// The most linear memory a wasm32 guest can address.
+pub const MAX_MEMORY: u64 = 4 << 30;
+
+/// Parse a memory limit: a size no larger than [`MAX_MEMORY`].
+pub fn parse_memory_limit(text: &str) -> Result<u64, String> {
+    let bytes = parse_size(text)?;
+    if bytes > MAX_MEMORY {
+        return Err(format!(
+            "`{text}` is more than a wasm32 guest can address ({}); give at most 4GiB",
+            show_size(MAX_MEMORY)
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Parse a CPU limit: a duration no shorter than one [`TICK`], the limit's
+/// resolution (a shorter one could never be told from a tick).
+pub fn parse_cpu_limit(text: &str) -> Result<Duration, String> {
+    let limit = parse_duration(text)?;
+    if limit < TICK {
+        return Err(format!(
+            "`{text}` is under the CPU limit's resolution of {} (one epoch tick); give at least {}",
+            show_duration(TICK),
+            show_duration(TICK)
+        ));
+    }
+    Ok(limit)
+}
+
+/// The largest UDP payload one datagram carries: 65,535 bytes less the IP
+/// and UDP headers (20 + 8 over IPv4, 8 over IPv6).
+pub fn max_datagram(ipv4: bool) -> usize {
+    if ipv4 { 65_507 } else { 65_527 }
 }
 
 /// Parse `2s`, `500ms`, `1m`.

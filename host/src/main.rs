@@ -2,43 +2,42 @@
 //! Everything else lives in the library (`lib.rs` says where to start).
 
 use clap::Parser;
+use socklab::cli::usage::{self, Refusal};
 use socklab::error::BadInput;
 use socklab::report::{EXIT_BAD_INPUT, EXIT_FAILED};
+use socklab::say;
 
 fn main() {
-    let cli = match socklab::cli::Cli::try_parse() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match socklab::cli::Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
-        // Help and version are not errors; print them as clap does.
-        Err(e) if !e.use_stderr() => e.exit(),
-        // A usage error is one line (what was wrong and where to look), so
-        // scripts and people see it whole.
-        Err(e) => {
-            let rendered = e.render().to_string();
-            let message: Vec<&str> = rendered
-                .lines()
-                .map(str::trim)
-                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
-                .filter(|l| !l.is_empty())
-                .collect();
-            eprintln!("{} (see `socklab --help`)", message.join(" "));
-            std::process::exit(EXIT_BAD_INPUT);
-        }
+        Err(e) => match usage::explain(&e, &argv) {
+            Refusal::Shown => e.exit(),
+            Refusal::Help(help) => {
+                socklab::output::stderr_line(help.trim_end());
+                std::process::exit(EXIT_BAD_INPUT);
+            }
+            Refusal::Line(line) => {
+                say!("{line}");
+                std::process::exit(EXIT_BAD_INPUT);
+            }
+        },
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            say!("error: cannot start the async runtime: {e}");
             std::process::exit(EXIT_FAILED);
         }
     };
     let code = match runtime.block_on(socklab::cli::run(cli)) {
         Ok(code) => code,
         Err(e) if e.downcast_ref::<BadInput>().is_some() => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             EXIT_BAD_INPUT
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say!("error: {}", format!("{e:#}").replace('\n', " "));
             EXIT_FAILED
         }
     };

@@ -1,5 +1,5 @@
 //! The rule grammar: `OPS=TARGETS`, as `--allow` and `--deny` take it and as
-//! experiment files will store it.
+//! experiment files' `allow` and `deny` lists hold it.
 //!
 //! - `OPS`: `tcp-bind`, `tcp-listen`, `tcp-accept`, `tcp-connect`,
 //!   `udp-bind`, `udp-send`, `udp-receive`, joined by `,`; `tcp` and `udp`
@@ -244,6 +244,17 @@ fn parse_target(word: &str) -> Result<Target, String> {
         };
         (AddrMatch::Block(IpAddr::V6(ip), bits), ports)
     } else {
+        if word.matches(':').count() > 1 {
+            let (ip, block) = word.split_once('/').map_or((word, ""), |(i, b)| (i, b));
+            let bracketed = if block.is_empty() {
+                format!("[{ip}] (any port) or [{ip}]:PORT")
+            } else {
+                format!("[{ip}]/{block}")
+            };
+            return Err(format!(
+                "`{word}` looks like an IPv6 address; write it in brackets: {bracketed}"
+            ));
+        }
         let (addr, ports) = match word.split_once(':') {
             Some((a, p)) => (a, Some(p)),
             None => (word, None),
@@ -425,6 +436,8 @@ mod tests {
             ("tcp=[::1", "does not close"),
             ("tcp=10.0.0.0/33", "prefix length"),
             ("dns,tcp=x", "cannot share"),
+            ("tcp-connect=::1", "write it in brackets: [::1]"),
+            ("tcp=fd00::/8", "[fd00::]/8"),
         ] {
             let err = parse(text, Origin::Allow).unwrap_err();
             assert!(err.contains(says), "{text}: {err}");

@@ -223,7 +223,86 @@ impl Lines {
 
 /// `socklab ARGS...`, the binary cargo built for these tests.
 pub fn socklab(args: &[&str]) -> Proc {
-    Proc::spawn(Command::new(env!("CARGO_BIN_EXE_socklab")).args(args))
+    Proc::spawn(&mut socklab_command(args))
+}
+
+/// The command [`socklab`] runs, to change before spawning it.
+pub fn socklab_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_socklab"));
+    command.args(args);
+    command
+}
+
+/// Spawn `command` as a [`Proc`].
+pub fn spawn(command: &mut Command) -> Proc {
+    Proc::spawn(command)
+}
+
+/// The resident memory a process may reach in the tests of bad input before
+/// its watch kills it: far above what socklab needs, far below what would
+/// hurt the machine.
+pub const MEMORY_CEILING: u64 = 1 << 30;
+
+/// Watches a process's memory: kills it if its resident set passes a
+/// ceiling, and remembers its peak.
+pub struct MemoryWatch {
+    done: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<(u64, bool)>>,
+}
+
+impl MemoryWatch {
+    /// Start watching `pid` every 10 ms.
+    pub fn start(pid: u32, ceiling: u64) -> MemoryWatch {
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = done.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut peak, mut killed) = (0, false);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let Some((rss, hwm)) = memory_of(pid) else {
+                    break;
+                };
+                peak = peak.max(hwm).max(rss);
+                if rss > ceiling {
+                    let _ = Command::new("kill")
+                        .args(["-KILL", &pid.to_string()])
+                        .status();
+                    killed = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            (peak, killed)
+        });
+        MemoryWatch {
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    /// The peak resident memory seen, in bytes; panics if the ceiling was
+    /// passed.
+    pub fn peak(mut self) -> u64 {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (peak, killed) = self.thread.take().unwrap().join().unwrap();
+        assert!(
+            !killed,
+            "the process passed {MEMORY_CEILING} bytes of memory and was killed"
+        );
+        peak
+    }
+}
+
+/// `VmRSS` and `VmHWM` of `pid`, in bytes, while it lives.
+fn memory_of(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
 /// Run socklab with `args`, expect bad input: exit 2, nothing on stdout, no

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::grants::UserRules;
-use crate::limits::{Limits, parse_duration, parse_size};
+use crate::limits::{Limits, parse_cpu_limit, parse_duration, parse_memory_limit};
 use crate::report::Expect;
 use crate::rules::{self, Origin, Rule};
 
@@ -58,8 +58,8 @@ pub enum Command {
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0", value_parser = parse_addr)]
         listen: SocketAddr,
         /// Stop after this many sessions (TCP connections closed, UDP
-        /// datagrams answered).
-        #[arg(long, value_name = "N")]
+        /// datagrams answered); at least 1.
+        #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_from_1)]
         max_sessions: Option<u64>,
         #[command(flatten)]
         params: ParamArgs,
@@ -72,8 +72,8 @@ pub enum Command {
     Connect {
         /// The client guest: a component file or a bundled name.
         guest: String,
-        /// The server's address.
-        #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+        /// The server's address (its port, not 0).
+        #[arg(long, value_name = "ADDR", value_parser = parse_server_addr)]
         to: SocketAddr,
         #[command(flatten)]
         script: ScriptArgs,
@@ -126,15 +126,16 @@ pub enum Command {
         /// Also write what the relays carried as a pcap file.
         #[arg(long, value_name = "FILE")]
         pcap: Option<PathBuf>,
-        /// Use this seed instead of the file's.
-        #[arg(long, value_name = "N")]
+        /// Use this seed instead of the file's (a whole number from 0).
+        #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_seed)]
         seed: Option<u64>,
         /// Send at most N messages per client (a shorter run of the same
-        /// experiment).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        /// experiment); at least 1.
+        #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_from_1)]
         count: Option<u64>,
-        /// Run the clients this many rounds instead of the file's `repeats`.
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+        /// Run the clients this many rounds instead of the file's `repeats`
+        /// (1 to 1000).
+        #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_repeats)]
         repeats: Option<u32>,
         /// Do not write the chart.
         #[arg(long)]
@@ -191,8 +192,8 @@ pub struct ScriptArgs {
     /// `\n` on one connection; UDP sends each as one datagram.
     #[arg(long = "message", value_name = "TEXT")]
     pub messages: Vec<String>,
-    /// How long to wait for each reply.
-    #[arg(long, value_name = "N", default_value_t = 2000)]
+    /// How long to wait for each reply, in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 2000, allow_negative_numbers = true, value_parser = parse_u32)]
     pub timeout_ms: u32,
     /// What counts as a right reply: any reply, or the message echoed back.
     #[arg(long, value_enum, default_value_t = Expect::Any)]
@@ -219,19 +220,21 @@ pub struct SandboxArgs {
     /// Deny RULE; repeatable; deny wins over any allow.
     #[arg(long, value_name = "RULE", value_parser = parse_deny)]
     pub deny: Vec<Rule>,
-    /// Linear memory per guest (e.g. 64MiB).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    /// Linear memory per guest (e.g. 64MiB; at most 4GiB, all a wasm32
+    /// guest can address).
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
     pub memory_limit: Option<u64>,
-    /// CPU time per guest, spent in its own code (e.g. 2s).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// CPU time per guest, spent in its own code (e.g. 2s; at least 10ms,
+    /// the limit's resolution).
+    #[arg(long, value_name = "DURATION", value_parser = parse_cpu_limit)]
     pub cpu_limit: Option<std::time::Duration>,
     /// Sockets a guest may hold at once; past it the guest gets
     /// `new-socket-limit`.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_u32)]
     pub max_sockets: Option<u32>,
     /// Accepted connections a server may have open at once; past it the host
     /// closes new ones.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_u32)]
     pub max_connections: Option<u32>,
     /// Wall-clock time per guest run (e.g. 30s).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -271,6 +274,63 @@ pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     s.parse().map_err(|_| {
         format!("`{s}` is not an address; write IP:PORT, such as 127.0.0.1:8080 or [::1]:8080 (port 0..65535)")
     })
+}
+
+/// A server's address: `IP:PORT` with a port other than 0 (port 0 asks
+/// for "any free port", which only a listener can be given).
+pub fn parse_server_addr(s: &str) -> Result<SocketAddr, String> {
+    let addr = parse_addr(s)?;
+    if addr.port() == 0 {
+        return Err(format!(
+            "`{s}` has port 0, which no server listens on; give the port the server listens on"
+        ));
+    }
+    Ok(addr)
+}
+
+/// A whole number from 1.
+pub fn parse_from_1(s: &str) -> Result<u64, String> {
+    whole(s, 1)
+}
+
+/// A seed: any whole number from 0.
+pub fn parse_seed(s: &str) -> Result<u64, String> {
+    whole(s, 0)
+}
+
+/// Rounds of an experiment: 1 to 1000.
+pub fn parse_repeats(s: &str) -> Result<u32, String> {
+    match whole(s, 1)? {
+        n @ 1..=1000 => Ok(n as u32),
+        _ => Err(format!("`{s}` is more than 1000 rounds")),
+    }
+}
+
+/// A whole number from 0 that fits 32 bits.
+pub fn parse_u32(s: &str) -> Result<u32, String> {
+    let n = whole(s, 0)?;
+    u32::try_from(n).map_err(|_| format!("`{s}` is larger than {}", u32::MAX))
+}
+
+/// A whole number from `min`; a negative one is named as such.
+fn whole(s: &str, min: u64) -> Result<u64, String> {
+    let t = s.trim();
+    let n = match t.strip_prefix('-') {
+        Some(digits) if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) => {
+            return Err(format!(
+                "`{s}` is negative; give a whole number from {min} up"
+            ));
+        }
+        _ => t
+            .parse::<u64>()
+            .map_err(|_| format!("`{s}` is not a whole number; give one from {min} up"))?,
+    };
+    if n < min {
+        return Err(format!(
+            "`{s}` is too small; give a whole number from {min} up"
+        ));
+    }
+    Ok(n)
 }
 
 pub fn parse_allow(s: &str) -> Result<Rule, String> {

@@ -41,20 +41,16 @@ pub struct FileDoc {
     /// The seed every fate is drawn from; the same seed gives the same fates.
     #[serde(default)]
     pub seed: u64,
-    /// How many times the clients run, one round after another.
-    #[serde(default = "one")]
-    pub repeats: u32,
+    /// How many times the clients run, one round after another (1 to 1000).
+    pub repeats: Option<Bounded<1, 1000>>,
     /// The messages of every client that does not list its own.
     pub messages: Option<MessagesDoc>,
     /// The guests, by name; links refer to them as `@name`.
+    #[serde(default)]
     pub nodes: BTreeMap<String, Spanned<NodeDoc>>,
     /// Which client is wired to which server, and how the path misbehaves.
     #[serde(default)]
     pub links: Vec<Spanned<LinkDoc>>,
-}
-
-fn one() -> u32 {
-    1
 }
 
 /// Where a client's messages come from: exactly one of `inline`, `file`, or
@@ -63,13 +59,13 @@ fn one() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct MessagesDoc {
     /// The messages themselves.
-    pub inline: Option<Vec<String>>,
+    pub inline: Option<Spanned<Vec<String>>>,
     /// A file with one message per line, relative to the experiment file.
-    pub file: Option<PathBuf>,
+    pub file: Option<Spanned<PathBuf>>,
     /// Generate this many messages, each starting with its sequence number.
-    pub count: Option<usize>,
+    pub count: Option<Spanned<Bounded<1, { MAX_MESSAGES as u64 }>>>,
     /// The generated messages' size in bytes (default 64).
-    pub size: Option<Size>,
+    pub size: Option<Spanned<Size>>,
 }
 
 /// One guest.
@@ -84,8 +80,9 @@ pub struct NodeDoc {
     pub listen: Option<SocketAddr>,
     /// Clients: how long to wait for each reply (default 2 s).
     pub timeout: Option<Dur>,
-    /// Clients: how many copies run at once, each on its own link.
-    pub instances: Option<u32>,
+    /// Clients: how many copies run at once, each on its own link (1 to
+    /// 1000).
+    pub instances: Option<Bounded<1, 1000>>,
     /// Clients: their own messages.
     pub messages: Option<MessagesDoc>,
     /// Key/value parameters passed to the guest.
@@ -96,8 +93,8 @@ pub struct NodeDoc {
     pub allow: Vec<String>,
     #[serde(default)]
     pub deny: Vec<String>,
-    pub memory_limit: Option<Size>,
-    pub cpu_limit: Option<Dur>,
+    pub memory_limit: Option<MemoryLimit>,
+    pub cpu_limit: Option<CpuLimit>,
     pub deadline: Option<Dur>,
 }
 
@@ -141,7 +138,7 @@ pub struct ImpairDoc {
     pub rate: Option<Rate>,
     /// UDP: datagrams that may wait behind the rate limit before the next is
     /// dropped.
-    pub queue_limit: Option<usize>,
+    pub queue_limit: Option<Bounded<1, 1_000_000>>,
     /// TCP: the largest segment the relay forwards.
     pub slice: Option<Size>,
     /// TCP: reset the connection after this many bytes in this direction.
@@ -206,9 +203,26 @@ impl ImpairDoc {
     }
 }
 
-/// A probability written as a percentage: `"30%"`, `30` or `2.5`.
+/// A probability: a bare number in [0, 1] (`0.3`), or a percentage written
+/// with its sign (`"30%"`). Held as the probability.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Percent(pub f64);
+
+/// The most messages one client node may send per round, and the whole
+/// experiment in all (every instance, every round).
+pub const MAX_MESSAGES: usize = 1_000_000;
+
+/// A whole number from `MIN` to `MAX`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounded<const MIN: u64, const MAX: u64>(pub u64);
+
+/// A memory limit: a size no larger than a wasm32 guest can address.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MemoryLimit(pub u64);
+
+/// A CPU limit: a duration no shorter than the limit's resolution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CpuLimit(pub Duration);
 
 /// A duration: `"50ms"`, `"1.5s"`, `"2s 500ms"`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -261,15 +275,47 @@ macro_rules! text_or_number {
     };
 }
 
-text_or_number!(Percent, "a percentage such as \"30%\"", |text| {
-    let number = text.trim().trim_end_matches('%').trim();
-    match number.parse::<f64>() {
-        Ok(p) if (0.0..=100.0).contains(&p) => Ok(Percent(p / 100.0)),
-        _ => Err(format!(
-            "`{text}` is not a percentage from 0% to 100% (write \"30%\")"
-        )),
+text_or_number!(Percent, "a probability such as 0.3 or \"30%\"", |text| {
+    let text = text.trim();
+    match text.strip_suffix('%') {
+        Some(number) => match number.trim().parse::<f64>() {
+            Ok(p) if (0.0..=100.0).contains(&p) => Ok(Percent(p / 100.0)),
+            _ => Err(format!(
+                "`{text}` is not a percentage from 0% to 100% (write \"30%\")"
+            )),
+        },
+        None => match text.parse::<f64>() {
+            Ok(p) if (0.0..=1.0).contains(&p) => Ok(Percent(p)),
+            Ok(p) if (1.0..=100.0).contains(&p) => Err(format!(
+                "`{text}` is not a probability from 0 to 1; for {text} percent write \"{text}%\" (or {})",
+                p / 100.0
+            )),
+            _ => Err(format!(
+                "`{text}` is not a probability from 0 to 1 (write 0.3, or \"30%\")"
+            )),
+        },
     }
 });
+
+text_or_number!(MemoryLimit, "a size such as \"64MiB\"", |text| {
+    crate::limits::parse_memory_limit(text).map(MemoryLimit)
+});
+
+text_or_number!(CpuLimit, "a duration such as \"2s\"", |text| {
+    crate::limits::parse_cpu_limit(text).map(CpuLimit)
+});
+
+impl<'de, const MIN: u64, const MAX: u64> Deserialize<'de> for Bounded<MIN, MAX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        match u64::try_from(n) {
+            Ok(n) if (MIN..=MAX).contains(&n) => Ok(Bounded(n)),
+            _ => Err(de::Error::custom(format!(
+                "`{n}` is not from {MIN} to {MAX}"
+            ))),
+        }
+    }
+}
 
 text_or_number!(Dur, "a duration such as \"50ms\"", |text| {
     if text.trim() == "0" {
@@ -377,12 +423,15 @@ mod tests {
             from = "@c"
             to = "@s"
             both = { loss = "30%", delay = "5ms" }
-            to_client = { loss = 10, rate = "1MiB/s" }
+            to_client = { loss = 0.1, rate = "1MiB/s" }
             "#,
         )
         .unwrap();
         assert_eq!(doc.seed, 7);
-        assert_eq!(doc.messages.unwrap().size, Some(Size(1024)));
+        assert_eq!(
+            doc.messages.unwrap().size.map(|s| s.into_inner()),
+            Some(Size(1024))
+        );
         let link = doc.links[0].get_ref();
         let both = link.both.as_ref().unwrap().get_ref();
         let merged = both.overlay(link.to_client.as_ref().unwrap().get_ref());

@@ -4,9 +4,11 @@
 //! answers: duplicates and reordering can be told apart, and the relay draws
 //! each datagram's fate from that number rather than from arrival order.
 
+use std::ops::Range;
 use std::path::Path;
 
-use super::file::MessagesDoc;
+use super::file::{FileError, MAX_MESSAGES, MessagesDoc};
+use crate::input::{MAX_MESSAGES_FILE, read_capped};
 
 /// Generated messages' size when the file gives none.
 pub const DEFAULT_SIZE: u64 = 64;
@@ -25,50 +27,89 @@ pub struct Messages {
     pub numbered: bool,
 }
 
-/// Resolve `doc` (relative paths against `base`); `cap` shortens a
-/// generated run to at most that many messages.
-pub fn resolve(doc: &MessagesDoc, base: &Path, cap: Option<usize>) -> Result<Messages, String> {
+/// The largest message of an experiment.
+pub const MAX_SIZE: u64 = 1 << 20;
+
+/// Resolve `doc` (relative paths against `base`); `cap` shortens a run to
+/// at most that many messages. An error points at the field it is about,
+/// or at `whole` (the table) when it is about several.
+pub fn resolve(
+    doc: &MessagesDoc,
+    base: &Path,
+    cap: Option<usize>,
+    whole: Range<usize>,
+) -> Result<Messages, FileError> {
     let given = [
         doc.inline.is_some(),
         doc.file.is_some(),
         doc.count.is_some(),
     ];
     if given.iter().filter(|g| **g).count() > 1 {
-        return Err("give one of `inline`, `file` or `count`, not several".into());
-    }
-    if doc.size.is_some() && doc.count.is_none() && (doc.inline.is_some() || doc.file.is_some()) {
-        return Err(
-            "`size` goes with `count` (generated messages), not with inline or file messages"
-                .into(),
-        );
-    }
-    let bytes: Vec<Vec<u8>> = if let Some(inline) = &doc.inline {
-        inline.iter().map(|m| m.as_bytes().to_vec()).collect()
-    } else if let Some(file) = &doc.file {
-        let path = base.join(file);
-        let text = std::fs::read(&path)
-            .map_err(|e| format!("cannot read the messages file {}: {e}", path.display()))?;
-        text.split(|&b| b == b'\n')
-            .filter(|line| !line.is_empty())
-            .map(|line| line.strip_suffix(b"\r").unwrap_or(line).to_vec())
-            .collect()
-    } else {
-        let count = doc.count.unwrap_or(DEFAULT_COUNT);
-        let count = cap.map_or(count, |cap| count.min(cap));
-        let size = doc.size.map_or(DEFAULT_SIZE, |s| s.0);
-        return generate(count, size).map(|bytes| Messages {
-            bytes,
-            numbered: true,
-        });
-    };
-    if let Some(bad) = bytes.iter().position(|m| m.contains(&b'\n')) {
-        return Err(format!(
-            "message {} holds a newline; TCP clients frame messages by lines",
-            bad + 1
+        return Err(FileError::at(
+            whole,
+            "messages: give one of `inline`, `file` or `count`, not several",
         ));
     }
+    if let (Some(size), None, true) = (
+        &doc.size,
+        &doc.count,
+        doc.inline.is_some() || doc.file.is_some(),
+    ) {
+        return Err(FileError::at(
+            size.span(),
+            "`size` goes with `count` (generated messages), not with inline or file messages",
+        ));
+    }
+    let (bytes, span) = if let Some(inline) = &doc.inline {
+        let bytes = inline
+            .get_ref()
+            .iter()
+            .map(|m| m.as_bytes().to_vec())
+            .collect();
+        (bytes, inline.span())
+    } else if let Some(file) = &doc.file {
+        (
+            read_file(&base.join(file.get_ref()), file.span())?,
+            file.span(),
+        )
+    } else {
+        let count = doc
+            .count
+            .as_ref()
+            .map_or(DEFAULT_COUNT, |c| c.get_ref().0 as usize);
+        let count = cap.map_or(count, |cap| count.min(cap));
+        let (size, span) = match &doc.size {
+            Some(size) => (size.get_ref().0, size.span()),
+            None => (DEFAULT_SIZE, whole),
+        };
+        return generate(count, size)
+            .map(|bytes| Messages {
+                bytes,
+                numbered: true,
+            })
+            .map_err(|e| FileError::at(span, e));
+    };
+    let at = |message: String| FileError::at(span.clone(), message);
+    if let Some(bad) = bytes.iter().position(|m| m.contains(&b'\n')) {
+        return Err(at(format!(
+            "message {} holds a newline; TCP clients frame messages by lines",
+            bad + 1
+        )));
+    }
+    if let Some(bad) = bytes.iter().position(|m| m.len() as u64 > MAX_SIZE) {
+        return Err(at(format!(
+            "message {} is over 1 MiB; keep messages smaller",
+            bad + 1
+        )));
+    }
     if bytes.is_empty() {
-        return Err("no messages: give at least one".into());
+        return Err(at("no messages: give at least one".into()));
+    }
+    if bytes.len() > MAX_MESSAGES {
+        return Err(at(format!(
+            "{} messages is more than the {MAX_MESSAGES} a client may send",
+            bytes.len()
+        )));
     }
     let bytes = match cap {
         Some(cap) => bytes.into_iter().take(cap.max(1)).collect(),
@@ -78,6 +119,18 @@ pub fn resolve(doc: &MessagesDoc, base: &Path, cap: Option<usize>) -> Result<Mes
         bytes,
         numbered: false,
     })
+}
+
+/// One message per line of the file at `path` (a regular file under
+/// [`MAX_MESSAGES_FILE`]).
+fn read_file(path: &Path, span: Range<usize>) -> Result<Vec<Vec<u8>>, FileError> {
+    let text = read_capped(path, MAX_MESSAGES_FILE, "a messages file")
+        .map_err(|e| FileError::at(span, format!("the messages file {} {e}", path.display())))?;
+    Ok(text
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line).to_vec())
+        .collect())
 }
 
 /// `count` messages of `size` bytes, numbered from 1.
@@ -91,7 +144,7 @@ pub fn generate(count: usize, size: u64) -> Result<Vec<Vec<u8>>, String> {
             "`size` {size} is too small: each message starts with its sequence number ({tag_len} bytes)"
         ));
     }
-    if size > 1 << 20 {
+    if size > MAX_SIZE {
         return Err(format!(
             "`size` {size} is over 1 MiB; keep messages smaller"
         ));

@@ -11,11 +11,12 @@ use anyhow::Result;
 use sha2::{Digest, Sha256};
 use socklab_relay::{TcpImpairments, UdpImpairments};
 
-use super::file::{self, FileError, ImpairDoc, MessagesDoc, NodeDoc};
+use super::file::{self, FileError, ImpairDoc, MAX_MESSAGES, MessagesDoc, NodeDoc};
 use super::messages::{self, Messages};
 use crate::bad_input;
 use crate::exchange::{ClientSpec, ServerSpec};
 use crate::grants::UserRules;
+use crate::input::{MAX_EXPERIMENT, read_capped};
 use crate::lab::{Lab, hex};
 use crate::limits::Limits;
 use crate::roles::{Side, Transport};
@@ -80,12 +81,9 @@ pub enum Impairments {
 
 /// Read, parse and check `path`, loading its guests into `lab`.
 pub fn load(lab: &Lab, path: &Path, overrides: &Overrides) -> Result<Plan> {
-    let text = match std::fs::read(path) {
+    let text = match read_capped(path, MAX_EXPERIMENT, "an experiment file") {
         Ok(bytes) => bytes,
-        Err(e) => bad_input!(
-            "cannot read the experiment file {}: {e}; give the path of a .toml file",
-            path.display()
-        ),
+        Err(e) => bad_input!("the experiment file {} {e}", path.display()),
     };
     let sha256 = hex(&Sha256::digest(&text));
     let Ok(text) = String::from_utf8(text) else {
@@ -97,6 +95,12 @@ pub fn load(lab: &Lab, path: &Path, overrides: &Overrides) -> Result<Plan> {
     let fail =
         |e: FileError| -> anyhow::Error { crate::error::BadInput(e.render(path, &text)).into() };
     let doc = file::parse(&text).map_err(fail)?;
+    if doc.nodes.is_empty() {
+        bad_input!(
+            "{}: no nodes; add a [nodes.NAME] table for each guest (see examples/)",
+            path.display()
+        );
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     let cap = overrides.count;
     let default_messages = doc.messages.clone();
@@ -182,21 +186,27 @@ pub fn load(lab: &Lab, path: &Path, overrides: &Overrides) -> Result<Plan> {
                         count: None,
                         size: None,
                     });
-                let Messages { bytes, numbered } = messages::resolve(&doc, base, cap)
-                    .map_err(|e| node_error(format!("node `{name}`: messages: {e}")))?;
+                let Messages { bytes, numbered } = messages::resolve(&doc, base, cap, span.clone())
+                    .map_err(|e| {
+                        fail(FileError {
+                            message: format!("node `{name}`: {}", e.message),
+                            span: e.span,
+                        })
+                    })?;
                 let mut spec = ClientSpec::new(guest, bytes);
                 spec.timeout_ms = node
                     .timeout
                     .map_or(2_000, |t| t.0.as_millis().clamp(1, u32::MAX as u128) as u32);
                 spec.params = params;
+                // A UDP client that can match replies by number (the bundled
+                // one) then reads a stale or duplicate reply as what it is.
+                let udp = spec.guest.role.transport == Transport::Udp;
+                if udp && numbered && !spec.params.iter().any(|(k, _)| k == "match") {
+                    spec.params.push(("match".into(), "seq".into()));
+                }
                 spec.rules = rules;
                 spec.limits = limits;
-                let instances = node.instances.unwrap_or(1);
-                if !(1..=1_000).contains(&instances) {
-                    return Err(node_error(format!(
-                        "node `{name}`: `instances` must be from 1 to 1000"
-                    )));
-                }
+                let instances = node.instances.map_or(1, |n| n.0 as u32);
                 pending_clients.insert(name.clone(), (spec, numbered, instances, span));
             }
         }
@@ -249,6 +259,18 @@ pub fn load(lab: &Lab, path: &Path, overrides: &Overrides) -> Result<Plan> {
             return Err(fail(FileError::at(
                 link_span,
                 format!("`@{from}` speaks {transport} but `@{to}` speaks {server_transport}"),
+            )));
+        }
+        let max = crate::limits::max_datagram(servers[server].spec.listen.is_ipv4());
+        let too_big = spec.messages.iter().position(|m| m.len() > max);
+        if let (Transport::Udp, Some(i)) = (transport, too_big) {
+            return Err(fail(FileError::at(
+                link.from.span(),
+                format!(
+                    "message {} of `@{from}` is {} bytes, more than one UDP datagram carries ({max} bytes)",
+                    i + 1,
+                    spec.messages[i].len()
+                ),
             )));
         }
         let both = link.both.as_ref();
@@ -336,10 +358,10 @@ pub fn load(lab: &Lab, path: &Path, overrides: &Overrides) -> Result<Plan> {
             path.display()
         );
     }
-    let repeats = overrides.repeats.unwrap_or(doc.repeats);
-    if !(1..=1_000).contains(&repeats) {
-        bad_input!("{}: `repeats` must be from 1 to 1000", path.display());
-    }
+    let repeats = overrides
+        .repeats
+        .unwrap_or(doc.repeats.map_or(1, |r| r.0 as u32));
+    check_totals(path, &clients, repeats)?;
     Ok(Plan {
         path: path.to_path_buf(),
         sha256,
@@ -372,8 +394,8 @@ fn rules_of(node: &NodeDoc) -> Result<UserRules, String> {
 
 fn limits_of(node: &NodeDoc) -> Limits {
     let mut limits = Limits::default();
-    if let Some(size) = node.memory_limit {
-        limits.memory = size.0;
+    if let Some(memory) = node.memory_limit {
+        limits.memory = memory.0;
     }
     if let Some(cpu) = node.cpu_limit {
         limits.cpu = cpu.0;
@@ -382,6 +404,41 @@ fn limits_of(node: &NodeDoc) -> Limits {
         limits.deadline = Some(deadline.0);
     }
     limits
+}
+
+/// The most bytes of messages an experiment holds at once: every client
+/// instance of a round gets its own copy.
+pub const MAX_MESSAGE_BYTES: u64 = 256 << 20;
+
+/// Refuse an experiment whose messages, over every instance and round,
+/// would be more than socklab keeps (fates, report) or holds at once.
+fn check_totals(path: &Path, clients: &[ClientNode], repeats: u32) -> Result<()> {
+    let per_round: u64 = clients
+        .iter()
+        .map(|c| c.spec.messages.len() as u64 * u64::from(c.instances))
+        .sum();
+    let total = per_round * u64::from(repeats);
+    if total > MAX_MESSAGES as u64 {
+        bad_input!(
+            "{}: {total} messages in all (messages × instances × repeats) is more than the {MAX_MESSAGES} an experiment may send; lower `count`, `instances` or `repeats`",
+            path.display()
+        );
+    }
+    let bytes: u64 = clients
+        .iter()
+        .map(|c| {
+            c.spec.messages.iter().map(|m| m.len() as u64).sum::<u64>() * u64::from(c.instances)
+        })
+        .sum();
+    if bytes > MAX_MESSAGE_BYTES {
+        bad_input!(
+            "{}: the clients' messages come to {} at once (size × count × instances), more than the {} socklab holds; send fewer or smaller messages",
+            path.display(),
+            crate::limits::show_size(bytes),
+            crate::limits::show_size(MAX_MESSAGE_BYTES)
+        );
+    }
+    Ok(())
 }
 
 /// An error's whole chain on one line.
@@ -400,7 +457,9 @@ pub fn udp_impairments(doc: &ImpairDoc) -> UdpImpairments {
         delay: doc.delay.map_or(Duration::ZERO, |d| d.0),
         jitter: doc.jitter.map_or(Duration::ZERO, |d| d.0),
         rate: doc.rate.map(|r| r.0),
-        queue_limit: doc.queue_limit.unwrap_or(defaults.queue_limit),
+        queue_limit: doc
+            .queue_limit
+            .map_or(defaults.queue_limit, |q| q.0 as usize),
     }
 }
 
