@@ -62,6 +62,10 @@ const GUESTS: &[(&str, &str)] = &[
         "test guest: makes the one UDP call its parameters name",
     ),
     (
+        "probe-command",
+        "test guest: a wasi:cli command making the raw socket call its arguments name",
+    ),
+    (
         "wasi020-command",
         "a wasi:cli command built against the WASI 0.2.0 WIT; for `socklab run`",
     ),
@@ -200,7 +204,9 @@ fn wasm_target_installed() -> bool {
 /// The `rustup` that runs this build and the toolchain it picked, when cargo
 /// was started through rustup's proxy (which sets `RUSTUP_TOOLCHAIN`).
 fn rustup() -> Option<(PathBuf, String)> {
-    let toolchain = env::var("RUSTUP_TOOLCHAIN").ok().filter(|t| !t.is_empty())?;
+    let toolchain = env::var("RUSTUP_TOOLCHAIN")
+        .ok()
+        .filter(|t| !t.is_empty())?;
     let mut dirs: Vec<PathBuf> = env::var_os("PATH")
         .map(|p| env::split_paths(&p).collect())
         .unwrap_or_default();

@@ -96,7 +96,7 @@ fn assert_limit(record: &ClientRecord, limit: &str, value: &str, stopped: bool) 
     assert_eq!(hits.len(), 1, "{}", shown(record));
     let hit = &hits[0];
     assert_eq!(
-        (hit.limit, hit.value.as_str(), hit.stopped),
+        (hit.limit.flag(), hit.value.as_str(), hit.stopped),
         (limit, value, stopped),
         "{}",
         shown(record)
@@ -331,7 +331,7 @@ async fn tcp_server_max_connections_closes_the_third_client() {
     assert_eq!(hits.len(), 1, "{json}");
     let hit = &hits[0];
     assert_eq!(
-        (hit.limit, hit.value.as_str(), hit.stopped, hit.count),
+        (hit.limit.flag(), hit.value.as_str(), hit.stopped, hit.count),
         ("max-connections", "2", false, 1),
         "{json}"
     );

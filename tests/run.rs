@@ -237,3 +237,101 @@ fn run_command_importing_what_socklab_lacks_names_it() {
     assert_eq!(out.stderr.lines().count(), 1, "{out}");
     assert!(!out.stderr.contains("panicked"), "{out}");
 }
+
+#[test]
+fn run_command_ungranted_transport_refused_at_socket_creation_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut failed = Vec::new();
+    for (transport, other, op) in [("tcp", "udp", "tcp-bind"), ("udp", "tcp", "udp-bind")] {
+        for family in ["ipv4", "ipv6"] {
+            let audit = dir.path().join(format!("{transport}-{family}.jsonl"));
+            let audit_arg = audit.display().to_string();
+            // Only the other transport is allowed: creating this one fails.
+            let refused = socklab(&[
+                "--audit",
+                &audit_arg,
+                "run",
+                "probe-command",
+                "--allow",
+                &format!("{other}=*"),
+                "--",
+                "create",
+                transport,
+                family,
+            ])
+            .finish();
+            let said = format!("create-{transport}-socket: access-denied");
+            let lines = std::fs::read_to_string(&audit).unwrap_or_default();
+            let audited = lines.lines().any(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["decision"] == "deny"
+                    && v["op"] == op
+                    && v["target"] == "(socket creation)"
+                    && v["rule"] == format!("no rule allows any {} use", transport.to_uppercase())
+            });
+            if refused.code != Some(1) || !refused.stdout.contains(&said) || !audited {
+                failed.push(format!(
+                    "{transport} {family} refused: {refused}\n--- audit:\n{lines}"
+                ));
+            }
+            // Allowed: created.
+            let allowed = socklab(&[
+                "run",
+                "probe-command",
+                "--allow",
+                &format!("{transport}=*"),
+                "--",
+                "create",
+                transport,
+                family,
+            ])
+            .finish();
+            if allowed.code != Some(0) || !allowed.stdout.contains("created") {
+                failed.push(format!("{transport} {family} allowed: {allowed}"));
+            }
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+#[test]
+fn run_command_trap_keeps_its_cause() {
+    let out = socklab(&[
+        "run",
+        "probe-command",
+        "--allow",
+        "udp=*",
+        "--",
+        "oversend",
+        "127.0.0.1:9",
+    ])
+    .finish();
+    out.assert_code(1);
+    assert!(
+        out.stderr
+            .contains("trapped: unpermitted: argument exceeds permitted size"),
+        "{out}"
+    );
+    assert!(
+        !out.stderr.contains("wasm backtrace"),
+        "-v shows the backtrace, not the line: {out}"
+    );
+    let verbose = socklab(&[
+        "-v",
+        "run",
+        "probe-command",
+        "--allow",
+        "udp=*",
+        "--",
+        "oversend",
+        "127.0.0.1:9",
+    ])
+    .finish();
+    assert!(verbose.stderr.contains("wasm backtrace"), "{verbose}");
+    assert!(
+        verbose
+            .stderr
+            .contains("unpermitted: argument exceeds permitted size"),
+        "{verbose}"
+    );
+}

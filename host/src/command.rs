@@ -3,20 +3,24 @@
 //!
 //! Nothing is granted by default: no network (until `--allow`), no
 //! directories (until `--dir`), no environment (until `--env`). The
-//! command's stdio is socklab's, and its exit code becomes socklab's.
+//! command's stdio is socklab's (with `--json`, its output is kept for the
+//! report instead), and its exit code becomes socklab's.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
+use serde::Serialize;
 use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit};
 
 use crate::bad_input;
-use crate::grants::{Policy, UserRules};
+use crate::grants::{Policy, Refusal, UserRules};
 use crate::lab::Lab;
-use crate::limits::Limits;
-use crate::report::EXIT_LIMIT;
-use crate::state::GuestState;
+use crate::limits::{LimitHit, LimitKind, Limits};
+use crate::report::{EXIT_INTERRUPTED, EXIT_LIMIT, Payload, SOCKLAB_VERSION, WASMTIME_VERSION};
+use crate::run::trap_cause;
+use crate::state::{GuestState, OUTPUT_CAP};
 
 /// What a command runs with.
 pub struct CommandSpec {
@@ -30,11 +34,62 @@ pub struct CommandSpec {
     pub dirs: Vec<(PathBuf, String)>,
     pub rules: UserRules,
     pub limits: Limits,
+    /// Keep the command's stdout and stderr (64 KiB each) for the report
+    /// instead of passing them through (`--json`, whose stdout is the one
+    /// JSON document).
+    pub capture_output: bool,
 }
 
-/// Run the command to its end; its exit code (or 3 if a limit stopped it).
-pub async fn run_command(lab: &Lab, spec: CommandSpec) -> Result<i32> {
-    let (path, _sha, component) = lab.compile_only(&spec.guest)?;
+/// How a command's run ended, for the exit code, stderr and `--json`.
+#[derive(Debug, Serialize)]
+pub struct CommandRun {
+    pub socklab: &'static str,
+    pub wasmtime: &'static str,
+    /// The file's name, as its `argv[0]`.
+    pub name: String,
+    pub path: String,
+    pub sha256: String,
+    pub args: Vec<String>,
+    /// socklab's exit code: the command's (WASI 0.2: 0 or 1), 3 when a limit
+    /// stopped it, 130 when interrupted.
+    pub exit_code: i32,
+    /// Why it did not end by itself (a trap, a limit, Ctrl-C), if so.
+    pub error: Option<String>,
+    pub interrupted: bool,
+    pub refusals: Vec<Refusal>,
+    pub refused_total: u64,
+    pub limits: Vec<LimitHit>,
+    /// What it wrote, when captured (`--json`).
+    pub stdout: Option<Payload>,
+    pub stderr: Option<Payload>,
+}
+
+impl CommandRun {
+    /// The lines socklab says about the run on stderr (the command's own
+    /// output goes where it went).
+    pub fn notes(&self) -> Vec<String> {
+        let label = format!("command {}", self.name);
+        let mut notes = Vec::new();
+        if self.refused_total > 0 {
+            notes.push(format!(
+                "socklab: {label}: refused {} network use(s); see --audit",
+                self.refused_total
+            ));
+        }
+        if let Some(e) = &self.error {
+            notes.push(format!("socklab: {label} {e}"));
+        }
+        notes
+    }
+}
+
+/// Run the command to its end, or until `interrupt` resolves.
+pub async fn run_command(
+    lab: &Lab,
+    spec: CommandSpec,
+    interrupt: impl Future<Output = ()>,
+) -> Result<CommandRun> {
+    let (path, sha256, component) = lab.compile_only(&spec.guest)?;
     let exports: Vec<String> = component
         .component_type()
         .exports(lab.engine())
@@ -65,54 +120,83 @@ pub async fn run_command(lab: &Lab, spec: CommandSpec) -> Result<i32> {
     let label = format!("command {name}");
     let policy = Policy::new(label.clone(), Vec::new(), &spec.rules, lab.audit.clone());
 
-    let mut args = vec![name];
-    args.extend(spec.args);
+    let mut args = vec![name.clone()];
+    args.extend(spec.args.iter().cloned());
     let mut preopen_error = None;
-    let state = GuestState::command(label.clone(), policy.clone(), spec.limits, |b| {
-        b.args(&args).envs(&spec.env);
-        for (host, guest) in &spec.dirs {
-            if let Err(e) = b.preopened_dir(host, guest, FsPerms::ReadWrite) {
-                preopen_error = Some(format!(
-                    "cannot open --dir {}::{guest}: {e:#}",
-                    host.display()
-                ));
-            }
-        }
+    let captured = spec.capture_output.then(|| {
+        (
+            MemoryOutputPipe::new(OUTPUT_CAP),
+            MemoryOutputPipe::new(OUTPUT_CAP),
+        )
     });
+    let state = GuestState::command(
+        label.clone(),
+        policy.clone(),
+        spec.limits,
+        lab.verbose,
+        |b| {
+            b.args(&args).envs(&spec.env);
+            if let Some((out, err)) = &captured {
+                b.stdout(out.clone()).stderr(err.clone());
+            }
+            for (host, guest) in &spec.dirs {
+                if let Err(e) = b.preopened_dir(host, guest, FsPerms::ReadWrite) {
+                    preopen_error = Some(format!(
+                        "cannot open --dir {}::{guest}: {e:#}",
+                        host.display()
+                    ));
+                }
+            }
+        },
+    );
     if let Some(e) = preopen_error {
         bad_input!("{e}");
     }
     let mut store = lab.store_for(state);
-    let result = async {
+    let call = async {
         let command = CommandPre::new(pre)?.instantiate_async(&mut store).await?;
         command.wasi_cli_run().call_run(&mut store).await
-    }
-    .await;
+    };
+    let result = tokio::select! {
+        biased;
+        () = interrupt => None,
+        result = call => Some(result),
+    };
     policy.flush_allowed();
-    if policy.refused_total() > 0 {
-        eprintln!(
-            "socklab: {label}: refused {} network use(s); see --audit",
-            policy.refused_total()
-        );
-    }
     let state = store.data_mut();
     if state.memory.tripped {
-        state.meter.hit("memory-limit", true);
+        state.meter.hit(LimitKind::Memory, true);
     }
-    if let Some(hit) = state.meter.stopped_by() {
-        eprintln!("socklab: {label} stopped by a limit: {hit}");
-        return Ok(EXIT_LIMIT);
-    }
-    Ok(match result {
-        Ok(Ok(())) => 0,
-        Ok(Err(())) => 1,
-        Err(e) => match e.downcast_ref::<I32Exit>() {
-            Some(exit) => exit.0,
-            None => {
-                eprintln!("socklab: {label} trapped: {}", first_line(&format!("{e}")));
-                1
-            }
+    let (exit_code, error) = match (&result, state.meter.stopped_by()) {
+        (None, _) => (EXIT_INTERRUPTED, Some("interrupted".to_string())),
+        (_, Some(hit)) => (EXIT_LIMIT, Some(format!("stopped by a limit: {hit}"))),
+        (Some(Ok(Ok(()))), None) => (0, None),
+        (Some(Ok(Err(()))), None) => (1, None),
+        (Some(Err(e)), None) => match e.downcast_ref::<I32Exit>() {
+            Some(exit) => (exit.0, None),
+            None if lab.verbose => (1, Some(format!("trapped: {e:?}"))),
+            None => (1, Some(format!("trapped: {}", trap_cause(e)))),
         },
+    };
+    Ok(CommandRun {
+        socklab: SOCKLAB_VERSION,
+        wasmtime: WASMTIME_VERSION,
+        name,
+        path: path.display().to_string(),
+        sha256,
+        args: spec.args,
+        exit_code,
+        interrupted: result.is_none(),
+        error,
+        refusals: policy.refusals(),
+        refused_total: policy.refused_total(),
+        limits: state.meter.hits.clone(),
+        stdout: captured
+            .as_ref()
+            .map(|(out, _)| Payload::of(&out.contents())),
+        stderr: captured
+            .as_ref()
+            .map(|(_, err)| Payload::of(&err.contents())),
     })
 }
 

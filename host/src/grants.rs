@@ -24,6 +24,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use crate::audit::{Audit, Decision, now_secs};
+use crate::roles::Transport;
 use crate::rules::{Origin, Rule, Target};
 
 /// One kind of network use a rule can name.
@@ -73,6 +74,15 @@ impl Op {
             Op::UdpSend => "udp-send",
             Op::UdpReceive => "udp-receive",
             Op::Dns => "dns",
+        }
+    }
+
+    /// The transport this operation belongs to (`None` for name lookups).
+    pub fn transport(self) -> Option<Transport> {
+        match self {
+            Op::TcpBind | Op::TcpListen | Op::TcpAccept | Op::TcpConnect => Some(Transport::Tcp),
+            Op::UdpBind | Op::UdpSend | Op::UdpReceive => Some(Transport::Udp),
+            Op::Dns => None,
         }
     }
 
@@ -223,6 +233,15 @@ impl Policy {
     /// is worth switching on at all).
     pub fn allows_any_name(&self) -> bool {
         self.allow.iter().any(|r| r.dns)
+    }
+
+    /// Whether any allow rule names an operation of `transport`, so that a
+    /// socket of it could ever be used.
+    pub fn allows_transport(&self, transport: Transport) -> bool {
+        self.allow
+            .iter()
+            .flat_map(|r| &r.ops)
+            .any(|op| op.transport() == Some(transport))
     }
 
     /// Decide one socket use, and record the decision.

@@ -10,7 +10,7 @@ use wasmtime::{Store, UpdateDeadline};
 
 use crate::grants::Policy;
 use crate::lab::{Guest, Lab};
-use crate::limits::{LimitHit, Limits};
+use crate::limits::{LimitHit, LimitKind, Limits};
 use crate::roles::bindings::exports::socklab::lab::{
     tcp_client_role, tcp_server_role, udp_client_role, udp_server_role,
 };
@@ -34,6 +34,8 @@ pub enum Failure {
     /// `std::net` server blocked in `accept`): the expected way to stop it,
     /// not an error, but it leaves no report.
     Cancelled,
+    /// Ctrl-C or SIGTERM stopped the guest before it returned.
+    Interrupted,
 }
 
 impl std::fmt::Display for Failure {
@@ -46,6 +48,7 @@ impl std::fmt::Display for Failure {
                 f,
                 "cancelled: it never polls its stop signal, so it left no report"
             ),
+            Failure::Interrupted => write!(f, "interrupted before it reported"),
         }
     }
 }
@@ -55,6 +58,9 @@ pub struct Outcome<T> {
     pub result: Result<T, Failure>,
     /// The guest's stderr, as text (lossy), for showing when it failed.
     pub stderr: String,
+    /// The guest's stdout, as text (lossy): a guest's prints are shown
+    /// under it in the transcript.
+    pub stdout: String,
     /// Every limit the guest ran into.
     pub limits: Vec<LimitHit>,
 }
@@ -65,6 +71,7 @@ impl<T> Outcome<T> {
         Outcome {
             result: Err(failure),
             stderr: String::new(),
+            stdout: String::new(),
             limits: Vec::new(),
         }
     }
@@ -216,12 +223,13 @@ fn finish<T>(
 ) -> Outcome<T> {
     let state = store.data_mut();
     if result.is_none() {
-        state.meter.hit("deadline", true);
+        state.meter.hit(LimitKind::Deadline, true);
     }
     if state.memory.tripped {
-        state.meter.hit("memory-limit", true);
+        state.meter.hit(LimitKind::Memory, true);
     }
     let stderr = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
+    let stdout = String::from_utf8_lossy(&state.stdout.contents()).into_owned();
     let limits = state.meter.hits.clone();
     let result = match (result, state.meter.stopped_by()) {
         (_, Some(hit)) => Err(Failure::Limit(hit.clone())),
@@ -229,14 +237,13 @@ fn finish<T>(
         (Some(Ok(Ok(value))), None) => Ok(value),
         (Some(Ok(Err(message))), None) => Err(Failure::Returned(message)),
         (Some(Err(trap)), None) => {
-            // The trap's kind (`wasm unreachable instruction executed`), not
-            // its multi-line wasm backtrace, plus what the guest said.
-            let kind = match trap.downcast_ref::<wasmtime::Trap>() {
-                Some(t) => t.to_string(),
-                // A host error (say, a resource dropped out of order): its
-                // cause, not the "error while executing" header.
-                None => trap.root_cause().to_string(),
-            };
+            // The trap's cause (`wasm unreachable instruction executed`, or a
+            // host error such as a resource dropped out of order), not its
+            // multi-line wasm backtrace, plus what the guest said.
+            let kind = trap_cause(&trap);
+            if state.verbose() {
+                crate::say!("[{}] trapped: {trap:?}", state.label());
+            }
             let words = state.last_words();
             Err(Failure::Trapped(if words.is_empty() {
                 kind
@@ -248,6 +255,23 @@ fn finish<T>(
     Outcome {
         result,
         stderr,
+        stdout,
         limits,
+    }
+}
+
+/// Why a guest's call trapped, on one line: every message of the error's
+/// chain but the wasm backtrace (`-v` shows that), outermost first.
+pub fn trap_cause(trap: &wasmtime::Error) -> String {
+    let causes: Vec<String> = trap
+        .chain()
+        .map(|e| e.to_string())
+        .filter(|m| !m.starts_with("error while executing at wasm backtrace"))
+        .map(|m| m.replace('\n', " "))
+        .collect();
+    if causes.is_empty() {
+        trap.root_cause().to_string()
+    } else {
+        causes.join(": ")
     }
 }

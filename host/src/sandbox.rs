@@ -91,9 +91,10 @@ pub fn add_overrides(linker: &mut Linker<GuestState>) -> Result<()> {
                     return Ok(accepted);
                 };
                 // Over a limit: close the connection before the guest sees it.
-                let refused = if !state.socket_allowed() {
+                let rep = socket.rep();
+                let refused = if !state.socket_allowed(Some((SocketKind::Tcp, rep))) {
                     Some(ErrorCode::NewSocketLimit)
-                } else if !state.connection_allowed() {
+                } else if !state.connection_allowed(rep) {
                     Some(ErrorCode::WouldBlock)
                 } else {
                     None

@@ -18,7 +18,7 @@ use wasmtime_wasi::p2::{
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::grants::{Op, Policy};
-use crate::limits::{Limits, MemoryLimiter, Meter};
+use crate::limits::{LimitKind, Limits, MemoryLimiter, Meter};
 use crate::roles::{Transport, bindings::socklab::lab::host};
 
 /// Bytes of stdout and of stderr kept per guest; writes past this fail in
@@ -99,12 +99,13 @@ impl GuestState {
         label: String,
         policy: Arc<Policy>,
         limits: Limits,
+        verbose: bool,
         configure: impl FnOnce(&mut WasiCtxBuilder),
     ) -> GuestState {
         let mut builder = WasiCtxBuilder::new();
         builder.inherit_stdio();
         configure(&mut builder);
-        GuestState::build(label, None, policy, limits, builder, false)
+        GuestState::build(label, None, policy, limits, builder, verbose)
     }
 
     /// The parts every guest shares: its network grants and limits on top
@@ -158,50 +159,77 @@ impl GuestState {
         }
     }
 
+    /// Who this guest is in log lines: `server tcp-echo-server`.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Whether the user asked for guests' debug lines (`-v`).
+    pub fn verbose(&self) -> bool {
+        self.verbose
+    }
+
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
 
-    /// Whether the guest may create a socket of `transport`: only its role's
-    /// transport (a refusal recorded like any other), and only within
-    /// `max-sockets` (the guest then gets `new-socket-limit`).
+    /// Whether the guest may create a socket of `transport`: a role guest
+    /// only its role's transport, a command only one that some rule allows
+    /// (a refusal recorded like any other), and only within `max-sockets`
+    /// (the guest then gets `new-socket-limit`).
     pub fn may_create(&mut self, transport: Transport) -> Result<(), ErrorCode> {
-        if let Some(own) = self.transport.filter(|own| *own != transport) {
+        let refused = match self.transport {
+            Some(own) if own != transport => {
+                Some(format!("a {own} guest is granted no {transport} socket"))
+            }
+            // A command may use either transport, but only one some rule
+            // allows: `wasmtime run -S tcp=n` answers `access-denied` here
+            // too, and programs written for it expect that.
+            None if !self.policy.allows_transport(transport) => {
+                Some(format!("no rule allows any {transport} use"))
+            }
+            _ => None,
+        };
+        if let Some(rule) = refused {
             let op = match transport {
                 Transport::Tcp => Op::TcpBind,
                 Transport::Udp => Op::UdpBind,
             };
-            let rule = format!("a {own} guest is granted no {transport} socket");
             self.policy
                 .refuse(op, "(socket creation)".to_string(), rule);
             return Err(ErrorCode::AccessDenied);
         }
-        if !self.socket_allowed() {
+        if !self.socket_allowed(None) {
             return Err(ErrorCode::NewSocketLimit);
         }
         Ok(())
     }
 
     /// Whether the guest may hold one more socket; records the hit if not.
-    pub fn socket_allowed(&mut self) -> bool {
+    /// `new` is a socket already in the table that is not to be counted (an
+    /// accepted one, which may reuse the slot of one the guest dropped).
+    pub fn socket_allowed(&mut self, new: Option<(SocketKind, u32)>) -> bool {
         let table = &self.table;
-        self.sockets.retain(|&(kind, rep)| live(table, kind, rep));
+        self.sockets
+            .retain(|&(kind, rep)| Some((kind, rep)) != new && live(table, kind, rep));
         let ok = self.sockets.len() < self.meter.limits.max_sockets as usize;
         if !ok {
-            self.meter.hit("max-sockets", false);
+            self.meter.hit(LimitKind::Sockets, false);
         }
         ok
     }
 
-    /// Whether a server may keep one more accepted connection open; records
-    /// the hit if not.
-    pub fn connection_allowed(&mut self) -> bool {
+    /// Whether a server may keep one more accepted connection open (`new`,
+    /// just accepted); records the hit if not.
+    pub fn connection_allowed(&mut self, new: u32) -> bool {
         let table = &self.table;
+        // The new connection's slot may be one a closed connection had: it
+        // is not one of the open ones.
         self.connections
-            .retain(|&rep| live(table, SocketKind::Tcp, rep));
+            .retain(|&rep| rep != new && live(table, SocketKind::Tcp, rep));
         let ok = self.connections.len() < self.meter.limits.max_connections as usize;
         if !ok {
-            self.meter.hit("max-connections", false);
+            self.meter.hit(LimitKind::Connections, false);
         }
         ok
     }
