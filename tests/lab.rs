@@ -416,8 +416,8 @@ fn lab_bad_files_name_the_line_and_the_field() {
     assert_bad_file("[nodes.s]\nguest = \"no-such-guest\"\n", 1, "node `s`");
     assert_bad_file(
         &format!("{nodes}[[links]]\nfrom = \"@c\"\nto = \"@s\"\n[messages]\ncount = 5\nsize = 3\n"),
-        3,
-        "too small",
+        10,
+        "node `c`: `size` 3 is too small",
     );
 }
 
@@ -650,8 +650,101 @@ fn lab_ctrl_c_stops_and_reports_what_finished() {
     done.assert_code(130);
     let report = done.json();
     assert_eq!(report["interrupted"], true, "{done}");
-    // The server records are there; the cut-short clients left none.
+    // The server records are there, and every message of the cut-short
+    // clients has a fate: decided by their relays, or `interrupted`.
     assert_eq!(report["servers"].as_array().unwrap().len(), 2, "{done}");
-    assert!(report["clients"].as_array().unwrap().len() < 2, "{done}");
+    assert_eq!(report["clients"].as_array().unwrap().len(), 2, "{done}");
+    let fates = report["fates"].as_array().unwrap();
+    assert_eq!(fates.len(), 80, "{done}");
+    assert!(fates.iter().any(|f| f["fate"] == "interrupted"), "{done}");
     assert!(out.path().join("report.json").exists());
+}
+
+#[test]
+fn lab_ctrl_c_keeps_the_fates_already_decided() {
+    // A real Ctrl-C on a terminal (through `script`), once the progress bar
+    // shows the run is under way: each reply takes 50 ms, so 60 messages
+    // take 3 s.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slow.toml");
+    std::fs::write(
+        &file,
+        "[messages]\ncount = 60\n[nodes.s]\nguest = \"udp-echo-server\"\n[nodes.c]\nguest = \"udp-client\"\n\
+         timeout = \"1s\"\n[[links]]\nfrom = \"@c\"\nto = \"@s\"\nto_client = { delay = \"50ms\" }\n",
+    )
+    .unwrap();
+    let out_dir = dir.path().join("out");
+    let command = format!(
+        "{} lab {} --out {}",
+        env!("CARGO_BIN_EXE_socklab"),
+        file.display(),
+        out_dir.display()
+    );
+    let Ok(mut script) = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("SKIPPED: `script` (util-linux) is not installed");
+        return;
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut stdout = script.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    let progress = |seen: &[u8]| {
+        let text = String::from_utf8_lossy(seen);
+        text.split("/60 messages")
+            .filter_map(|before| {
+                before
+                    .rsplit(|c: char| !c.is_ascii_digit())
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    while progress(&seen) < 10 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(chunk) => seen.extend(chunk),
+            Err(_) => panic!("no progress to 10/60: {}", String::from_utf8_lossy(&seen)),
+        }
+    }
+    // Ctrl-C, as the terminal sends it.
+    std::io::Write::write_all(script.stdin.as_mut().unwrap(), b"\x03").unwrap();
+    let status = script.wait().unwrap();
+    while let Ok(chunk) = rx.recv_timeout(std::time::Duration::from_millis(100)) {
+        seen.extend(chunk);
+    }
+    let shown = String::from_utf8_lossy(&seen).into_owned();
+    assert_eq!(status.code(), Some(130), "{shown}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["interrupted"], true);
+    let fates = report["fates"].as_array().unwrap();
+    assert_eq!(fates.len(), 60, "every message has a fate: {report:#}");
+    let count = |kind: &str| fates.iter().filter(|f| f["fate"] == kind).count();
+    let (answered, interrupted) = (count("answered"), count("interrupted"));
+    assert!(
+        answered >= 9,
+        "the replies already delivered are kept: {report:#}"
+    );
+    assert!(interrupted > 0, "{report:#}");
+    assert_eq!(answered + interrupted, 60, "nothing was lost: {report:#}");
+    for f in fates.iter().filter(|f| f["fate"] == "answered") {
+        assert!(f["rtt_us"].as_f64().unwrap() >= 50_000.0, "{f}");
+    }
+    assert!(shown.contains("interrupted"), "{shown}");
 }

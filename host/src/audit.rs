@@ -19,7 +19,25 @@ use crate::grants::{Op, Refusal};
 /// An open audit file, shared by every guest of one command.
 #[derive(Debug)]
 pub struct Audit {
-    out: Mutex<BufWriter<File>>,
+    path: std::path::PathBuf,
+    out: Mutex<Writer>,
+}
+
+#[derive(Debug)]
+struct Writer {
+    file: BufWriter<File>,
+    /// The first write that failed: the audit is incomplete from there on,
+    /// and the command must say so.
+    failed: Option<String>,
+}
+
+/// The first line of every audit file: who wrote it.
+#[derive(Serialize)]
+struct Header {
+    time: f64,
+    kind: &'static str,
+    socklab: &'static str,
+    wasmtime: &'static str,
 }
 
 /// One line of the audit file.
@@ -79,34 +97,77 @@ impl<'a> Decision<'a> {
 }
 
 impl Audit {
-    /// Create (or truncate) `path`.
+    /// Create (or truncate) `path`; [`Audit::start`] then writes its first
+    /// line.
     pub fn create(path: &Path) -> Result<Arc<Audit>> {
         let file = File::create(path)
             .with_context(|| format!("cannot create the audit file {}", path.display()))?;
-        Ok(Arc::new(Audit {
-            out: Mutex::new(BufWriter::new(file)),
-        }))
+        let audit = Audit {
+            path: path.to_path_buf(),
+            out: Mutex::new(Writer {
+                file: BufWriter::new(file),
+                failed: None,
+            }),
+        };
+        Ok(Arc::new(audit))
     }
 
-    /// Append one decision. A failing write is reported once on stderr and
-    /// never stops the guest.
+    /// Write the first line (who wrote the file) and flush it, so that a
+    /// file that cannot be written is found out now, before any guest runs.
+    pub fn start(&self) -> Result<()> {
+        self.write_record(&Header {
+            time: now_secs(),
+            kind: "audit",
+            socklab: crate::report::SOCKLAB_VERSION,
+            wasmtime: crate::report::WASMTIME_VERSION,
+        });
+        self.flush();
+        match self.failed() {
+            Some(why) => anyhow::bail!("{why}"),
+            None => Ok(()),
+        }
+    }
+
+    /// Append one decision.
     pub fn write(&self, decision: &Decision<'_>) {
         self.write_record(decision);
     }
 
     /// Append a line of another kind (the lab's `link` lines, which name
-    /// both legs of a relayed path).
+    /// both legs of a relayed path). A failing write never stops a guest;
+    /// it is kept for [`Audit::failed`].
     pub fn write_record(&self, record: &impl Serialize) {
         let mut out = self.out.lock().unwrap();
+        if out.failed.is_some() {
+            return;
+        }
         let line = serde_json::to_string(record).expect("audit lines always serialise");
-        if writeln!(out, "{line}").is_err() {
-            eprintln!("warning: cannot write to the audit file");
+        if let Err(e) = writeln!(out.file, "{line}") {
+            out.failed = Some(self.failure(&e));
         }
     }
 
     /// Push buffered lines to the file.
     pub fn flush(&self) {
-        let _ = self.out.lock().unwrap().flush();
+        let mut out = self.out.lock().unwrap();
+        if out.failed.is_none()
+            && let Err(e) = out.file.flush()
+        {
+            out.failed = Some(self.failure(&e));
+        }
+    }
+
+    /// Why the audit is incomplete, if a write failed: one line naming the
+    /// file.
+    pub fn failed(&self) -> Option<String> {
+        self.out.lock().unwrap().failed.clone()
+    }
+
+    fn failure(&self, e: &std::io::Error) -> String {
+        format!(
+            "cannot write the audit file {}: {e}; the audit is incomplete",
+            self.path.display()
+        )
     }
 }
 

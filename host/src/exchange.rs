@@ -27,6 +27,10 @@ pub const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a server may take to return its report once asked to stop.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The same once Ctrl-C has been pressed: the whole command must have
+/// reported within a second or so.
+pub const INTERRUPTED_STOP_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// A server guest to run.
 #[derive(Clone)]
 pub struct ServerSpec {
@@ -164,7 +168,17 @@ impl RunningServer {
     /// Wait for the server to return by itself (it reached `max_sessions`),
     /// or until `stop` resolves, whichever comes first; then collect its
     /// record.
-    pub async fn finish(mut self, stop: impl Future<Output = ()>) -> ServerRecord {
+    pub async fn finish(self, stop: impl Future<Output = ()>) -> ServerRecord {
+        self.finish_within(stop, STOP_TIMEOUT).await
+    }
+
+    /// [`RunningServer::finish`], giving the server `grace` to return its
+    /// report once asked.
+    pub async fn finish_within(
+        mut self,
+        stop: impl Future<Output = ()>,
+        grace: Duration,
+    ) -> ServerRecord {
         let outcome = tokio::select! {
             outcome = &mut self.task => join(outcome),
             () = stop => {
@@ -181,12 +195,12 @@ impl RunningServer {
                     let outcome = (&mut self.task).await.unwrap_or_else(|_| Outcome::failed(Failure::Cancelled));
                     return ServerRecord::new(&self.spec.guest, &self.policy, Some(self.addr), outcome);
                 }
-                match tokio::time::timeout(STOP_TIMEOUT, &mut self.task).await {
+                match tokio::time::timeout(grace, &mut self.task).await {
                     Ok(outcome) => join(outcome),
                     Err(_) => {
                         self.task.abort();
                         Outcome::failed(Failure::Returned(format!(
-                            "did not stop within {} s of being asked", STOP_TIMEOUT.as_secs()
+                            "did not stop within {} of being asked", crate::limits::show_duration(grace)
                         )))
                     }
                 }
@@ -199,10 +213,28 @@ impl RunningServer {
     pub async fn stop(self) -> ServerRecord {
         self.finish(std::future::ready(())).await
     }
+
+    /// Stop the server at once after Ctrl-C, with a short grace.
+    pub async fn stop_interrupted(self) -> ServerRecord {
+        self.finish_within(std::future::ready(()), INTERRUPTED_STOP_TIMEOUT)
+            .await
+    }
 }
 
 /// Run a client guest against `server` under its wiring grants.
 pub async fn run_client(lab: &Arc<Lab>, spec: &ClientSpec, server: SocketAddr) -> ClientRecord {
+    run_client_until(lab, spec, server, std::future::pending()).await
+}
+
+/// [`run_client`], cut short when `interrupt` resolves: the client then
+/// leaves no messages (it reports only at its end) and its record says it
+/// was interrupted.
+pub async fn run_client_until(
+    lab: &Arc<Lab>,
+    spec: &ClientSpec,
+    server: SocketAddr,
+    interrupt: impl Future<Output = ()>,
+) -> ClientRecord {
     let grants = match spec.guest.role.transport {
         Transport::Tcp => wiring::tcp_client(server),
         Transport::Udp => wiring::udp_client(server),
@@ -215,9 +247,12 @@ pub async fn run_client(lab: &Arc<Lab>, spec: &ClientSpec, server: SocketAddr) -
         reply_timeout_ms: spec.timeout_ms,
         params: spec.params.clone(),
     };
-    let outcome = lab
-        .run_client(&spec.guest, config, policy.clone(), spec.limits.clone())
-        .await;
+    let call = lab.run_client(&spec.guest, config, policy.clone(), spec.limits.clone());
+    let outcome = tokio::select! {
+        biased;
+        () = interrupt => Outcome::failed(Failure::Interrupted),
+        outcome = call => outcome,
+    };
     policy.flush_allowed();
     ClientRecord::new(spec, &policy, server, outcome)
 }
@@ -225,6 +260,18 @@ pub async fn run_client(lab: &Arc<Lab>, spec: &ClientSpec, server: SocketAddr) -
 /// A whole exchange: start the server, run the client against it, stop the
 /// server.
 pub async fn exchange(lab: &Arc<Lab>, server: ServerSpec, client: ClientSpec) -> Run {
+    exchange_until(lab, server, client, std::future::pending()).await
+}
+
+/// [`exchange`], cut short when `interrupt` resolves: the client is
+/// stopped, the server asked to stop at once, and both records say what
+/// happened.
+pub async fn exchange_until(
+    lab: &Arc<Lab>,
+    server: ServerSpec,
+    client: ClientSpec,
+    interrupt: impl Future<Output = ()>,
+) -> Run {
     let transport = server.guest.role.transport;
     let running = match start_server(lab, server).await {
         Ok(running) => running,
@@ -236,8 +283,12 @@ pub async fn exchange(lab: &Arc<Lab>, server: ServerSpec, client: ClientSpec) ->
             };
         }
     };
-    let client = run_client(lab, &client, running.connect_addr()).await;
-    let server = running.stop().await;
+    let client = run_client_until(lab, &client, running.connect_addr(), interrupt).await;
+    let server = if client.guest.interrupted {
+        running.stop_interrupted().await
+    } else {
+        running.stop().await
+    };
     Run {
         transport,
         server: Some(server),

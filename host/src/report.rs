@@ -32,6 +32,8 @@ pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_BAD_INPUT: i32 = 2;
 /// A limit stopped or refused a guest.
 pub const EXIT_LIMIT: i32 = 3;
+/// Ctrl-C or SIGTERM cut the command short (128 + SIGINT, as shells say).
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// What counts as a right reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -105,21 +107,29 @@ pub struct GuestRecord {
     /// Whether the host had to cancel it (a server that never polls its stop
     /// signal); it then left no report, which is not an error.
     pub cancelled: bool,
+    /// Whether Ctrl-C or SIGTERM stopped it before it returned (a client
+    /// then leaves no messages: it reports them only at its end).
+    pub interrupted: bool,
     /// The guest's stderr, when it failed and wrote any.
     pub stderr: Option<String>,
+    /// What the guest printed on stdout, when it printed anything (at most
+    /// 64 KiB are kept).
+    pub stdout: Option<String>,
 }
 
 impl GuestRecord {
     fn new<T>(guest: &Guest, policy: &Policy, outcome: &Outcome<T>) -> GuestRecord {
         let cancelled = matches!(outcome.result, Err(Failure::Cancelled));
+        let interrupted = matches!(outcome.result, Err(Failure::Interrupted));
         let error = outcome
             .result
             .as_ref()
             .err()
-            .filter(|_| !cancelled)
+            .filter(|_| !cancelled && !interrupted)
             .map(|e| e.to_string());
         let stderr =
             (error.is_some() && !outcome.stderr.is_empty()).then(|| outcome.stderr.clone());
+        let stdout = (!outcome.stdout.is_empty()).then(|| outcome.stdout.clone());
         GuestRecord {
             name: guest.name.clone(),
             path: guest.path.display().to_string(),
@@ -130,13 +140,18 @@ impl GuestRecord {
             limits: outcome.limits.clone(),
             refusals: policy.refusals(),
             cancelled,
+            interrupted,
             error,
             stderr,
+            stdout,
         }
     }
 
     fn ok(&self) -> bool {
-        self.error.is_none() && self.refused_total == 0 && self.limits.is_empty()
+        self.error.is_none()
+            && self.refused_total == 0
+            && self.limits.is_empty()
+            && !self.interrupted
     }
 }
 
@@ -295,15 +310,27 @@ impl Report {
         }
     }
 
-    pub fn exit_code(&self) -> i32 {
-        let limited = self.runs.iter().any(|r| {
-            let guests = [
+    /// Whether Ctrl-C or SIGTERM cut a guest short.
+    pub fn interrupted(&self) -> bool {
+        self.guests().any(|g| g.interrupted)
+    }
+
+    fn guests(&self) -> impl Iterator<Item = &GuestRecord> {
+        self.runs.iter().flat_map(|r| {
+            [
                 r.server.as_ref().map(|s| &s.guest),
                 r.client.as_ref().map(|c| &c.guest),
-            ];
-            guests.into_iter().flatten().any(|g| !g.limits.is_empty())
-        });
-        if limited {
+            ]
+            .into_iter()
+            .flatten()
+        })
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        let limited = self.guests().any(|g| !g.limits.is_empty());
+        if self.interrupted() {
+            EXIT_INTERRUPTED
+        } else if limited {
             EXIT_LIMIT
         } else if self.runs.iter().all(Run::ok) {
             EXIT_OK
@@ -389,7 +416,19 @@ impl Run {
         if refusals == 0 {
             let _ = writeln!(out, "  refusals: none");
         }
-        let _ = writeln!(out, "  result: {}", if self.ok() { "ok" } else { "FAILED" });
+        let interrupted = [
+            &self.server.as_ref().map(|s| &s.guest),
+            &self.client.as_ref().map(|c| &c.guest),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|g| g.interrupted);
+        let result = match (interrupted, self.ok()) {
+            (true, _) => "interrupted",
+            (false, true) => "ok",
+            (false, false) => "FAILED",
+        };
+        let _ = writeln!(out, "  result: {result}");
     }
 }
 
@@ -409,10 +448,42 @@ fn write_guest(out: &mut String, side: &str, g: &GuestRecord) {
     if let Some(e) = &g.error {
         let _ = writeln!(out, "           ERROR: {e}");
     }
+    if let Some(text) = &g.stdout {
+        write_stdout(out, text);
+    }
+    if g.interrupted {
+        let _ = writeln!(
+            out,
+            "           interrupted by Ctrl-C before it reported{}",
+            if side == "client" {
+                " its messages"
+            } else {
+                ""
+            }
+        );
+    }
     if g.cancelled {
         let _ = writeln!(
             out,
             "           cancelled at the end: it never polls its stop signal, so it left no report"
+        );
+    }
+}
+
+/// Lines a transcript shows of a guest's stdout before pointing to `--json`.
+const STDOUT_LINES: usize = 20;
+
+/// A guest's stdout under its name: `stdout |` and each line.
+fn write_stdout(out: &mut String, text: &str) {
+    let lines: Vec<&str> = text.lines().collect();
+    for line in lines.iter().take(STDOUT_LINES) {
+        let _ = writeln!(out, "           stdout | {line}");
+    }
+    if lines.len() > STDOUT_LINES {
+        let _ = writeln!(
+            out,
+            "           stdout | ... {} more lines (`--json` has them all)",
+            lines.len() - STDOUT_LINES
         );
     }
 }

@@ -79,14 +79,15 @@ impl Capture {
     /// replacing it.
     pub fn write_pcap(&self, path: &Path) -> io::Result<()> {
         let mut out = BufWriter::new(File::create(path)?);
-        // Magic, version 2.4, GMT offset, accuracy, snapshot length, link type.
-        out.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
-        out.write_all(&2u16.to_le_bytes())?;
-        out.write_all(&4u16.to_le_bytes())?;
-        out.write_all(&0i32.to_le_bytes())?;
-        out.write_all(&0u32.to_le_bytes())?;
-        out.write_all(&262_144u32.to_le_bytes())?;
-        out.write_all(&101u32.to_le_bytes())?;
+        write_pcap_header(&mut out)?;
+        self.write_pcap_packets(&mut out)?;
+        out.flush()
+    }
+
+    /// Write every packet kept so far as pcap records, after a header
+    /// [`write_pcap_header`] wrote (so a caller can write the header, and
+    /// find out that its file cannot be written, before anything runs).
+    pub fn write_pcap_packets(&self, out: &mut impl Write) -> io::Result<()> {
         for (at, packet) in &self.lock().list {
             let len = u32::try_from(packet.len()).map_err(io::Error::other)?;
             let secs = u32::try_from(at.as_secs()).unwrap_or(u32::MAX);
@@ -96,7 +97,7 @@ impl Capture {
             out.write_all(&len.to_le_bytes())?;
             out.write_all(packet)?;
         }
-        out.flush()
+        Ok(())
     }
 
     /// How many packets have been recorded.
@@ -270,4 +271,17 @@ impl TcpFlow {
         self.send(true, rst, &[], 0);
         self.send(false, rst, &[], 0);
     }
+}
+
+/// The 24-byte header of a classic pcap file: microsecond timestamps,
+/// `LINKTYPE_RAW` (bare IPv4/IPv6 packets).
+pub fn write_pcap_header(out: &mut impl Write) -> io::Result<()> {
+    // Magic, version 2.4, GMT offset, accuracy, snapshot length, link type.
+    out.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
+    out.write_all(&2u16.to_le_bytes())?;
+    out.write_all(&4u16.to_le_bytes())?;
+    out.write_all(&0i32.to_le_bytes())?;
+    out.write_all(&0u32.to_le_bytes())?;
+    out.write_all(&262_144u32.to_le_bytes())?;
+    out.write_all(&101u32.to_le_bytes())
 }

@@ -7,6 +7,12 @@
 //! datagram, the next one from the server's address. A reply that does not
 //! come before the timeout is reported as lost and the client moves on: it
 //! never waits longer than the timeout for any message.
+//!
+//! With the parameter `match=seq` (the lab sets it for its numbered
+//! messages, `#000042 ...`), the reply is the next datagram from the server
+//! that carries the message's own number: a stale reply to an earlier
+//! message, or a duplicate, is skipped instead of being taken for this
+//! message's answer. Messages without a number still take the next datagram.
 
 use socklab_guest::io::{Deadline, elapsed_ns, wait_until};
 use socklab_guest::types::{ClientConfig, ClientReport, Exchange, Reply};
@@ -15,7 +21,9 @@ use socklab_guest::wasi::clocks::monotonic_clock;
 use socklab_guest::wasi::sockets::instance_network::instance_network;
 use socklab_guest::wasi::sockets::udp::IncomingDatagramStream;
 use socklab_guest::wasi::sockets::udp_create_socket::create_udp_socket;
-use socklab_guest::{addr_text, code_text, debug, failed, family_of, same_peer, unspecified};
+use socklab_guest::{
+    addr_text, code_text, debug, failed, family_of, param, same_peer, unspecified,
+};
 
 socklab_guest::role!("socklab:lab/udp-client");
 
@@ -37,8 +45,11 @@ impl exports::socklab::lab::udp_client_role::Guest for Client {
         // No remote address: datagrams carry their destination (sendto).
         let (incoming, outgoing) = socket.stream(None).map_err(|e| failed("stream", e))?;
 
+        let by_seq = param(&config.params, "match") == Some("seq");
         let mut exchanges = Vec::with_capacity(config.messages.len());
         for message in config.messages {
+            // The number a reply must carry to answer this message, if any.
+            let tag = by_seq.then(|| seq_tag(&message).map(<[u8]>::to_vec)).flatten();
             let start = monotonic_clock::now();
             // client_sock.sendto(message, (host, port))
             let bytes_sent = match send_to(&outgoing, message, server) {
@@ -56,6 +67,7 @@ impl exports::socklab::lab::udp_client_role::Guest for Client {
             let reply = match next_from(
                 &incoming,
                 &server,
+                tag.as_deref(),
                 Deadline::after_ms(config.reply_timeout_ms),
             ) {
                 Ok(Some(data)) => Reply::Complete(data),
@@ -72,11 +84,13 @@ impl exports::socklab::lab::udp_client_role::Guest for Client {
     }
 }
 
-/// The next datagram from `server` before `deadline`, or `None` if none came.
-/// Datagrams from anyone else are skipped (and logged).
+/// The next datagram from `server` before `deadline` (one starting with
+/// `tag`, when given), or `None` if none came. Datagrams from anyone else,
+/// or with another number, are skipped (and logged).
 fn next_from(
     incoming: &IncomingDatagramStream,
     server: &socklab_guest::wasi::sockets::network::IpSocketAddress,
+    tag: Option<&[u8]>,
     deadline: Deadline,
 ) -> Result<Option<Vec<u8>>, String> {
     let readable = incoming.subscribe();
@@ -86,15 +100,30 @@ fn next_from(
             return Ok(None);
         }
         for datagram in incoming.receive(1).map_err(|e| failed("receive", e))? {
-            if same_peer(&datagram.remote_address, server) {
-                return Ok(Some(datagram.data));
+            if !same_peer(&datagram.remote_address, server) {
+                debug(&format!(
+                    "ignored a datagram from {}",
+                    addr_text(&datagram.remote_address)
+                ));
+                continue;
             }
-            debug(&format!(
-                "ignored a datagram from {}",
-                addr_text(&datagram.remote_address)
-            ));
+            match tag {
+                Some(tag) if seq_tag(&datagram.data) != Some(tag) => debug(&format!(
+                    "skipped a reply to another message ({})",
+                    String::from_utf8_lossy(seq_tag(&datagram.data).unwrap_or(b"no number"))
+                )),
+                _ => return Ok(Some(datagram.data)),
+            }
         }
     }
+}
+
+/// The sequence number a message or reply starts with, `#` and digits, if
+/// it has one.
+fn seq_tag(bytes: &[u8]) -> Option<&[u8]> {
+    let digits = bytes.strip_prefix(b"#")?;
+    let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    (len > 0).then(|| &bytes[..=len])
 }
 
 export!(Client);

@@ -138,6 +138,8 @@ pub struct Bench {
     pub rows: Vec<Row>,
     /// Wall-clock time of the whole run.
     pub seconds: f64,
+    /// Whether Ctrl-C stopped the run: `rows` holds the groups that finished.
+    pub interrupted: bool,
 }
 
 /// What every row shares: the lab the guests run in (audit on, its own
@@ -171,8 +173,11 @@ pub enum Side {
     Guest,
 }
 
-/// Run the selected rows and collect their figures.
-pub async fn run(options: Options) -> Result<Bench> {
+/// Run the selected rows and collect their figures; when `interrupt`
+/// resolves, the group under way is dropped and the rows so far returned.
+pub async fn run(options: Options, interrupt: impl Future<Output = ()>) -> Result<Bench> {
+    tokio::pin!(interrupt);
+    let mut interrupted = false;
     crate::limits::raise_open_file_limit();
     let started = Instant::now();
     let scale = Scale::new(options.quick);
@@ -188,22 +193,32 @@ pub async fn run(options: Options) -> Result<Bench> {
         scratch,
     };
     let wanted = |g: Group| options.only.is_empty() || options.only.contains(&g);
+    let groups = <Group as clap::ValueEnum>::value_variants()
+        .iter()
+        .filter(|g| wanted(**g))
+        .count();
+    crate::say!(
+        "bench: {groups} group{} of rows, {} rounds each; Ctrl-C stops and prints the rows that finished",
+        if groups == 1 { "" } else { "s" },
+        scale.rounds
+    );
     let mut rows = Vec::new();
     for &group in <Group as clap::ValueEnum>::value_variants() {
         if !wanted(group) {
             continue;
         }
-        rows.extend(match group {
-            Group::TcpRtt => net::tcp_rtt(&ctx).await?,
-            Group::GuestClient => net::guest_client(&ctx).await?,
-            Group::Bulk => net::bulk(&ctx).await?,
-            Group::Udp => net::udp(&ctx).await?,
-            Group::Connect => net::connect(&ctx).await?,
-            Group::Concurrent => net::concurrent(&ctx).await?,
-            Group::Start => start::start(&ctx).await?,
-            Group::Memory => start::memory(&ctx).await?,
-            Group::WasmtimeRun => versus::wasmtime_run(&ctx).await?,
-        });
+        let measured = tokio::select! {
+            biased;
+            () = &mut interrupt => None,
+            rows = measure(&ctx, group) => Some(rows?),
+        };
+        match measured {
+            Some(more) => rows.extend(more),
+            None => {
+                interrupted = true;
+                break;
+            }
+        }
     }
     if let Some(audit) = &ctx.lab.audit {
         audit.flush();
@@ -215,7 +230,23 @@ pub async fn run(options: Options) -> Result<Bench> {
         scale,
         rows,
         seconds: started.elapsed().as_secs_f64(),
+        interrupted,
     })
+}
+
+/// The rows of one group.
+async fn measure(ctx: &Ctx, group: Group) -> Result<Vec<Row>> {
+    match group {
+        Group::TcpRtt => net::tcp_rtt(ctx).await,
+        Group::GuestClient => net::guest_client(ctx).await,
+        Group::Bulk => net::bulk(ctx).await,
+        Group::Udp => net::udp(ctx).await,
+        Group::Connect => net::connect(ctx).await,
+        Group::Concurrent => net::concurrent(ctx).await,
+        Group::Start => start::start(ctx).await,
+        Group::Memory => start::memory(ctx).await,
+        Group::WasmtimeRun => versus::wasmtime_run(ctx).await,
+    }
 }
 
 impl Bench {

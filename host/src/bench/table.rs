@@ -218,6 +218,12 @@ pub fn render(bench: &Bench) -> String {
         "baseline: a native Rust (tokio) server in this process ((wt): `wasmtime run`); ratio = socklab / baseline; {:.0} s",
         bench.seconds
     );
+    if bench.interrupted {
+        let _ = writeln!(
+            out,
+            "interrupted: Ctrl-C stopped the bench; the rows above are the groups that finished"
+        );
+    }
     out
 }
 

@@ -2,10 +2,12 @@
 //! command line ([`args`]) and calls [`run`].
 
 mod args;
+pub mod interrupt;
+pub mod usage;
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 pub use self::args::{Cli, Command, ParamArgs, SandboxArgs, ScriptArgs};
 use crate::audit::Audit;
@@ -15,22 +17,29 @@ use crate::exchange::{self, ClientSpec, ServerSpec};
 use crate::grants::UserRules;
 use crate::lab::Lab;
 use crate::limits::Limits;
-use crate::report::{Expect, Report, Run};
-use crate::roles::{Role, Side};
+use crate::report::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Expect, Report, Run};
+use crate::roles::{Role, Side, Transport};
+use crate::{output, say};
+pub use interrupt::Interrupt;
 
 /// Messages used when none are given.
 const DEFAULT_MESSAGES: [&str; 3] = ["hello", "how are you?", "bye"];
 
 /// Run the parsed command; the result is the process's exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
+    // Caught before anything else happens; a signal ends the process at once
+    // until a command has something to report.
+    let interrupt = Interrupt::install()?;
     crate::limits::raise_open_file_limit();
     let mut lab = Lab::new(cli.guest_dir.clone())?;
     lab.verbose = cli.verbose;
     if let Some(path) = &cli.audit {
-        match Audit::create(path) {
-            Ok(audit) => lab.audit = Some(audit),
+        let audit = match Audit::create(path) {
+            Ok(audit) => audit,
             Err(e) => bad_input!("{e:#}; give a writable path to --audit"),
-        }
+        };
+        audit.start()?;
+        lab.audit = Some(audit);
     }
     if !cli.no_cache {
         // Without a usable cache directory socklab still runs, compiling
@@ -38,8 +47,36 @@ pub async fn run(cli: Cli) -> Result<i32> {
         lab.cache = Cache::default_dir().and_then(|dir| Cache::open(dir).ok());
     }
     let lab = Arc::new(lab);
+    let code = dispatch(&lab, cli, &interrupt).await?;
+    Ok(with_audit_checked(&lab, code))
+}
+
+/// The command's exit code, or 1 when the audit file could not be written
+/// whole (said on stderr, naming the file), unless it was interrupted.
+fn with_audit_checked(lab: &Lab, code: i32) -> i32 {
+    let Some(audit) = &lab.audit else {
+        return code;
+    };
+    audit.flush();
+    match audit.failed() {
+        Some(why) => {
+            say!("error: {why}");
+            if code == EXIT_INTERRUPTED {
+                code
+            } else {
+                EXIT_FAILED
+            }
+        }
+        None => code,
+    }
+}
+
+async fn dispatch(lab: &Arc<Lab>, cli: Cli, interrupt: &Interrupt) -> Result<i32> {
     let report = match cli.command {
-        Command::Demo => demo(&lab).await?,
+        Command::Demo => {
+            interrupt.graceful();
+            demo(lab, interrupt).await?
+        }
         Command::Serve {
             guest,
             listen,
@@ -57,7 +94,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 rules: sandbox.rules(&[], &[]),
                 limits: sandbox.limits(),
             };
-            Report::new(vec![serve(&lab, spec).await?])
+            // Graceful before the guest starts: whoever reads `listening on`
+            // may signal at once.
+            interrupt.graceful();
+            Report::new(vec![serve(lab, spec, interrupt).await])
         }
         Command::Connect {
             guest,
@@ -75,8 +115,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
             let transport = guest.role.transport;
             let rules = sandbox.rules(&[], &[]);
-            let spec = client_spec(guest, script, params, rules, sandbox.limits());
-            let client = exchange::run_client(&lab, &spec, to).await;
+            let spec = client_spec(guest, script, params, rules, sandbox.limits(), Some(to))?;
+            interrupt.graceful();
+            let client = exchange::run_client_until(lab, &spec, to, interrupt.requested()).await;
             Report::new(vec![Run {
                 transport,
                 server: None,
@@ -117,12 +158,21 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 limits: sandbox.limits(),
             };
             let client_rules = sandbox.rules(&client_allow, &client_deny);
-            let client = client_spec(client, script, params, client_rules, sandbox.limits());
-            Report::new(vec![exchange::exchange(&lab, server, client).await])
+            let client = client_spec(
+                client,
+                script,
+                params,
+                client_rules,
+                sandbox.limits(),
+                Some(listen),
+            )?;
+            interrupt.graceful();
+            let run = exchange::exchange_until(lab, server, client, interrupt.requested()).await;
+            Report::new(vec![run])
         }
         Command::Guests => {
-            guests(&lab)?;
-            return Ok(0);
+            guests(lab, cli.json)?;
+            return Ok(EXIT_OK);
         }
         Command::Run {
             command,
@@ -138,12 +188,17 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 dirs,
                 rules: sandbox.rules(&[], &[]),
                 limits: sandbox.limits(),
+                capture_output: cli.json,
             };
-            let code = crate::command::run_command(&lab, spec).await?;
-            if let Some(audit) = &lab.audit {
-                audit.flush();
+            interrupt.graceful();
+            let run = crate::command::run_command(lab, spec, interrupt.requested()).await?;
+            for note in run.notes() {
+                say!("{note}");
             }
-            return Ok(code);
+            if cli.json {
+                output::stdout_line(&serde_json::to_string_pretty(&run)?);
+            }
+            return Ok(run.exit_code);
         }
         Command::Lab {
             file,
@@ -165,17 +220,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 chart: !no_chart,
                 json: cli.json,
             };
-            // Ctrl-C or SIGTERM ends the run early with a report of what
-            // finished; caught before anything starts.
-            let shutdown = Shutdown::install()?;
-            return crate::experiment::run_file(
-                &lab,
-                &file,
-                &overrides,
-                options,
-                shutdown.requested(),
-            )
-            .await;
+            let plan = crate::experiment::plan::load(lab, &file, &overrides)?;
+            interrupt.graceful();
+            return crate::experiment::run_plan(lab, plan, options, interrupt.requested()).await;
         }
         Command::Bench { quick, only } => {
             let options = crate::bench::Options {
@@ -184,42 +231,48 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 guest_dir: cli.guest_dir.clone(),
                 socklab_exe: std::env::current_exe().ok(),
             };
-            let bench = crate::bench::run(options).await?;
+            interrupt.graceful();
+            let bench = crate::bench::run(options, interrupt.requested()).await?;
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&bench)?);
+                output::stdout_line(&serde_json::to_string_pretty(&bench)?);
             } else {
-                print!("{}", bench.table());
+                output::stdout(&bench.table());
             }
-            return Ok(0);
+            return Ok(if bench.interrupted {
+                EXIT_INTERRUPTED
+            } else {
+                EXIT_OK
+            });
         }
         Command::Inspect { guest } => {
-            let inspection = crate::inspect::inspect(&lab, &guest)?;
+            let inspection = crate::inspect::inspect(lab, &guest)?;
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&inspection)?);
+                output::stdout_line(&serde_json::to_string_pretty(&inspection)?);
             } else {
-                print!("{}", inspection.text());
+                output::stdout(&inspection.text());
             }
-            return Ok(0);
+            return Ok(EXIT_OK);
         }
     };
-    if let Some(audit) = &lab.audit {
-        audit.flush();
-    }
     if cli.json {
-        println!("{}", report.to_json());
+        output::stdout_line(&report.to_json());
     } else {
-        print!("{}", report.transcript());
+        output::stdout(&report.transcript());
     }
     Ok(report.exit_code())
 }
 
 /// `socklab demo`: one TCP and one UDP exchange between the bundled guests.
-async fn demo(lab: &Arc<Lab>) -> Result<Report> {
+/// Ctrl-C stops the exchange under way and skips the next.
+async fn demo(lab: &Arc<Lab>, interrupt: &Interrupt) -> Result<Report> {
     let mut runs = Vec::new();
     for (server, client) in [
         ("tcp-echo-server", "tcp-client"),
         ("udp-echo-server", "udp-client"),
     ] {
+        if interrupt.is_requested() {
+            break;
+        }
         let server = ServerSpec::new(lab.load(server)?, "127.0.0.1:0".parse().unwrap());
         let messages = DEFAULT_MESSAGES
             .iter()
@@ -227,95 +280,97 @@ async fn demo(lab: &Arc<Lab>) -> Result<Report> {
             .collect();
         let mut client = ClientSpec::new(lab.load(client)?, messages);
         client.expect = Expect::Echo;
-        runs.push(exchange::exchange(lab, server, client).await);
+        runs.push(exchange::exchange_until(lab, server, client, interrupt.requested()).await);
     }
     Ok(Report::new(runs))
 }
 
 /// `socklab serve`: print `listening on ADDR` on stderr as soon as the guest
 /// listens, then serve until Ctrl-C, SIGTERM or the session limit.
-async fn serve(lab: &Arc<Lab>, spec: ServerSpec) -> Result<Run> {
-    // Catch the signals before anyone can learn the address and send one.
-    let shutdown = Shutdown::install()?;
+async fn serve(lab: &Arc<Lab>, spec: ServerSpec, interrupt: &Interrupt) -> Run {
     let transport = spec.guest.role.transport;
     let running = match exchange::start_server(lab, spec).await {
         Ok(running) => running,
         Err(record) => {
-            return Ok(Run {
+            return Run {
                 transport,
                 server: Some(*record),
                 client: None,
-            });
+            };
         }
     };
-    eprintln!("listening on {}", running.addr);
-    let record = running.finish(shutdown.requested()).await;
-    Ok(Run {
+    say!("listening on {}", running.addr);
+    let record = running.finish(interrupt.requested()).await;
+    Run {
         transport,
         server: Some(record),
         client: None,
-    })
-}
-
-/// Ctrl-C and SIGTERM, caught from the moment this is made.
-struct Shutdown {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Shutdown {
-    fn install() -> Result<Shutdown> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Shutdown {
-            interrupt: signal(SignalKind::interrupt()).context("installing a Ctrl-C handler")?,
-            terminate: signal(SignalKind::terminate()).context("installing a SIGTERM handler")?,
-        })
-    }
-
-    /// Resolves on the first Ctrl-C or SIGTERM; a second Ctrl-C then exits
-    /// at once.
-    async fn requested(mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-        eprintln!("stopping (press Ctrl-C again to force)");
-        let mut interrupt = self.interrupt;
-        tokio::spawn(async move {
-            interrupt.recv().await;
-            eprintln!("forced stop");
-            std::process::exit(130);
-        });
     }
 }
 
-/// `socklab guests`: the bundled guests, with the role each one's exports
-/// declare.
-fn guests(lab: &Lab) -> Result<()> {
+/// One row of `socklab guests`.
+#[derive(serde::Serialize)]
+struct Listed {
+    name: &'static str,
+    /// `server`, `client`, `command`, or `none`.
+    role: &'static str,
+    /// `tcp`, `udp`, `any` (a command) or `-`.
+    transport: &'static str,
+    /// `rust` or `python`.
+    language: &'static str,
+    path: String,
+    about: &'static str,
+}
+
+/// `socklab guests`: the bundled guests (and the Python ones, once built),
+/// with the role each one's exports declare.
+fn guests(lab: &Lab, json: bool) -> Result<()> {
     let bundled = lab.bundled();
     if bundled.is_empty() {
         bad_input!(
             "no bundled guests found; build them with `cargo build --release` or set --guest-dir"
         );
     }
-    println!(
-        "{:<20} {:<7} {:<9} path  (what it does)",
-        "name", "role", "transport"
-    );
-    for (bundled, path) in bundled {
+    let mut rows = Vec::new();
+    for (guest, path) in bundled {
         let kind = crate::inspect::inspect(lab, &path.display().to_string())?.kind;
-        let (side, transport) = match kind.split_once('-') {
-            Some((transport, side)) if ["tcp", "udp"].contains(&transport) => (side, transport),
+        let (role, transport) = match kind.split_once('-') {
+            Some(("tcp", "server")) => ("server", "tcp"),
+            Some(("tcp", "client")) => ("client", "tcp"),
+            Some(("udp", "server")) => ("server", "udp"),
+            Some(("udp", "client")) => ("client", "udp"),
             _ if kind.contains("wasi:cli") => ("command", "any"),
             _ => ("none", "-"),
         };
-        let name = bundled.name;
-        println!(
-            "{name:<20} {side:<7} {transport:<9} {}  ({})",
-            path.display(),
-            bundled.about
-        );
+        rows.push(Listed {
+            name: guest.name,
+            role,
+            transport,
+            language: guest.language,
+            path: path.display().to_string(),
+            about: guest.about,
+        });
     }
+    if json {
+        let doc = serde_json::json!({
+            "socklab": crate::report::SOCKLAB_VERSION,
+            "wasmtime": crate::report::WASMTIME_VERSION,
+            "guests": rows,
+        });
+        output::stdout_line(&serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
+    let mut text = format!(
+        "{:<20} {:<7} {:<9} path  language  (what it does)\n",
+        "name", "role", "transport"
+    );
+    for r in rows {
+        text.push_str(&format!(
+            "{:<20} {:<7} {:<9} {}  {}  ({})\n",
+            r.name, r.role, r.transport, r.path, r.language, r.about
+        ));
+    }
+    output::stdout(&text);
     Ok(())
 }
 
@@ -325,8 +380,9 @@ fn client_spec(
     params: ParamArgs,
     rules: UserRules,
     limits: Limits,
-) -> ClientSpec {
-    let messages = if script.messages.is_empty() {
+    server: Option<std::net::SocketAddr>,
+) -> Result<ClientSpec> {
+    let messages: Vec<Vec<u8>> = if script.messages.is_empty() {
         DEFAULT_MESSAGES
             .iter()
             .map(|m| m.as_bytes().to_vec())
@@ -338,7 +394,17 @@ fn client_spec(
             .map(String::into_bytes)
             .collect()
     };
-    ClientSpec {
+    if guest.role.transport == Transport::Udp {
+        let max = crate::limits::max_datagram(server.is_none_or(|s| s.is_ipv4()));
+        if let Some((i, m)) = messages.iter().enumerate().find(|(_, m)| m.len() > max) {
+            bad_input!(
+                "--message {} is {} bytes, more than one UDP datagram carries ({max} bytes); send it in smaller messages",
+                i + 1,
+                m.len()
+            );
+        }
+    }
+    Ok(ClientSpec {
         guest,
         messages,
         timeout_ms: script.timeout_ms,
@@ -346,7 +412,7 @@ fn client_spec(
         expect: script.expect,
         rules,
         limits,
-    }
+    })
 }
 
 fn require_side(name: &str, role: Role, side: Side, what: &str) -> Result<()> {

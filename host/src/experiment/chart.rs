@@ -1,8 +1,6 @@
 //! The chart written beside a lab report: round-trip time over time (left)
 //! and its histogram (right), one series per transport, as SVG.
 
-use std::path::Path;
-
 use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 
@@ -25,17 +23,19 @@ fn colour(transport: Transport) -> RGBColor {
     }
 }
 
-/// Write the chart to `path`.
-pub fn write_svg(path: &Path, title: &str, series: &[Series]) -> Result<()> {
-    draw(path, title, series).map_err(|e| anyhow!("cannot draw the chart {}: {e}", path.display()))
+/// The chart as SVG text.
+pub fn render_svg(title: &str, series: &[Series]) -> Result<String> {
+    let mut svg = String::new();
+    draw(&mut svg, title, series).map_err(|e| anyhow!("cannot draw the chart: {e}"))?;
+    Ok(svg)
 }
 
 fn draw(
-    path: &Path,
+    svg: &mut String,
     title: &str,
     series: &[Series],
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let root = SVGBackend::new(path, (1200, 480)).into_drawing_area();
+    let root = SVGBackend::with_string(svg, (1200, 480)).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(title, ("sans-serif", 20))?;
     let (left, right) = root.split_horizontally(640);

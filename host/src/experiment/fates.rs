@@ -18,10 +18,27 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use serde::Serialize;
+use socklab_relay::{Event, Fate as RelayFate, Key, LinkStats};
 
 use super::messages::seq_of;
 use crate::report::{MessageRecord, Payload};
 use crate::roles::Transport;
+
+/// What became of a message, as its client saw it.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FateKind {
+    /// Its reply came while the client waited for it.
+    Answered,
+    /// Its reply came, but only while the client waited for a later message.
+    Late,
+    /// No reply naming it ever reached the client.
+    Lost,
+    /// The client could not send it.
+    Failed,
+    /// Ctrl-C stopped the client before its fate was decided.
+    Interrupted,
+}
 
 /// One message's fate.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -36,8 +53,8 @@ pub struct Fate {
     pub index: usize,
     /// Its sequence number, when the messages are numbered.
     pub seq: Option<u64>,
-    /// `answered`, `late`, `lost` or `failed`.
-    pub fate: &'static str,
+    /// `answered`, `late`, `lost`, `failed` or `interrupted`.
+    pub fate: FateKind,
     pub duplicated: bool,
     pub reordered: bool,
     /// Round-trip time, for answered messages.
@@ -46,6 +63,9 @@ pub struct Fate {
     pub sent_at_us: f64,
     /// Bytes sent, plus the reply's bytes when answered.
     pub bytes: u64,
+    /// Why a `failed` message could not be sent (the guest's words, such
+    /// as `datagram-too-large`).
+    pub error: Option<String>,
 }
 
 /// Where a client run sits, for its fates.
@@ -57,8 +77,77 @@ pub struct RunId<'a> {
     pub started_at_us: f64,
 }
 
-/// The fates of one client run's messages.
-pub fn fates_of(id: &RunId<'_>, numbered: bool, records: &[MessageRecord]) -> Vec<Fate> {
+/// What a UDP relay handed on to its client, by the number of the message
+/// each reply answers: when each copy was due there (µs since the relay
+/// started). Copies due after the client ended never reached it and are
+/// left out.
+///
+/// A client that matches replies to messages by number skips a stale or
+/// duplicate reply instead of reporting it; this is how its fates still
+/// show a reply that came after its timeout (`late`), twice (`duplicated`)
+/// or after a later one's (`reordered`).
+#[derive(Debug, Default)]
+pub struct Delivered {
+    copies: BTreeMap<u64, Vec<u64>>,
+}
+
+impl Delivered {
+    /// The replies `stats` says were handed to the client by `until_us`.
+    pub fn of_udp(stats: &LinkStats, until_us: u64) -> Delivered {
+        let mut copies = BTreeMap::<u64, Vec<u64>>::new();
+        for event in &stats.to_client.events {
+            let (Key::Tag(seq), Some(at)) = (event.key, due(event)) else {
+                continue;
+            };
+            if at > until_us {
+                continue;
+            }
+            let n = 1 + usize::from(event.fates.contains(&RelayFate::Duplicated));
+            copies
+                .entry(seq)
+                .or_default()
+                .extend(std::iter::repeat_n(at, n));
+        }
+        Delivered { copies }
+    }
+
+    fn count(&self, seq: u64) -> usize {
+        self.copies.get(&seq).map_or(0, Vec::len)
+    }
+
+    fn first(&self, seq: u64) -> Option<u64> {
+        self.copies.get(&seq)?.iter().min().copied()
+    }
+
+    /// Whether the reply to a later message reached the client first.
+    fn overtaken(&self, seq: u64) -> bool {
+        let Some(at) = self.first(seq) else {
+            return false;
+        };
+        self.copies
+            .range(seq + 1..)
+            .any(|(_, times)| times.iter().any(|t| *t < at))
+    }
+}
+
+/// When a relay event's datagram or segment was (or will be) handed to the
+/// far end, if it was handed on at all.
+pub fn due(event: &Event) -> Option<u64> {
+    let handed_on = event
+        .fates
+        .iter()
+        .any(|f| matches!(f, RelayFate::Delivered | RelayFate::Duplicated));
+    handed_on.then_some(event.at_us + event.delay_us)
+}
+
+/// The fates of one client run's messages, from its report and, for
+/// numbered UDP messages, what its relay delivered.
+pub fn fates_of(
+    id: &RunId<'_>,
+    numbered: bool,
+    records: &[MessageRecord],
+    delivered: &Delivered,
+) -> Vec<Fate> {
     let replies: Vec<Option<u64>> = records
         .iter()
         .map(|r| {
@@ -88,14 +177,15 @@ pub fn fates_of(id: &RunId<'_>, numbered: bool, records: &[MessageRecord]) -> Ve
             }
         };
         let seen = seq.and_then(|s| arrivals.get(&s));
+        let copies = seq.map_or(0, |s| delivered.count(s));
         let fate = if record.status == "send-failed" {
-            "failed"
+            FateKind::Failed
         } else if answered_here {
-            "answered"
-        } else if seen.is_some() {
-            "late"
+            FateKind::Answered
+        } else if seen.is_some() || copies > 0 {
+            FateKind::Late
         } else {
-            "lost"
+            FateKind::Lost
         };
         let reordered = match (seq, seen) {
             (Some(seq), Some(windows)) => replies[..windows[0]]
@@ -103,7 +193,7 @@ pub fn fates_of(id: &RunId<'_>, numbered: bool, records: &[MessageRecord]) -> Ve
                 .flatten()
                 .any(|other| *other > seq),
             _ => false,
-        };
+        } || seq.is_some_and(|s| delivered.overtaken(s));
         fates.push(Fate {
             repeat: id.repeat,
             client: id.client.to_string(),
@@ -111,11 +201,12 @@ pub fn fates_of(id: &RunId<'_>, numbered: bool, records: &[MessageRecord]) -> Ve
             index: i + 1,
             seq,
             fate,
-            duplicated: seen.is_some_and(|w| w.len() > 1),
+            duplicated: seen.is_some_and(|w| w.len() > 1) || copies > 1,
             reordered,
             rtt_us: answered_here.then_some(record.rtt_us),
             sent_at_us: sent_at,
             bytes: record.bytes_sent + if answered_here { record.reply_bytes } else { 0 },
+            error: record.error.clone(),
         });
         sent_at += record.rtt_us;
     }
@@ -139,11 +230,18 @@ pub struct Figures {
     pub late: usize,
     pub lost: usize,
     pub failed: usize,
+    /// Messages whose fate Ctrl-C left open.
+    pub interrupted: usize,
     pub duplicated: usize,
     pub reordered: usize,
     pub rtt_p50_us: Option<f64>,
     pub rtt_p90_us: Option<f64>,
     pub rtt_p99_us: Option<f64>,
+    /// Where the p99 could lie, given how many answers there were: a 99%
+    /// interval from the order statistics (`[low, high]`). Two transports'
+    /// p99s whose intervals overlap differ by no more than the run's own
+    /// spread.
+    pub rtt_p99_interval_us: Option<(f64, f64)>,
     pub rtt_max_us: Option<f64>,
     /// Answered messages per second of the time the clients ran.
     pub answered_per_s: f64,
@@ -153,7 +251,7 @@ pub struct Figures {
 
 /// Count `fates` of one transport whose clients ran for `busy_s` seconds.
 pub fn figures(fates: &[&Fate], busy_s: f64) -> Figures {
-    let count = |f: &str| fates.iter().filter(|x| x.fate == f).count();
+    let count = |f: FateKind| fates.iter().filter(|x| x.fate == f).count();
     let mut rtts: Vec<f64> = fates.iter().filter_map(|f| f.rtt_us).collect();
     rtts.sort_by(f64::total_cmp);
     let pct = |p: f64| -> Option<f64> {
@@ -164,24 +262,44 @@ pub fn figures(fates: &[&Fate], busy_s: f64) -> Figures {
         let rank = ((p / 100.0) * rtts.len() as f64).ceil() as usize;
         Some(rtts[rank.clamp(1, rtts.len()) - 1])
     };
-    let answered = count("answered");
+    let answered = count(FateKind::Answered);
     let bytes: u64 = fates.iter().map(|f| f.bytes).sum();
     let per_s = |x: f64| if busy_s > 0.0 { x / busy_s } else { 0.0 };
     Figures {
         messages: fates.len(),
         answered,
-        late: count("late"),
-        lost: count("lost"),
-        failed: count("failed"),
+        late: count(FateKind::Late),
+        lost: count(FateKind::Lost),
+        failed: count(FateKind::Failed),
+        interrupted: count(FateKind::Interrupted),
         duplicated: fates.iter().filter(|f| f.duplicated).count(),
         reordered: fates.iter().filter(|f| f.reordered).count(),
         rtt_p50_us: pct(50.0),
         rtt_p90_us: pct(90.0),
         rtt_p99_us: pct(99.0),
+        rtt_p99_interval_us: quantile_interval(&rtts, 0.99),
         rtt_max_us: rtts.last().copied(),
         answered_per_s: per_s(answered as f64),
         bytes_per_s: per_s(bytes as f64),
     }
+}
+
+/// A 99% confidence interval for quantile `q` of the distribution `sorted`
+/// was drawn from: the order statistics at ranks `n q ± z sqrt(n q (1 - q))`
+/// (the normal approximation of the binomial count below the quantile).
+pub fn quantile_interval(sorted: &[f64], q: f64) -> Option<(f64, f64)> {
+    let n = sorted.len() as f64;
+    if sorted.is_empty() {
+        return None;
+    }
+    const Z: f64 = 2.576;
+    let centre = n * q;
+    let half = Z * (n * q * (1.0 - q)).sqrt();
+    let rank = |r: f64| (r.clamp(1.0, n) as usize) - 1;
+    Some((
+        sorted[rank((centre - half).floor())],
+        sorted[rank((centre + half).ceil() + 1.0)],
+    ))
 }
 
 /// The transports in the order reports list them.
@@ -220,12 +338,10 @@ mod tests {
             record("complete", Some("#000004 a")), // a duplicate of 4; 5 never came
             record("closed", Some("#000006 a")),   // cut short by a reset
         ];
-        let fates = fates_of(&id, true, &records);
+        let fates = fates_of(&id, true, &records, &Delivered::default());
         let kinds: Vec<_> = fates.iter().map(|f| f.fate).collect();
-        assert_eq!(
-            kinds,
-            ["answered", "late", "lost", "answered", "lost", "lost"]
-        );
+        use FateKind::*;
+        assert_eq!(kinds, [Answered, Late, Lost, Answered, Lost, Lost]);
         assert!(fates[3].duplicated && !fates[0].duplicated);
         assert!(!fates[1].reordered);
         let figures = figures(&fates.iter().collect::<Vec<_>>(), 1.0);

@@ -12,6 +12,8 @@ pub mod chart;
 pub mod fates;
 pub mod file;
 pub mod messages;
+pub mod outputs;
+pub mod partial;
 pub mod plan;
 pub mod runner;
 pub mod summary;
@@ -19,10 +21,12 @@ pub mod summary;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use crate::bad_input;
+use self::outputs::Outputs;
 use crate::lab::Lab;
+use crate::report::{EXIT_FAILED, EXIT_INTERRUPTED};
+use crate::{output, say};
 
 /// What `socklab lab` writes, and where.
 #[derive(Debug, Default)]
@@ -38,71 +42,91 @@ pub struct LabOptions {
     pub json: bool,
 }
 
-/// `socklab lab FILE`: load, run, write the report, chart and capture, print
-/// the summary (or the JSON); the result is the exit code.
-pub async fn run_file(
+/// `socklab lab FILE`, once the file is loaded ([`plan::load`]): open the
+/// outputs, run, write the report, chart and capture, print the summary (or
+/// the JSON); the result is the exit code.
+///
+/// The outputs are opened before any guest runs. A write that fails at the
+/// end is named on stderr and makes the exit code 1, and the other outputs
+/// are still written, the report first.
+pub async fn run_plan(
     lab: &Arc<Lab>,
-    path: &Path,
-    overrides: &plan::Overrides,
+    plan: plan::Plan,
     options: LabOptions,
     interrupt: impl Future<Output = ()>,
 ) -> Result<i32> {
-    let plan = plan::load(lab, path, overrides)?;
     let out = options.out.clone().unwrap_or_else(|| {
-        Path::new("lab-out").join(path.file_stem().unwrap_or("experiment".as_ref()))
+        Path::new("lab-out").join(plan.path.file_stem().unwrap_or("experiment".as_ref()))
     });
-    if let Err(e) = std::fs::create_dir_all(&out) {
-        bad_input!(
-            "cannot create the output directory {}: {e}; give a writable --out DIR",
-            out.display()
-        );
-    }
+    let mut outputs = Outputs::open(&out, options.chart, options.pcap.as_deref())?;
     let run_options = runner::Options {
-        pcap: options.pcap.clone(),
+        capture: outputs.pcap.is_some(),
     };
     let run = runner::run(lab, plan, &run_options, interrupt).await?;
 
-    let chart = if options.chart {
-        let path = out.join("rtt.svg");
-        let series = fates::TRANSPORTS
-            .iter()
-            .filter(|&&t| run.clients.iter().any(|c| c.transport == t))
-            .map(|&t| chart::Series {
-                transport: t,
-                points: run
-                    .fates
-                    .iter()
-                    .filter(|f| {
-                        run.clients
-                            .iter()
-                            .any(|c| c.transport == t && c.client == f.client)
-                    })
-                    .filter_map(|f| f.rtt_us.map(|rtt| (f.sent_at_us / 1e3, rtt / 1e3)))
-                    .collect(),
-            })
-            .collect::<Vec<_>>();
-        chart::write_svg(&path, &run.plan.name, &series)?;
-        Some(path.display().to_string())
-    } else {
-        None
-    };
-    let pcap = options.pcap.as_ref().map(|p| p.display().to_string());
-    let doc = summary::Document::new(&run, chart.clone(), pcap.clone());
+    let chart_path = outputs.chart.as_ref().map(|c| c.path.display().to_string());
+    let pcap_path = outputs.pcap.as_ref().map(|p| p.path.display().to_string());
+    let doc = summary::Document::new(&run, chart_path.clone(), pcap_path.clone());
     let json = serde_json::to_string_pretty(&doc)?;
-    let report_path = out.join("report.json");
-    std::fs::write(&report_path, &json)
-        .with_context(|| format!("writing the report {}", report_path.display()))?;
-    if options.json {
-        println!("{json}");
-    } else {
-        print!("{}", summary::text(&run, &doc));
-        println!("report: {}", report_path.display());
-        if let Some(chart) = chart {
-            println!("chart: {chart}");
-        }
-        if let (Some(pcap), Some(n)) = (pcap, run.captured) {
-            println!("capture: {pcap} ({n} packets)");
+    let mut failed = Vec::new();
+    if let Err(e) = outputs.report.write_all(json.as_bytes()) {
+        failed.push(e);
+    }
+    if let Some(chart) = &mut outputs.chart {
+        let svg = chart::render_svg(&run.plan.name, &chart_series(&run))?;
+        if let Err(e) = chart.write_all(svg.as_bytes()) {
+            failed.push(e);
         }
     }
-    Ok(summary::exit_code(&run))
+    if let (Some(pcap), Some(capture)) = (&mut outputs.pcap, &run.capture)
+        && let Err(e) = pcap.write_with(|out| capture.write_pcap_packets(out))
+    {
+        failed.push(e);
+    }
+    if options.json {
+        output::stdout_line(&json);
+    } else {
+        let mut text = summary::text(&run, &doc);
+        text.push_str(&format!("report: {}\n", outputs.report.path.display()));
+        if let Some(chart) = chart_path {
+            text.push_str(&format!("chart: {chart}\n"));
+        }
+        if let (Some(pcap), Some(capture)) = (pcap_path, &run.capture) {
+            text.push_str(&format!(
+                "capture: {pcap} ({} packets)\n",
+                capture.packets()
+            ));
+        }
+        output::stdout(&text);
+    }
+    for e in &failed {
+        say!("error: {e:#}");
+    }
+    let code = summary::exit_code(&run);
+    Ok(if failed.is_empty() || code == EXIT_INTERRUPTED {
+        code
+    } else {
+        EXIT_FAILED
+    })
+}
+
+/// Each transport's answered messages as the chart draws them.
+fn chart_series(run: &runner::LabRun) -> Vec<chart::Series> {
+    fates::TRANSPORTS
+        .iter()
+        .filter(|&&t| run.clients.iter().any(|c| c.transport == t))
+        .map(|&t| chart::Series {
+            transport: t,
+            points: run
+                .fates
+                .iter()
+                .filter(|f| {
+                    run.clients
+                        .iter()
+                        .any(|c| c.transport == t && c.client == f.client)
+                })
+                .filter_map(|f| f.rtt_us.map(|rtt| (f.sent_at_us / 1e3, rtt / 1e3)))
+                .collect(),
+        })
+        .collect()
 }

@@ -8,7 +8,6 @@
 //! `--audit`, into the audit file as a `link` line.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -16,20 +15,22 @@ use anyhow::{Context, Result, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use socklab_relay::{Capture, LinkSpec, LinkStats, Relay, start_tcp, start_udp};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::fates::{Fate, RunId, fates_of};
+use super::fates::{Delivered, Fate, RunId, fates_of};
 use super::plan::{ClientNode, Impairments, Plan};
 use crate::exchange::{self, RunningServer};
 use crate::lab::Lab;
 use crate::report::{ClientRecord, ServerRecord};
 use crate::roles::Transport;
+use crate::say;
 
 /// How a lab run is carried out, beyond the file.
 #[derive(Debug, Default)]
 pub struct Options {
-    /// Write what the relays carried here (`--pcap`).
-    pub pcap: Option<PathBuf>,
+    /// Keep what the relays carried, for `--pcap`.
+    pub capture: bool,
 }
 
 /// One client instance's run in one round.
@@ -64,19 +65,20 @@ pub struct LabRun {
     pub servers: Vec<ServerRecord>,
     pub clients: Vec<ClientRun>,
     pub fates: Vec<Fate>,
-    /// Packets written to the capture, when one was asked for.
-    pub captured: Option<usize>,
+    /// What the relays carried, when a capture was asked for.
+    pub capture: Option<Capture>,
     pub elapsed: Duration,
     /// Whether Ctrl-C cut the run short.
     pub interrupted: bool,
 }
 
 /// Run `plan`. Guest failures end up in the records; an `Err` means the host
-/// itself could not go on (a relay could not bind, the capture could not be
-/// written).
+/// itself could not go on (a relay could not bind).
 ///
 /// When `interrupt` resolves (Ctrl-C), the clients still running are
-/// cancelled, no further round starts, and the report holds what finished.
+/// stopped, no further round starts, and the report holds what finished:
+/// a client cut short keeps the fates its relay had already decided
+/// ([`super::partial`]), the rest of its messages are `interrupted`.
 pub async fn run(
     lab: &Arc<Lab>,
     plan: Plan,
@@ -85,8 +87,7 @@ pub async fn run(
 ) -> Result<LabRun> {
     let start = Instant::now();
     tokio::pin!(interrupt);
-    let mut interrupted = false;
-    let capture = options.pcap.as_ref().map(|_| Capture::new());
+    let capture = options.capture.then(Capture::new);
 
     let mut running: Vec<RunningServer> = Vec::new();
     for node in &plan.servers {
@@ -104,7 +105,7 @@ pub async fn run(
                     servers,
                     clients: Vec::new(),
                     fates: Vec::new(),
-                    captured: None,
+                    capture,
                     elapsed: start.elapsed(),
                     interrupted: false,
                 });
@@ -112,34 +113,13 @@ pub async fn run(
         }
     }
     let server_addrs: Vec<SocketAddr> = running.iter().map(|s| s.connect_addr()).collect();
-
-    let total: u64 = plan
-        .clients
-        .iter()
-        .map(|c| c.spec.messages.len() as u64 * u64::from(c.instances))
-        .sum::<u64>()
-        * u64::from(plan.repeats);
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} messages {msg}")
-            .expect("the template is valid")
-            .progress_chars("=> "),
-    );
-
-    if bar.is_hidden() {
-        // No bar off a terminal: one line says what is under way.
-        let links: u32 = plan.clients.iter().map(|c| c.instances).sum();
-        eprintln!(
-            "lab: {} links, {total} messages in all, {} {}; Ctrl-C stops and reports what finished",
-            links,
-            plan.repeats,
-            if plan.repeats == 1 { "round" } else { "rounds" }
-        );
-    }
+    let bar = progress(&plan);
+    // Every client task watches this; Ctrl-C sets it.
+    let (stop_tx, stop_rx) = watch::channel(false);
 
     let mut clients = Vec::new();
     for repeat in 0..plan.repeats {
-        if interrupted {
+        if *stop_tx.borrow() {
             break;
         }
         bar.set_message(format!("round {} of {}", repeat + 1, plan.repeats));
@@ -161,9 +141,14 @@ pub async fn run(
                 let lab = lab.clone();
                 let spec = node.spec.clone();
                 let id = (node.name.clone(), server_name.clone(), node.transport);
+                let mut stop = stop_rx.clone();
                 tasks.spawn(async move {
                     let started_at_us = micros(start.elapsed());
-                    let record = exchange::run_client(&lab, &spec, relay.addr()).await;
+                    let stopped = async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    };
+                    let record =
+                        exchange::run_client_until(&lab, &spec, relay.addr(), stopped).await;
                     let ended_at_us = micros(start.elapsed());
                     let relay_addr = relay.addr();
                     // The progress bar only borrows the relay now and then;
@@ -195,91 +180,134 @@ pub async fn run(
         let mut finished = Vec::new();
         loop {
             tokio::select! {
+                biased;
+                () = &mut interrupt, if !*stop_tx.borrow() => {
+                    stop_tx.send_replace(true);
+                }
                 joined = tasks.join_next() => match joined {
                     Some(Ok(run)) => finished.push(run),
-                    // Cancelled by the interrupt: it leaves no record.
-                    Some(Err(e)) if e.is_cancelled() => {}
                     Some(Err(e)) => return Err(anyhow!("a client task failed: {e}")),
                     None => break,
                 },
-                () = &mut interrupt, if !interrupted => {
-                    interrupted = true;
-                    tasks.abort_all();
-                }
                 _ = ticker.tick(), if !bar.is_hidden() => {
                     let carried: u64 = live
                         .iter()
                         .filter_map(|r| r.upgrade().map(|r| r.stats().to_server.received))
                         .sum();
                     let done_before: u64 = clients.iter().map(|c: &ClientRun| c.record.messages.len() as u64).sum();
-                    bar.set_position((done_before + carried).min(total));
+                    bar.set_position((done_before + carried).min(bar.length().unwrap_or(0)));
                 }
             }
         }
         finished.sort_by(|a, b| (&a.client, a.instance).cmp(&(&b.client, b.instance)));
         clients.extend(finished);
         let done: u64 = clients.iter().map(|c| c.record.messages.len() as u64).sum();
-        bar.set_position(done.min(total));
+        bar.set_position(done.min(bar.length().unwrap_or(0)));
     }
     bar.finish_and_clear();
+    let interrupted = *stop_tx.borrow();
 
     let mut servers = Vec::new();
     for server in running {
-        servers.push(server.stop().await);
+        servers.push(if interrupted {
+            server.stop_interrupted().await
+        } else {
+            server.stop().await
+        });
     }
+    let fates = all_fates(&plan, &clients);
+    if let Some(audit) = &lab.audit {
+        write_link_lines(audit, &clients);
+    }
+    Ok(LabRun {
+        plan,
+        servers,
+        clients,
+        fates,
+        capture,
+        elapsed: start.elapsed(),
+        interrupted,
+    })
+}
 
+/// The progress bar (drawn only on a terminal), or the one stderr line
+/// that says what is under way.
+fn progress(plan: &Plan) -> ProgressBar {
+    let total: u64 = plan
+        .clients
+        .iter()
+        .map(|c| c.spec.messages.len() as u64 * u64::from(c.instances))
+        .sum::<u64>()
+        * u64::from(plan.repeats);
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} messages {msg}")
+            .expect("the template is valid")
+            .progress_chars("=> "),
+    );
+    if bar.is_hidden() {
+        let links: u32 = plan.clients.iter().map(|c| c.instances).sum();
+        say!(
+            "lab: {} links, {total} messages in all, {} {}; Ctrl-C stops and reports what finished",
+            links,
+            plan.repeats,
+            if plan.repeats == 1 { "round" } else { "rounds" }
+        );
+    }
+    bar
+}
+
+/// Every message's fate: from the client's own report when it finished,
+/// from what its relay saw when Ctrl-C cut it short.
+fn all_fates(plan: &Plan, clients: &[ClientRun]) -> Vec<Fate> {
     let mut fates = Vec::new();
-    for run in &clients {
-        let numbered = plan
-            .clients
-            .iter()
-            .find(|c| c.name == run.client)
-            .is_some_and(|c| c.numbered);
+    for run in clients {
+        let Some(node) = plan.clients.iter().find(|c| c.name == run.client) else {
+            continue;
+        };
         let id = RunId {
             repeat: run.repeat,
             client: &run.client,
             instance: run.instance,
             started_at_us: run.started_at_us,
         };
-        fates.extend(fates_of(&id, numbered, &run.record.messages));
-    }
-
-    if let Some(audit) = &lab.audit {
-        for run in &clients {
-            for leg in &run.relay_stats.legs {
-                audit.write_record(&LinkLine {
-                    time: crate::audit::now_secs(),
-                    kind: "link",
-                    link: &run.link,
-                    transport: run.transport,
-                    client: leg.client,
-                    relay: leg.relay,
-                    upstream: leg.upstream,
-                    server: leg.server,
-                });
-            }
+        if run.record.guest.interrupted {
+            fates.extend(super::partial::fates(&id, node, run));
+        } else {
+            let delivered = match (node.transport, node.numbered) {
+                (Transport::Udp, true) => {
+                    let ran_us = (run.ended_at_us - run.started_at_us).max(0.0) as u64;
+                    Delivered::of_udp(&run.relay_stats, ran_us)
+                }
+                _ => Delivered::default(),
+            };
+            fates.extend(fates_of(
+                &id,
+                node.numbered,
+                &run.record.messages,
+                &delivered,
+            ));
         }
-        audit.flush();
     }
+    fates
+}
 
-    let captured = match (&capture, &options.pcap) {
-        (Some(capture), Some(path)) => {
-            capture
-                .write_pcap(path)
-                .with_context(|| format!("writing the capture {}", path.display()))?;
-            Some(capture.packets())
+fn write_link_lines(audit: &crate::audit::Audit, clients: &[ClientRun]) {
+    for run in clients {
+        for leg in &run.relay_stats.legs {
+            audit.write_record(&LinkLine {
+                time: crate::audit::now_secs(),
+                kind: "link",
+                link: &run.link,
+                transport: run.transport,
+                client: leg.client,
+                relay: leg.relay,
+                upstream: leg.upstream,
+                server: leg.server,
+            });
         }
-        _ => None,
-    };
-    Ok(LabRun {
-        plan,
-        servers,
-        clients,
-        fates,
-        captured,
-        elapsed: start.elapsed(),
-        interrupted,
-    })
+    }
+    audit.flush();
 }
 
 /// A link's two legs, as one line of the audit file.

@@ -8,7 +8,8 @@ use serde::Serialize;
 use super::fates::{Fate, Figures, TRANSPORTS, figures};
 use super::runner::{ClientRun, LabRun};
 use crate::report::{
-    EXIT_FAILED, EXIT_LIMIT, EXIT_OK, SOCKLAB_VERSION, ServerRecord, WASMTIME_VERSION,
+    EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_OK, SOCKLAB_VERSION, ServerRecord,
+    WASMTIME_VERSION,
 };
 use crate::roles::Transport;
 
@@ -145,22 +146,19 @@ pub fn lessons(all: &[TransportFigures]) -> Vec<String> {
             (f.duplicated, "duplicated"),
             (f.reordered, "reordered"),
             (f.failed, "not sent"),
+            (f.interrupted, "interrupted"),
         ] {
             if n > 0 {
                 let _ = write!(line, ", {n} {what}");
             }
         }
         let earlier = all[..i].iter().find(|o| o.figures.rtt_p99_us.is_some());
-        match (
-            f.rtt_p99_us,
-            earlier.and_then(|o| o.figures.rtt_p99_us.map(|p| (o.transport, p))),
-        ) {
-            (Some(p99), Some((other, other_p99)))
-                if other_p99 > 0.0 && (0.95..=1.05).contains(&(p99 / other_p99)) =>
-            {
-                let _ = write!(line, ", p99 RTT about {other}'s ({})", ms(p99));
+        match (f.rtt_p99_us, earlier) {
+            (Some(p99), Some(other)) if same_within_spread(f, &other.figures) => {
+                let _ = write!(line, ", p99 RTT about {}'s ({})", other.transport, ms(p99));
             }
-            (Some(p99), Some((other, other_p99))) if other_p99 > 0.0 => {
+            (Some(p99), Some(other)) => {
+                let other_p99 = other.figures.rtt_p99_us.unwrap_or(p99).max(1e-3);
                 let ratio = p99 / other_p99;
                 let (factor, word) = if ratio >= 1.0 {
                     (ratio, "higher")
@@ -174,11 +172,12 @@ pub fn lessons(all: &[TransportFigures]) -> Vec<String> {
                 };
                 let _ = write!(
                     line,
-                    ", p99 RTT {factor}× {word} than {other}'s ({})",
+                    ", p99 RTT {factor}× {word} than {}'s ({})",
+                    other.transport,
                     ms(p99)
                 );
             }
-            (Some(p99), _) => {
+            (Some(p99), None) => {
                 let _ = write!(line, ", p99 RTT {}", ms(p99));
             }
             (None, _) => {}
@@ -215,6 +214,16 @@ pub fn lessons(all: &[TransportFigures]) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+/// Whether two transports' p99 RTTs differ by no more than the run's own
+/// spread: their 99% intervals overlap (a handful of slow replies among a
+/// hundred is noise, not a lesson).
+fn same_within_spread(a: &Figures, b: &Figures) -> bool {
+    match (a.rtt_p99_interval_us, b.rtt_p99_interval_us) {
+        (Some((a_low, a_high)), Some((b_low, b_high))) => a_low <= b_high && b_low <= a_high,
+        _ => true,
+    }
 }
 
 /// The readable summary.
@@ -317,12 +326,17 @@ pub fn text(run: &LabRun, doc: &Document<'_>) -> String {
         let f = &tf.figures;
         let _ = writeln!(
             out,
-            "{} {} messages: {} answered, {} late, {} lost; RTT p50 {} p90 {} p99 {} max {}; {:.0} msg/s, {:.1} kB/s",
+            "{} {} messages: {} answered, {} late, {} lost{}; RTT p50 {} p90 {} p99 {} max {}; {:.0} msg/s, {:.1} kB/s",
             tf.transport,
             f.messages,
             f.answered,
             f.late,
             f.lost,
+            if f.interrupted > 0 {
+                format!(", {} interrupted", f.interrupted)
+            } else {
+                String::new()
+            },
             opt_ms(f.rtt_p50_us),
             opt_ms(f.rtt_p90_us),
             opt_ms(f.rtt_p99_us),
@@ -360,9 +374,6 @@ fn ms(us: f64) -> String {
 fn opt_ms(us: Option<f64>) -> String {
     us.map_or("-".into(), ms)
 }
-
-/// Exit code of a run that Ctrl-C cut short (128 + SIGINT, as shells do).
-pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// 0 when every guest ran to its end, 3 when a limit stopped one, 1 for any
 /// other failure or refusal, 130 when interrupted. Lost and late messages are the experiment's
@@ -412,7 +423,7 @@ impl<'a> Document<'a> {
             fates: &run.fates,
             chart,
             pcap,
-            captured: run.captured,
+            captured: run.capture.as_ref().map(|c| c.packets()),
             interrupted: run.interrupted,
         }
     }
