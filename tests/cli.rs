@@ -293,3 +293,106 @@ fn tcp_guest_server_sigterm_right_after_listening_still_reports() {
         }
     }
 }
+
+#[test]
+fn cli_every_command_prints_one_json_document_with_json() {
+    let echo = UdpSocket::bind(any_port(V4)).unwrap();
+    let to = echo.local_addr().unwrap().to_string();
+    let echoer = peer("a native UDP echo", move || {
+        echo.set_read_timeout(Some(WAIT)).unwrap();
+        let mut buf = [0; 2048];
+        for _ in 0..3 {
+            let (n, from) = echo.recv_from(&mut buf).unwrap();
+            echo.send_to(&buf[..n], from).unwrap();
+        }
+    });
+    let lab_out = tempfile::tempdir().unwrap();
+    let lab_out = lab_out.path().display().to_string();
+    let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/baseline.toml");
+    let baseline = baseline.display().to_string();
+    let commands: [&[&str]; 8] = [
+        &["demo"],
+        &["guests"],
+        &["inspect", "udp-client"],
+        &["run", "net-command", "--", "echo", "hi"],
+        &["serve", "probe-udp", "--param", "op=bind"],
+        &["connect", "udp-client", "--to", &to],
+        &[
+            "exchange",
+            "--server",
+            "udp-echo-server",
+            "--client",
+            "udp-client",
+        ],
+        &["lab", &baseline, "--count", "2", "--out", &lab_out],
+    ];
+    for args in commands {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = socklab(&all).finish();
+        out.assert_code(0);
+        let doc = out.json();
+        assert_eq!(doc["socklab"], env!("CARGO_PKG_VERSION"), "{args:?}: {out}");
+    }
+    echoer.join();
+    // `run --json` keeps the command's own output for the document.
+    let out = socklab(&["--json", "run", "net-command", "--", "echo", "hi"]).finish();
+    assert_eq!(out.json()["stdout"]["text"], "hi \n", "{out}");
+}
+
+#[test]
+fn cli_a_guests_stdout_is_shown_under_it() {
+    let args = [
+        "serve",
+        "probe-udp",
+        "--param",
+        "op=bind",
+        "--param",
+        "say=hello from the guest",
+    ];
+    let out = socklab(&args).finish();
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("stdout | hello from the guest"),
+        "{out}"
+    );
+    let mut json = vec!["--json"];
+    json.extend_from_slice(&args);
+    let out = socklab(&json).finish();
+    assert_eq!(
+        out.json()["runs"][0]["server"]["stdout"],
+        "hello from the guest\n",
+        "{out}"
+    );
+}
+
+#[test]
+fn cli_guests_lists_the_python_guests_once_built() {
+    // Stand-ins with the Python guests' names: listing finds them by name in
+    // $SOCKLAB_PY_GUEST_DIR and reads their role from their exports.
+    let dir = tempfile::tempdir().unwrap();
+    let guests = socklab(&["--json", "guests"]).finish().json();
+    let path_of = |name: &str| {
+        guests["guests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == name)
+            .and_then(|g| g["path"].as_str())
+            .unwrap()
+            .to_string()
+    };
+    std::fs::copy(path_of("tcp-client"), dir.path().join("py-tcp-client.wasm")).unwrap();
+    let mut command = socklab_command(&["guests"]);
+    command.env("SOCKLAB_PY_GUEST_DIR", dir.path());
+    let out = spawn(&mut command).finish();
+    out.assert_code(0);
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("py-tcp-client "))
+        .unwrap_or_else(|| panic!("py-tcp-client is not listed: {out}"));
+    let words: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(&words[1..3], ["client", "tcp"], "{out}");
+    assert_eq!(words[4], "python", "{out}");
+}

@@ -248,3 +248,52 @@ pub fn native_udp_client(server: SocketAddr, datagrams: &[Vec<u8>]) -> Vec<Vec<u
     }
     replies
 }
+
+/// A native server that answers each numbered datagram twice over: first
+/// with the previous datagram's echo again (a stale duplicate), then with
+/// its own.
+fn stale_first_server(count: usize) -> (SocketAddr, Peer<()>) {
+    let socket = UdpSocket::bind(any_port(V4)).unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let peer = peer("the stale-first server", move || {
+        let mut previous = b"#000000 nothing yet".to_vec();
+        let mut buf = vec![0; 2048];
+        for _ in 0..count {
+            let (n, from) = socket.recv_from(&mut buf).unwrap();
+            socket.send_to(&previous, from).unwrap();
+            socket.send_to(&buf[..n], from).unwrap();
+            previous = buf[..n].to_vec();
+        }
+    });
+    (addr, peer)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn udp_guest_client_matching_by_seq_skips_stale_replies() {
+    let messages: Vec<Vec<u8>> = (1..=3)
+        .map(|i| format!("#00000{i} hello").into_bytes())
+        .collect();
+    for (by_seq, want_own) in [(true, true), (false, false)] {
+        let (addr, server) = stale_first_server(messages.len());
+        let mut spec = client_spec("udp-client", &messages, 5_000, Expect::Echo);
+        if by_seq {
+            spec.params.push(("match".into(), "seq".into()));
+        }
+        let record = within("the client", exchange::run_client(&lab(), &spec, addr)).await;
+        server.join();
+        let report = json_of(vec![Run {
+            transport: Transport::Udp,
+            server: None,
+            client: Some(record),
+        }]);
+        let replies: Vec<Option<Vec<u8>>> = client_messages(&report)
+            .iter()
+            .map(|m| payload(&m["reply"]))
+            .collect();
+        let own: Vec<Option<Vec<u8>>> = messages.iter().cloned().map(Some).collect();
+        // With match=seq each reply is the message's own echo; without it,
+        // the next datagram, which is the stale one.
+        assert_eq!(replies == own, want_own, "match=seq {by_seq}:\n{report:#}");
+    }
+}

@@ -13,6 +13,8 @@ use crate::roles::Role;
 /// What `inspect` reports.
 #[derive(Debug, Serialize)]
 pub struct Inspection {
+    pub socklab: &'static str,
+    pub wasmtime: &'static str,
     pub path: String,
     pub size: u64,
     pub sha256: String,
@@ -48,6 +50,8 @@ pub fn inspect(lab: &Lab, spec: &str) -> Result<Inspection> {
         "not a socklab role".to_string()
     };
     Ok(Inspection {
+        socklab: crate::report::SOCKLAB_VERSION,
+        wasmtime: crate::report::WASMTIME_VERSION,
         size: std::fs::metadata(&path).map_or(0, |m| m.len()),
         path: path.display().to_string(),
         sha256,

@@ -308,8 +308,13 @@ fn memory_of(pid: u32) -> Option<(u64, u64)> {
 /// Run socklab with `args`, expect bad input: exit 2, nothing on stdout, no
 /// panic, and one line on stderr, an error that mentions each of `mentions`.
 pub fn bad_input(args: &[&str], mentions: &[&str]) {
-    let out = socklab(args).finish();
-    out.assert_code(2);
+    assert_one_error_line(&socklab(args).finish(), 2, mentions);
+}
+
+/// Exit `code`, nothing on stdout, no panic, and one `error:` line on
+/// stderr that mentions each of `mentions`.
+pub fn assert_one_error_line(out: &Finished, code: i32, mentions: &[&str]) {
+    out.assert_code(code);
     assert!(!out.stderr.contains("panicked"), "{out}");
     assert!(out.stdout.is_empty(), "{out}");
     let lines: Vec<&str> = out

@@ -3,7 +3,7 @@
 //!
 //! Parameters: `op` is `bind`, `send` or `receive`; `target=ADDR` the
 //! destination for `send`; `wait-ms` how long `receive` waits (default
-//! 2000). `bind` and `receive` use the config's listen address; `send` binds
+//! 2000); `say=TEXT` prints TEXT on stdout first. `bind` and `receive` use the config's listen address; `send` binds
 //! the wildcard address with port 0 first.
 //!
 //! The report's `sessions` counts what succeeded (1 for a bind or a send;
@@ -45,6 +45,11 @@ struct Probe;
 impl exports::socklab::lab::udp_server_role::Guest for Probe {
     fn serve(config: ServerConfig) -> Result<ServerReport, String> {
         let network = instance_network();
+        // `say=TEXT` prints TEXT on stdout first, for the tests of how a
+        // guest's own output is shown.
+        if let Some(text) = param(&config.params, "say") {
+            println!("{text}");
+        }
         let op = param(&config.params, "op").unwrap_or("bind");
         let sessions = match op {
             "bind" | "receive" => {

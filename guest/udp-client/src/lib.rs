@@ -49,7 +49,9 @@ impl exports::socklab::lab::udp_client_role::Guest for Client {
         let mut exchanges = Vec::with_capacity(config.messages.len());
         for message in config.messages {
             // The number a reply must carry to answer this message, if any.
-            let tag = by_seq.then(|| seq_tag(&message).map(<[u8]>::to_vec)).flatten();
+            let tag = by_seq
+                .then(|| seq_tag(&message).map(<[u8]>::to_vec))
+                .flatten();
             let start = monotonic_clock::now();
             // client_sock.sendto(message, (host, port))
             let bytes_sent = match send_to(&outgoing, message, server) {

@@ -216,10 +216,23 @@ pub fn lessons(all: &[TransportFigures]) -> Vec<String> {
     lines
 }
 
-/// Whether two transports' p99 RTTs differ by no more than the run's own
-/// spread: their 99% intervals overlap (a handful of slow replies among a
-/// hundred is noise, not a lesson).
+/// How many times apart two p99 RTTs must be, besides lying outside each
+/// other's interval, before a lesson calls them different: a steady 20%
+/// between two sub-millisecond loopback paths is not what an experiment
+/// teaches.
+const LESSON_RATIO: f64 = 2.0;
+
+/// Whether two transports' p99 RTTs are about the same: within the run's
+/// own spread (their 99% intervals overlap: a handful of slow replies among
+/// a hundred is noise), or less than [`LESSON_RATIO`] apart.
 fn same_within_spread(a: &Figures, b: &Figures) -> bool {
+    let (Some(pa), Some(pb)) = (a.rtt_p99_us, b.rtt_p99_us) else {
+        return true;
+    };
+    let ratio = pa.max(pb) / pa.min(pb).max(1e-3);
+    if ratio < LESSON_RATIO {
+        return true;
+    }
     match (a.rtt_p99_interval_us, b.rtt_p99_interval_us) {
         (Some((a_low, a_high)), Some((b_low, b_high))) => a_low <= b_high && b_low <= a_high,
         _ => true,
