@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use common::*;
-use socklab::cache::Cache;
 use socklab::exchange::{self, ClientSpec, ServerSpec};
-use socklab::lab::Lab;
 use socklab::report::Expect;
+use socklab::runtime::Runtime;
+use socklab::runtime::cache::Cache;
 
 /// A fresh cache directory for one test, removed when dropped.
 struct Dir(PathBuf);
@@ -30,13 +30,13 @@ fn scratch(test: &str) -> Dir {
 
 /// A Lab of its own (so nothing is served from another Lab's memory) that
 /// uses the cache in `dir`.
-fn lab_with_cache(dir: &Path) -> Lab {
-    let mut lab = Lab::new(None).expect("creating a lab");
+fn lab_with_cache(dir: &Path) -> Runtime {
+    let mut lab = Runtime::new(None).expect("creating a lab");
     lab.cache = Some(Cache::open(dir.to_path_buf()).expect("opening the cache"));
     lab
 }
 
-fn counts(lab: &Lab) -> (u64, u64) {
+fn counts(lab: &Runtime) -> (u64, u64) {
     let cache = lab.cache.as_ref().unwrap();
     (
         cache.hits.load(Ordering::Relaxed),

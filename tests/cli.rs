@@ -137,7 +137,7 @@ fn cli_demo_json_has_versions_and_guest_hashes() {
             let hex64 = sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit());
             assert!(hex64, "{side} sha256 {sha:?}: {out}");
             let file = std::fs::read(guest["path"].as_str().unwrap()).unwrap();
-            assert_eq!(sha, socklab::lab::hex(&Sha256::digest(file)), "{out}");
+            assert_eq!(sha, socklab::version::hex(&Sha256::digest(file)), "{out}");
             names.push(guest["name"].as_str().unwrap().to_string());
         }
     }

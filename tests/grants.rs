@@ -11,15 +11,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use socklab::grants::rules::{Rule, Target};
 use socklab::grants::{Op, Policy, Refusal, UserRules};
-use socklab::limits::Limits;
-use socklab::report::{ClientRecord, Expect, Report, Run};
+use socklab::report::{ClientRecord, ExchangeRecord, Expect, Report};
 use socklab::roles::Transport;
 use socklab::roles::bindings::socklab::lab::types::{
     ClientConfig, ClientReport, Reply, ServerConfig, ServerReport,
 };
-use socklab::rules::{Rule, Target};
-use socklab::run::{Failure, Outcome, ServerWires};
+use socklab::runtime::{Failure, Outcome, ServerWires, call};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -39,8 +38,10 @@ async fn run_client(
         reply_timeout_ms: 1_000,
         params: Vec::new(),
     };
-    let (lab, guest) = (lab(), guest(name));
-    let run = lab.run_client(&guest, config, policy, Limits::default());
+    let guest = guest(name);
+    let sandbox = sandbox(&guest, policy);
+    let runtime = lab();
+    let run = call::run_client(&runtime, &guest, &config, sandbox);
     within("the client", run).await
 }
 
@@ -65,11 +66,9 @@ async fn start(name: &str, listen: SocketAddr, policy: Arc<Policy>) -> Started {
         stop: stop_rx,
         listening: listening_tx,
     };
-    let task = tokio::spawn(async move {
-        lab()
-            .serve(&guest, config, policy, Limits::default(), wires)
-            .await
-    });
+    let sandbox = sandbox(&guest, policy);
+    let task =
+        tokio::spawn(async move { call::serve(&lab(), &guest, config, sandbox, wires).await });
     // The sender goes with the guest's store: an error means it returned
     // without ever listening.
     let listening = within("the server to listen or fail", listening_rx)
@@ -138,13 +137,20 @@ async fn tcp_guest_client_ungranted_server_access_denied() {
 
     // The report shows the refusal and the error, and the run failed.
     let spec = client_spec("tcp-client", &messages, 1_000, Expect::Echo);
-    let record = ClientRecord::new(&spec, &policy, b, outcome);
-    let report = Report::new(vec![Run {
+    let record = ClientRecord::new(
+        &spec.guest,
+        &policy,
+        b,
+        &spec.config(b),
+        spec.expect,
+        outcome,
+    );
+    let report = Report::new(vec![ExchangeRecord {
         transport: Transport::Tcp,
         server: None,
         client: Some(record),
     }]);
-    assert_eq!(report.exit_code(), 1);
+    assert_eq!(socklab::cli::exit::code(report.verdict()), 1);
     let json = json_of(report.runs);
     let client = &json["runs"][0]["client"];
     assert_eq!(client["refusals"][0]["op"], "tcp-connect", "{json:#}");
@@ -196,10 +202,17 @@ async fn udp_guest_client_ungranted_server_send_failed() {
     }
 
     let spec = client_spec("udp-client", &messages, 1_000, Expect::Echo);
-    let json = json_of(vec![Run {
+    let json = json_of(vec![ExchangeRecord {
         transport: Transport::Udp,
         server: None,
-        client: Some(ClientRecord::new(&spec, &policy, b, outcome)),
+        client: Some(ClientRecord::new(
+            &spec.guest,
+            &policy,
+            b,
+            &spec.config(b),
+            spec.expect,
+            outcome,
+        )),
     }]);
     for record in client_messages(&json) {
         assert_eq!(record["status"], "send-failed", "{json:#}");

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use socklab::exchange::{self, ClientSpec, ServerSpec};
 use socklab::limits::Limits;
-use socklab::report::{ClientRecord, Expect, Run};
+use socklab::report::{ClientRecord, ExchangeRecord, Expect};
 use support::*;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -28,7 +28,7 @@ fn messages() -> Vec<Vec<u8>> {
 
 /// An honest exchange (tcp-echo-server and tcp-client, echo expected), and
 /// when it ended.
-async fn honest() -> (Run, Instant) {
+async fn honest() -> (ExchangeRecord, Instant) {
     let server = ServerSpec::new(guest("tcp-echo-server"), LOOPBACK.parse().unwrap());
     let mut client = ClientSpec::new(guest("tcp-client"), messages());
     client.expect = Expect::Echo;

@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 
 use common::*;
 use socklab::exchange::{self, start_server};
-use socklab::report::{Expect, Run};
+use socklab::report::{ExchangeRecord, Expect};
 use socklab::roles::Transport;
 
 /// Messages that must come back byte for byte: ASCII, UTF-8, bytes that are
@@ -105,7 +105,7 @@ async fn guest_client_native_server(ip: IpAddr, writes: Writes, messages: Vec<Ve
     let (addr, server) = native_tcp_server(ip, writes, |line| line.to_ascii_uppercase());
     let spec = client_spec("tcp-client", &messages, 10_000, Expect::Any);
     let record = within("the client", exchange::run_client(&lab(), &spec, addr)).await;
-    let report = json_of(vec![Run {
+    let report = json_of(vec![ExchangeRecord {
         transport: Transport::Tcp,
         server: None,
         client: Some(record),

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 
 use common::*;
 use socklab::exchange::{self, start_server};
-use socklab::report::{Expect, Run};
+use socklab::report::{ExchangeRecord, Expect};
 use socklab::roles::Transport;
 
 /// Datagrams that must come back byte for byte: ASCII, UTF-8, every byte
@@ -90,7 +90,7 @@ async fn guest_client_native_server(ip: IpAddr) {
     });
     let spec = client_spec("udp-client", &datagrams, 5_000, Expect::Any);
     let record = within("the client", exchange::run_client(&lab(), &spec, addr)).await;
-    let report = json_of(vec![Run {
+    let report = json_of(vec![ExchangeRecord {
         transport: Transport::Udp,
         server: None,
         client: Some(record),
@@ -282,7 +282,7 @@ async fn udp_guest_client_matching_by_seq_skips_stale_replies() {
         }
         let record = within("the client", exchange::run_client(&lab(), &spec, addr)).await;
         server.join();
-        let report = json_of(vec![Run {
+        let report = json_of(vec![ExchangeRecord {
             transport: Transport::Udp,
             server: None,
             client: Some(record),

@@ -11,16 +11,16 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::Serialize;
 use wasmtime_wasi::p2::bindings::CommandPre;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit};
 
 use crate::bad_input;
 use crate::grants::{Policy, Refusal, UserRules};
-use crate::lab::Lab;
 use crate::limits::{LimitHit, LimitKind, Limits};
-use crate::report::{EXIT_INTERRUPTED, EXIT_LIMIT, Payload, SOCKLAB_VERSION, WASMTIME_VERSION};
-use crate::run::trap_cause;
-use crate::state::{GuestState, OUTPUT_CAP};
+use crate::report::{Payload, Verdict};
+use crate::runtime::call::{self, trap_cause};
+use crate::runtime::state::{GuestState, Sandbox, Stdio};
+use crate::runtime::{Compiled, Runtime};
+use crate::version::{SOCKLAB_VERSION, WASMTIME_VERSION};
 
 /// What a command runs with.
 pub struct CommandSpec {
@@ -50,9 +50,12 @@ pub struct CommandRun {
     pub path: String,
     pub sha256: String,
     pub args: Vec<String>,
-    /// socklab's exit code: the command's (WASI 0.2: 0 or 1), 3 when a limit
-    /// stopped it, 130 when interrupted.
-    pub exit_code: i32,
+    /// How it ended, for socklab's exit code: the command's own status, a
+    /// limit, Ctrl-C, or a trap.
+    #[serde(skip)]
+    pub verdict: Verdict,
+    /// The command's own exit status, when it exited (WASI 0.2: 0 or 1).
+    pub status: Option<i32>,
     /// Why it did not end by itself (a trap, a limit, Ctrl-C), if so.
     pub error: Option<String>,
     pub interrupted: bool,
@@ -85,76 +88,54 @@ impl CommandRun {
 
 /// Run the command to its end, or until `interrupt` resolves.
 pub async fn run_command(
-    lab: &Lab,
+    runtime: &Runtime,
     spec: CommandSpec,
     interrupt: impl Future<Output = ()>,
 ) -> Result<CommandRun> {
-    let (path, sha256, component) = lab.compile_only(&spec.guest)?;
-    let exports: Vec<String> = component
-        .component_type()
-        .exports(lab.engine())
-        .map(|(name, _)| name.to_string())
-        .collect();
-    if !exports.iter().any(|e| e.starts_with("wasi:cli/run@0.2.")) {
-        bad_input!(
-            "{} is not a wasi:cli command: it exports {}; `socklab run` needs a component exporting wasi:cli/run@0.2.x (socklab roles run with serve, connect or exchange)",
-            path.display(),
-            if exports.is_empty() {
-                "nothing".to_string()
-            } else {
-                exports.join(", ")
-            }
-        );
-    }
-    let pre = match lab.instantiate_pre(&component) {
-        Ok(pre) => pre,
-        Err(e) => bad_input!(
-            "{} needs an import socklab does not provide: {}; socklab offers WASI 0.2 (cli, clocks, filesystem, io, random, sockets)",
-            path.display(),
-            first_line(&format!("{e:#}"))
-        ),
-    };
-    let name = path
+    let compiled = runtime.compile(&spec.guest)?;
+    let pre = command_pre(runtime, &compiled)?;
+    let name = compiled
+        .path
         .file_name()
         .map_or("command".into(), |n| n.to_string_lossy().into_owned());
     let label = format!("command {name}");
-    let policy = Policy::new(label.clone(), Vec::new(), &spec.rules, lab.audit.clone());
-
+    let policy = Policy::new(
+        label.clone(),
+        Vec::new(),
+        &spec.rules,
+        runtime.audit.clone(),
+    );
+    let sandbox = Sandbox {
+        label,
+        transport: None,
+        policy: policy.clone(),
+        limits: spec.limits.clone(),
+        verbose: runtime.verbose,
+    };
     let mut args = vec![name.clone()];
     args.extend(spec.args.iter().cloned());
+    let stdio = match spec.capture_output {
+        true => Stdio::Captured,
+        false => Stdio::Inherited,
+    };
     let mut preopen_error = None;
-    let captured = spec.capture_output.then(|| {
-        (
-            MemoryOutputPipe::new(OUTPUT_CAP),
-            MemoryOutputPipe::new(OUTPUT_CAP),
-        )
+    let state = GuestState::new(sandbox, None, stdio, |b| {
+        b.args(&args).envs(&spec.env);
+        for (host, guest) in &spec.dirs {
+            if let Err(e) = b.preopened_dir(host, guest, FsPerms::ReadWrite) {
+                preopen_error = Some(format!(
+                    "cannot open --dir {}::{guest}: {e:#}",
+                    host.display()
+                ));
+            }
+        }
     });
-    let state = GuestState::command(
-        label.clone(),
-        policy.clone(),
-        spec.limits,
-        lab.verbose,
-        |b| {
-            b.args(&args).envs(&spec.env);
-            if let Some((out, err)) = &captured {
-                b.stdout(out.clone()).stderr(err.clone());
-            }
-            for (host, guest) in &spec.dirs {
-                if let Err(e) = b.preopened_dir(host, guest, FsPerms::ReadWrite) {
-                    preopen_error = Some(format!(
-                        "cannot open --dir {}::{guest}: {e:#}",
-                        host.display()
-                    ));
-                }
-            }
-        },
-    );
     if let Some(e) = preopen_error {
         bad_input!("{e}");
     }
-    let mut store = lab.store_for(state);
+    let mut store = call::store(runtime, state);
     let call = async {
-        let command = CommandPre::new(pre)?.instantiate_async(&mut store).await?;
+        let command = pre.instantiate_async(&mut store).await?;
         command.wasi_cli_run().call_run(&mut store).await
     };
     let result = tokio::select! {
@@ -167,37 +148,81 @@ pub async fn run_command(
     if state.memory.tripped {
         state.meter.hit(LimitKind::Memory, true);
     }
-    let (exit_code, error) = match (&result, state.meter.stopped_by()) {
-        (None, _) => (EXIT_INTERRUPTED, Some("interrupted".to_string())),
-        (_, Some(hit)) => (EXIT_LIMIT, Some(format!("stopped by a limit: {hit}"))),
-        (Some(Ok(Ok(()))), None) => (0, None),
-        (Some(Ok(Err(()))), None) => (1, None),
-        (Some(Err(e)), None) => match e.downcast_ref::<I32Exit>() {
-            Some(exit) => (exit.0, None),
-            None if lab.verbose => (1, Some(format!("trapped: {e:?}"))),
-            None => (1, Some(format!("trapped: {}", trap_cause(e)))),
-        },
-    };
+    let (verdict, error) = ending(runtime.verbose, result, state.meter.stopped_by());
+    let (stdout, stderr) = state.output();
+    let captured = spec.capture_output;
     Ok(CommandRun {
         socklab: SOCKLAB_VERSION,
         wasmtime: WASMTIME_VERSION,
         name,
-        path: path.display().to_string(),
-        sha256,
+        path: compiled.path.display().to_string(),
+        sha256: compiled.sha256,
         args: spec.args,
-        exit_code,
-        interrupted: result.is_none(),
+        status: match verdict {
+            Verdict::Exited(status) => Some(status),
+            _ => None,
+        },
+        verdict,
+        interrupted: result_interrupted(verdict),
         error,
         refusals: policy.refusals(),
         refused_total: policy.refused_total(),
         limits: state.meter.hits.clone(),
-        stdout: captured
-            .as_ref()
-            .map(|(out, _)| Payload::of(&out.contents())),
-        stderr: captured
-            .as_ref()
-            .map(|(_, err)| Payload::of(&err.contents())),
+        stdout: captured.then(|| Payload::of(stdout.as_bytes())),
+        stderr: captured.then(|| Payload::of(stderr.as_bytes())),
     })
+}
+
+fn result_interrupted(verdict: Verdict) -> bool {
+    verdict == Verdict::Interrupted
+}
+
+/// The command's pre-instantiation, once it is known to be a command whose
+/// imports socklab offers.
+fn command_pre(runtime: &Runtime, compiled: &Compiled) -> Result<CommandPre<GuestState>> {
+    let path = compiled.path.display();
+    let exports = crate::runtime::load::export_names(runtime.engine(), &compiled.component);
+    if !exports.iter().any(|e| e.starts_with("wasi:cli/run@0.2.")) {
+        bad_input!(
+            "{path} is not a wasi:cli command: it exports {}; `socklab run` needs a component exporting wasi:cli/run@0.2.x (socklab roles run with serve, connect or exchange)",
+            if exports.is_empty() {
+                "nothing".to_string()
+            } else {
+                exports.join(", ")
+            }
+        );
+    }
+    let pre = match runtime.instantiate_pre(&compiled.component) {
+        Ok(pre) => pre,
+        Err(e) => bad_input!(
+            "{path} needs an import socklab does not provide: {}; socklab offers WASI 0.2 (cli, clocks, filesystem, io, random, sockets)",
+            first_line(&format!("{e:#}"))
+        ),
+    };
+    CommandPre::new(pre).map_err(anyhow::Error::from)
+}
+
+/// How a command's call ended (`None`: interrupted), with the words for
+/// anything but an exit.
+fn ending(
+    verbose: bool,
+    result: Option<wasmtime::Result<Result<(), ()>>>,
+    stopped: Option<&LimitHit>,
+) -> (Verdict, Option<String>) {
+    match (result, stopped) {
+        (None, _) => (Verdict::Interrupted, Some("interrupted".to_string())),
+        (_, Some(hit)) => (Verdict::Limit, Some(format!("stopped by a limit: {hit}"))),
+        (Some(Ok(Ok(()))), None) => (Verdict::Exited(0), None),
+        (Some(Ok(Err(()))), None) => (Verdict::Exited(1), None),
+        (Some(Err(e)), None) => match e.downcast_ref::<I32Exit>() {
+            Some(exit) => (Verdict::Exited(exit.0), None),
+            None if verbose => (Verdict::Failed, Some(format!("trapped: {e:?}"))),
+            None => (
+                Verdict::Failed,
+                Some(format!("trapped: {}", trap_cause(&e))),
+            ),
+        },
+    }
 }
 
 fn first_line(text: &str) -> &str {

@@ -14,12 +14,12 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::grants::{Policy, UserRules, wiring};
-use crate::lab::{Guest, Lab};
 use crate::limits::Limits;
-use crate::report::{ClientRecord, Expect, Run, ServerRecord};
+use crate::report::{ClientRecord, ExchangeRecord, Expect, ServerRecord};
 use crate::roles::Transport;
 use crate::roles::bindings::socklab::lab::types::{ClientConfig, ServerConfig, ServerReport};
-use crate::run::{Failure, Outcome, ServerWires};
+use crate::runtime::state::Sandbox;
+use crate::runtime::{Failure, Guest, Outcome, Runtime, ServerWires, call};
 
 /// How long a server may take from instantiation to `host.listening`.
 pub const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -88,6 +88,18 @@ impl ClientSpec {
     }
 }
 
+impl ClientSpec {
+    /// What the guest is asked to do against `server`.
+    pub fn config(&self, server: SocketAddr) -> ClientConfig {
+        ClientConfig {
+            server: server.into(),
+            messages: self.messages.clone(),
+            reply_timeout_ms: self.timeout_ms,
+            params: self.params.clone(),
+        }
+    }
+}
+
 /// A server guest that is running and has said where it listens.
 pub struct RunningServer {
     /// The address it reported through `host.listening`.
@@ -101,7 +113,7 @@ pub struct RunningServer {
 /// Start `spec` under its wiring grants and wait until it listens. A server
 /// that fails first yields its record as the error.
 pub async fn start_server(
-    lab: &Arc<Lab>,
+    runtime: &Arc<Runtime>,
     spec: ServerSpec,
 ) -> Result<RunningServer, Box<ServerRecord>> {
     let grants = match spec.guest.role.transport {
@@ -109,7 +121,7 @@ pub async fn start_server(
         Transport::Udp => wiring::udp_server(spec.listen),
     };
     let label = format!("server {}", spec.guest.name);
-    let policy = Policy::new(label, grants, &spec.rules, lab.audit.clone());
+    let policy = Policy::new(label.clone(), grants, &spec.rules, runtime.audit.clone());
     let (stop, stop_rx) = watch::channel(false);
     let (listening_tx, listening_rx) = oneshot::channel();
     let config = ServerConfig {
@@ -118,18 +130,22 @@ pub async fn start_server(
         params: spec.params.clone(),
     };
     let mut task = {
-        let lab = lab.clone();
+        let runtime = runtime.clone();
         let guest = spec.guest.clone();
-        let policy = policy.clone();
-        let limits = spec.limits.clone();
+        let sandbox = Sandbox {
+            label,
+            transport: Some(guest.role.transport),
+            policy: policy.clone(),
+            limits: spec.limits.clone(),
+            verbose: runtime.verbose,
+        };
         let wires = ServerWires {
             stop: stop_rx,
             listening: listening_tx,
         };
         tokio::spawn(async move {
-            let outcome = lab
-                .serve(&guest, config, policy.clone(), limits, wires)
-                .await;
+            let policy = sandbox.policy.clone();
+            let outcome = call::serve(&runtime, &guest, config, sandbox, wires).await;
             policy.flush_allowed();
             outcome
         })
@@ -222,15 +238,19 @@ impl RunningServer {
 }
 
 /// Run a client guest against `server` under its wiring grants.
-pub async fn run_client(lab: &Arc<Lab>, spec: &ClientSpec, server: SocketAddr) -> ClientRecord {
-    run_client_until(lab, spec, server, std::future::pending()).await
+pub async fn run_client(
+    runtime: &Arc<Runtime>,
+    spec: &ClientSpec,
+    server: SocketAddr,
+) -> ClientRecord {
+    run_client_until(runtime, spec, server, std::future::pending()).await
 }
 
 /// [`run_client`], cut short when `interrupt` resolves: the client then
 /// leaves no messages (it reports only at its end) and its record says it
 /// was interrupted.
 pub async fn run_client_until(
-    lab: &Arc<Lab>,
+    runtime: &Arc<Runtime>,
     spec: &ClientSpec,
     server: SocketAddr,
     interrupt: impl Future<Output = ()>,
@@ -240,56 +260,62 @@ pub async fn run_client_until(
         Transport::Udp => wiring::udp_client(server),
     };
     let label = format!("client {}", spec.guest.name);
-    let policy = Policy::new(label, grants, &spec.rules, lab.audit.clone());
-    let config = ClientConfig {
-        server: server.into(),
-        messages: spec.messages.clone(),
-        reply_timeout_ms: spec.timeout_ms,
-        params: spec.params.clone(),
+    let policy = Policy::new(label.clone(), grants, &spec.rules, runtime.audit.clone());
+    let config = spec.config(server);
+    let sandbox = Sandbox {
+        label,
+        transport: Some(spec.guest.role.transport),
+        policy: policy.clone(),
+        limits: spec.limits.clone(),
+        verbose: runtime.verbose,
     };
-    let call = lab.run_client(&spec.guest, config, policy.clone(), spec.limits.clone());
+    let call = call::run_client(runtime, &spec.guest, &config, sandbox);
     let outcome = tokio::select! {
         biased;
         () = interrupt => Outcome::failed(Failure::Interrupted),
         outcome = call => outcome,
     };
     policy.flush_allowed();
-    ClientRecord::new(spec, &policy, server, outcome)
+    ClientRecord::new(&spec.guest, &policy, server, &config, spec.expect, outcome)
 }
 
 /// A whole exchange: start the server, run the client against it, stop the
 /// server.
-pub async fn exchange(lab: &Arc<Lab>, server: ServerSpec, client: ClientSpec) -> Run {
-    exchange_until(lab, server, client, std::future::pending()).await
+pub async fn exchange(
+    runtime: &Arc<Runtime>,
+    server: ServerSpec,
+    client: ClientSpec,
+) -> ExchangeRecord {
+    exchange_until(runtime, server, client, std::future::pending()).await
 }
 
 /// [`exchange`], cut short when `interrupt` resolves: the client is
 /// stopped, the server asked to stop at once, and both records say what
 /// happened.
 pub async fn exchange_until(
-    lab: &Arc<Lab>,
+    runtime: &Arc<Runtime>,
     server: ServerSpec,
     client: ClientSpec,
     interrupt: impl Future<Output = ()>,
-) -> Run {
+) -> ExchangeRecord {
     let transport = server.guest.role.transport;
-    let running = match start_server(lab, server).await {
+    let running = match start_server(runtime, server).await {
         Ok(running) => running,
         Err(record) => {
-            return Run {
+            return ExchangeRecord {
                 transport,
                 server: Some(*record),
                 client: None,
             };
         }
     };
-    let client = run_client_until(lab, &client, running.connect_addr(), interrupt).await;
+    let client = run_client_until(runtime, &client, running.connect_addr(), interrupt).await;
     let server = if client.guest.interrupted {
         running.stop_interrupted().await
     } else {
         running.stop().await
     };
-    Run {
+    ExchangeRecord {
         transport,
         server: Some(server),
         client: Some(client),

@@ -7,8 +7,9 @@ use anyhow::Result;
 use serde::Serialize;
 use wasmtime::component::types::ComponentItem;
 
-use crate::lab::Lab;
-use crate::roles::Role;
+use crate::roles::{Role, Side, Transport};
+use crate::runtime::{Compiled, Runtime};
+use crate::version::{SOCKLAB_VERSION, WASMTIME_VERSION};
 
 /// What `inspect` reports.
 #[derive(Debug, Serialize)]
@@ -19,16 +20,68 @@ pub struct Inspection {
     pub size: u64,
     pub sha256: String,
     /// `tcp-server`, ..., `a wasi:cli command`, or `not a socklab role`.
-    pub kind: String,
+    pub kind: Kind,
     /// The imported interfaces: the capabilities it could ask for.
     pub imports: Vec<String>,
     pub exports: Vec<String>,
 }
 
+/// What a component is, from its exports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// One of the four socklab roles.
+    Role(Role),
+    /// A `wasi:cli` command (`socklab run`).
+    Command,
+    /// Neither.
+    NotARole,
+}
+
+impl Kind {
+    /// As `inspect` and the JSON say it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Role(role) => role.world(),
+            Kind::Command => "a wasi:cli command",
+            Kind::NotARole => "not a socklab role",
+        }
+    }
+
+    /// `socklab guests`' role and transport columns: `server`/`client`/
+    /// `command`/`none`, `tcp`/`udp`/`any`/`-`.
+    pub fn columns(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Role(role) => (
+                match role.side {
+                    Side::Server => "server",
+                    Side::Client => "client",
+                },
+                match role.transport {
+                    Transport::Tcp => "tcp",
+                    Transport::Udp => "udp",
+                },
+            ),
+            Kind::Command => ("command", "any"),
+            Kind::NotARole => ("none", "-"),
+        }
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 /// Inspect the component `spec` (a path or a bundled name).
-pub fn inspect(lab: &Lab, spec: &str) -> Result<Inspection> {
-    let (path, sha256, component) = lab.compile_only(spec)?;
-    let engine = lab.engine();
+pub fn inspect(runtime: &Runtime, spec: &str) -> Result<Inspection> {
+    let Compiled {
+        path,
+        sha256,
+        component,
+        ..
+    } = runtime.compile(spec)?;
+    let engine = runtime.engine();
     let ty = component.component_type();
     let imports: Vec<String> = ty
         .imports(engine)
@@ -40,18 +93,18 @@ pub fn inspect(lab: &Lab, spec: &str) -> Result<Inspection> {
         .collect();
     let export_names: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
     let kind = if let Some(role) = export_names.iter().find_map(|e| Role::from_export(e)) {
-        role.world().to_string()
+        Kind::Role(role)
     } else if export_names
         .iter()
         .any(|e| e.starts_with("wasi:cli/run@0.2"))
     {
-        "a wasi:cli command".to_string()
+        Kind::Command
     } else {
-        "not a socklab role".to_string()
+        Kind::NotARole
     };
     Ok(Inspection {
-        socklab: crate::report::SOCKLAB_VERSION,
-        wasmtime: crate::report::WASMTIME_VERSION,
+        socklab: SOCKLAB_VERSION,
+        wasmtime: WASMTIME_VERSION,
         size: std::fs::metadata(&path).map_or(0, |m| m.len()),
         path: path.display().to_string(),
         sha256,
@@ -79,7 +132,7 @@ impl Inspection {
             .map_or(self.path.clone(), |f| f.to_string_lossy().into_owned());
         let mut out = format!(
             "{file}: {}\n  path    {}\n  size    {} bytes\n  sha256  {}\n  imports ({}):\n",
-            self.kind,
+            self.kind.name(),
             self.path,
             self.size,
             self.sha256,

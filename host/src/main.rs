@@ -2,9 +2,9 @@
 //! Everything else lives in the library (`lib.rs` says where to start).
 
 use clap::Parser;
+use socklab::cli::exit::{BAD_INPUT as EXIT_BAD_INPUT, FAILED as EXIT_FAILED};
 use socklab::cli::usage::{self, Refusal};
 use socklab::error::BadInput;
-use socklab::report::{EXIT_BAD_INPUT, EXIT_FAILED};
 use socklab::say;
 
 fn main() {
@@ -30,7 +30,7 @@ fn main() {
             std::process::exit(EXIT_FAILED);
         }
     };
-    let code = match runtime.block_on(socklab::cli::run(cli)) {
+    let code = match runtime.block_on(socklab::cli::execute(cli)) {
         Ok(code) => code,
         Err(e) if e.downcast_ref::<BadInput>().is_some() => {
             say!("error: {e}");

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::Value;
 use socklab::exchange::{ClientSpec, ServerSpec};
-use socklab::lab::{Guest, Lab};
-use socklab::report::{Expect, Report, Run};
+use socklab::report::{ExchangeRecord, Expect, Report};
+use socklab::runtime::{Guest, Runtime};
 
 /// The longest any one step may take. Generous: the suite runs its tests in
 /// parallel, on machines with two cores.
@@ -40,9 +40,9 @@ pub fn any_port(ip: IpAddr) -> SocketAddr {
 }
 
 /// The one `Lab` of this test binary, so each guest compiles once.
-pub fn lab() -> Arc<Lab> {
-    static LAB: OnceLock<Arc<Lab>> = OnceLock::new();
-    LAB.get_or_init(|| Arc::new(Lab::new(None).expect("creating the lab")))
+pub fn lab() -> Arc<Runtime> {
+    static LAB: OnceLock<Arc<Runtime>> = OnceLock::new();
+    LAB.get_or_init(|| Arc::new(Runtime::new(None).expect("creating the lab")))
         .clone()
 }
 
@@ -58,6 +58,20 @@ pub fn guest(name: &str) -> Arc<Guest> {
                 .unwrap_or_else(|e| panic!("loading bundled guest {name}: {e:#}"))
         })
         .clone()
+}
+
+/// The sandbox `guest` runs in under `policy`: default limits, quiet.
+pub fn sandbox(
+    guest: &Guest,
+    policy: Arc<socklab::grants::Policy>,
+) -> socklab::runtime::state::Sandbox {
+    socklab::runtime::state::Sandbox {
+        label: format!("{:?} {}", guest.role.side, guest.name).to_lowercase(),
+        transport: Some(guest.role.transport),
+        policy,
+        limits: socklab::limits::Limits::default(),
+        verbose: false,
+    }
 }
 
 /// A server spec for the bundled guest `name`, with the wiring's grants only.
@@ -88,7 +102,7 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
 }
 
 /// The JSON document `--json` would print for `runs`.
-pub fn json_of(runs: Vec<Run>) -> Value {
+pub fn json_of(runs: Vec<ExchangeRecord>) -> Value {
     serde_json::from_str(&Report::new(runs).to_json()).expect("the report is valid JSON")
 }
 

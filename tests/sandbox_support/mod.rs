@@ -20,13 +20,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use socklab::audit::Audit;
+use socklab::grants::audit::Audit;
+use socklab::grants::rules::{self, Origin};
 use socklab::grants::{Policy, UserRules};
-use socklab::lab::{Guest, Lab};
 use socklab::limits::Limits;
 use socklab::roles::bindings::socklab::lab::types::{ServerConfig, ServerReport};
-use socklab::rules::{self, Origin};
-use socklab::run::{Outcome, ServerWires};
+use socklab::runtime::state::Sandbox;
+use socklab::runtime::{Guest, Runtime};
+use socklab::runtime::{Outcome, ServerWires, call};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -38,9 +39,9 @@ pub const WAIT: Duration = Duration::from_secs(30);
 pub const OTHER_LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 
 /// The one `Lab` of this test binary, so each guest compiles once.
-pub fn lab() -> Arc<Lab> {
-    static LAB: OnceLock<Arc<Lab>> = OnceLock::new();
-    LAB.get_or_init(|| Arc::new(Lab::new(None).expect("creating the lab")))
+pub fn lab() -> Arc<Runtime> {
+    static LAB: OnceLock<Arc<Runtime>> = OnceLock::new();
+    LAB.get_or_init(|| Arc::new(Runtime::new(None).expect("creating the lab")))
         .clone()
 }
 
@@ -146,12 +147,16 @@ pub async fn start_probe(
         stop: stop_rx,
         listening: listening_tx,
     };
-    let (guest, run_policy) = (guest(name), policy.clone());
-    let task = tokio::spawn(async move {
-        lab()
-            .serve(&guest, config, run_policy, Limits::default(), wires)
-            .await
-    });
+    let guest = guest(name);
+    let sandbox = Sandbox {
+        label: label.into(),
+        transport: Some(guest.role.transport),
+        policy: policy.clone(),
+        limits: Limits::default(),
+        verbose: false,
+    };
+    let task =
+        tokio::spawn(async move { call::serve(&lab(), &guest, config, sandbox, wires).await });
     // The sender lives in the guest's store: an error means it returned
     // without listening.
     let listening = within(&format!("{label} to listen or return"), listening_rx)

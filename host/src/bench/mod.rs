@@ -20,7 +20,7 @@
 //! - `connect`: connections per second (connect, one byte back, close).
 //! - `concurrent`: 1,000 connections held open on one server, all doing
 //!   ping-pong at once: RTT p50 and p99.
-//! - `start` ([`start`]): cold start (a fresh `Lab`, load, compile,
+//! - `start` ([`start`]): cold start (a fresh `Runtime`, load, compile,
 //!   instantiate) without and with the compiled cache, and instantiation
 //!   from the `InstancePre` (store included).
 //! - `memory` ([`start`]): resident memory per idle `tcp-echo-server`, from
@@ -51,11 +51,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-pub use self::table::{Row, Target};
-use crate::audit::Audit;
-use crate::cache::Cache;
-use crate::lab::Lab;
-use crate::report::{SOCKLAB_VERSION, WASMTIME_VERSION};
+pub use self::table::{Goal, Row};
+use crate::grants::audit::Audit;
+use crate::runtime::Runtime;
+use crate::runtime::cache::Cache;
+use crate::version::{SOCKLAB_VERSION, WASMTIME_VERSION};
 
 /// A group of rows, as `--only` names it; rows print in this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -142,10 +142,10 @@ pub struct Bench {
     pub interrupted: bool,
 }
 
-/// What every row shares: the lab the guests run in (audit on, its own
+/// What every row shares: the runtime the guests run in (audit on, its own
 /// compiled cache) and the scale.
 pub struct Ctx {
-    pub lab: Arc<Lab>,
+    pub runtime: Arc<Runtime>,
     pub scale: Scale,
     pub guest_dir: Option<PathBuf>,
     pub socklab_exe: Option<PathBuf>,
@@ -155,12 +155,12 @@ pub struct Ctx {
 
 impl Ctx {
     /// Native or guest first, alternating round by round.
-    pub fn order(&self) -> impl Iterator<Item = Side> {
+    pub fn order(&self) -> impl Iterator<Item = Contender> {
         (0..self.scale.rounds).flat_map(|round| {
             if round % 2 == 0 {
-                [Side::Native, Side::Guest]
+                [Contender::Native, Contender::Guest]
             } else {
-                [Side::Guest, Side::Native]
+                [Contender::Guest, Contender::Native]
             }
         })
     }
@@ -168,25 +168,25 @@ impl Ctx {
 
 /// Which side of a comparison a measurement is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
+pub enum Contender {
     Native,
     Guest,
 }
 
 /// Run the selected rows and collect their figures; when `interrupt`
 /// resolves, the group under way is dropped and the rows so far returned.
-pub async fn run(options: Options, interrupt: impl Future<Output = ()>) -> Result<Bench> {
+pub async fn run_all(options: Options, interrupt: impl Future<Output = ()>) -> Result<Bench> {
     tokio::pin!(interrupt);
     let mut interrupted = false;
     crate::limits::raise_open_file_limit();
     let started = Instant::now();
     let scale = Scale::new(options.quick);
     let scratch = tempfile::tempdir().context("creating the bench's scratch directory")?;
-    let mut lab = Lab::new(options.guest_dir.clone())?;
-    lab.audit = Some(Audit::create(&scratch.path().join("audit.jsonl"))?);
-    lab.cache = Some(Cache::open(scratch.path().join("cache"))?);
+    let mut runtime = Runtime::new(options.guest_dir.clone())?;
+    runtime.audit = Some(Audit::create(&scratch.path().join("audit.jsonl"))?);
+    runtime.cache = Some(Cache::open(scratch.path().join("cache"))?);
     let ctx = Ctx {
-        lab: Arc::new(lab),
+        runtime: Arc::new(runtime),
         scale,
         guest_dir: options.guest_dir,
         socklab_exe: options.socklab_exe,
@@ -220,7 +220,7 @@ pub async fn run(options: Options, interrupt: impl Future<Output = ()>) -> Resul
             }
         }
     }
-    if let Some(audit) = &ctx.lab.audit {
+    if let Some(audit) = &ctx.runtime.audit {
         audit.flush();
     }
     Ok(Bench {

@@ -7,9 +7,10 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use super::drive;
 use super::native::{self, NativeServer};
-use super::table::{Row, Target, median, percentile};
-use super::{Ctx, Side};
+use super::table::{Goal, Row, median, percentile};
+use super::{Contender, Ctx};
 use crate::exchange::{self, ClientSpec, RunningServer, ServerSpec};
+use crate::report::ReplyStatus;
 
 /// Bytes per ping-pong message, as in the measurements.
 const PING_SIZE: usize = 64;
@@ -53,10 +54,10 @@ impl Pair {
         Ok(sides)
     }
 
-    fn addr(&self, side: Side) -> SocketAddr {
+    fn addr(&self, side: Contender) -> SocketAddr {
         match side {
-            Side::Native => self.native.addr,
-            Side::Guest => self.guest.connect_addr(),
+            Contender::Native => self.native.addr,
+            Contender::Guest => self.guest.connect_addr(),
         }
     }
 
@@ -68,9 +69,9 @@ impl Pair {
 /// The bundled server guest `name` on 127.0.0.1, under its wiring grants,
 /// the default limits and the bench's audit file.
 async fn start_guest(ctx: &Ctx, name: &str) -> Result<RunningServer> {
-    let guest = ctx.lab.load(name)?;
+    let guest = ctx.runtime.load(name)?;
     let spec = ServerSpec::new(guest, "127.0.0.1:0".parse().unwrap());
-    exchange::start_server(&ctx.lab, spec)
+    exchange::start_server(&ctx.runtime, spec)
         .await
         .map_err(|record| {
             anyhow!(
@@ -93,10 +94,10 @@ struct Sides {
 }
 
 impl Sides {
-    fn push(&mut self, side: Side, samples: impl IntoIterator<Item = f64>) {
+    fn push(&mut self, side: Contender, samples: impl IntoIterator<Item = f64>) {
         match side {
-            Side::Native => self.native.extend(samples),
-            Side::Guest => self.guest.extend(samples),
+            Contender::Native => self.native.extend(samples),
+            Contender::Guest => self.guest.extend(samples),
         }
     }
 
@@ -105,8 +106,8 @@ impl Sides {
         &self,
         names: [&'static str; 2],
         what: &str,
-        p50_target: Target,
-        p99_target: Target,
+        p50_target: Goal,
+        p99_target: Goal,
     ) -> Vec<Row> {
         let row = |name, p, target| {
             Row::compare(
@@ -122,7 +123,7 @@ impl Sides {
     }
 
     /// A row from the median of per-round rates.
-    fn rate_row(&self, name: &'static str, what: &str, unit: &'static str, target: Target) -> Row {
+    fn rate_row(&self, name: &'static str, what: &str, unit: &'static str, target: Goal) -> Row {
         Row::compare(
             name,
             what,
@@ -147,8 +148,8 @@ pub async fn tcp_rtt(ctx: &Ctx) -> Result<Vec<Row>> {
     Ok(rtts.rtt_rows(
         ["tcp-rtt-p50", "tcp-rtt-p99"],
         &format!("TCP {PING_SIZE} B ping-pong x{count}, native client, tcp-echo-server"),
-        Target::RatioAtMost(1.10),
-        Target::None,
+        Goal::RatioAtMost(1.10),
+        Goal::None,
     ))
 }
 
@@ -157,7 +158,7 @@ pub async fn tcp_rtt(ctx: &Ctx) -> Result<Vec<Row>> {
 pub async fn guest_client(ctx: &Ctx) -> Result<Vec<Row>> {
     let pair = Pair::tcp(ctx).await?;
     let (count, limit) = (ctx.scale.pings, ctx.scale.limit);
-    let client = ctx.lab.load("tcp-client")?;
+    let client = ctx.runtime.load("tcp-client")?;
     // The guest frames by line: 63 bytes and `\n` make 64.
     let mut line = drive::message(PING_SIZE);
     line.pop();
@@ -166,19 +167,23 @@ pub async fn guest_client(ctx: &Ctx) -> Result<Vec<Row>> {
     let mut rtts = Sides::default();
     for side in ctx.order() {
         match side {
-            Side::Native => {
+            Contender::Native => {
                 let addr = pair.addr(side);
                 rtts.push(
                     side,
                     blocking(move || drive::ping_pong(addr, count, PING_SIZE, limit)).await?,
                 );
             }
-            Side::Guest => {
-                let record = exchange::run_client(&ctx.lab, &spec, pair.addr(side)).await;
-                if let Some(bad) = record.messages.iter().find(|m| m.status != "complete") {
+            Contender::Guest => {
+                let record = exchange::run_client(&ctx.runtime, &spec, pair.addr(side)).await;
+                if let Some(bad) = record
+                    .messages
+                    .iter()
+                    .find(|m| m.status != ReplyStatus::Complete)
+                {
                     bail!(
                         "tcp-client's ping-pong failed: a message ended {}",
-                        bad.status
+                        bad.status.name()
                     );
                 }
                 if record.messages.len() != count {
@@ -195,8 +200,8 @@ pub async fn guest_client(ctx: &Ctx) -> Result<Vec<Row>> {
     Ok(rtts.rtt_rows(
         ["guest-client-rtt-p50", "guest-client-rtt-p99"],
         &format!("TCP {PING_SIZE} B ping-pong x{count}, tcp-client guest to tcp-echo-server (native: both native)"),
-        Target::RatioAtMost(1.10),
-        Target::None,
+        Goal::RatioAtMost(1.10),
+        Goal::None,
     ))
 }
 
@@ -212,7 +217,7 @@ pub async fn bulk(ctx: &Ctx) -> Result<Vec<Row>> {
         "tcp-bulk",
         &format!("TCP bulk echo of {} MiB, tcp-echo-server", total >> 20),
         "MB/s",
-        Target::RatioAtLeast(0.90),
+        Goal::RatioAtLeast(0.90),
     )])
 }
 
@@ -227,7 +232,7 @@ pub async fn udp(ctx: &Ctx) -> Result<Vec<Row>> {
         for side in ctx.order() {
             let addr = pair.addr(side);
             let rate = blocking(move || drive::udp_rate(addr, size, count, limit)).await?;
-            lost[(side == Side::Guest) as usize] += rate.lost;
+            lost[(side == Contender::Guest) as usize] += rate.lost;
             rates.push(side, [rate.per_sec]);
         }
         let note = (lost != [0, 0])
@@ -238,7 +243,7 @@ pub async fn udp(ctx: &Ctx) -> Result<Vec<Row>> {
                     name,
                     &format!("UDP {size} B echo x{count}, 16 in flight, udp-echo-server"),
                     "datagrams/s",
-                    Target::RatioAtLeast(0.80),
+                    Goal::RatioAtLeast(0.80),
                 )
                 .note(note),
         );
@@ -261,7 +266,7 @@ pub async fn connect(ctx: &Ctx) -> Result<Vec<Row>> {
         "tcp-connect",
         &format!("TCP connect, 1 B echo, close x{count}, tcp-echo-server"),
         "connections/s",
-        Target::None,
+        Goal::None,
     )])
 }
 
@@ -284,7 +289,7 @@ pub async fn concurrent(ctx: &Ctx) -> Result<Vec<Row>> {
     Ok(rtts.rtt_rows(
         ["concurrent-rtt-p50", "concurrent-rtt-p99"],
         &format!("{conns} TCP connections at once, {PING_SIZE} B ping-pong x{count} each, tcp-echo-server"),
-        Target::None,
-        Target::RatioAtMost(2.0),
+        Goal::None,
+        Goal::RatioAtMost(2.0),
     ))
 }

@@ -6,61 +6,56 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
-use tokio::sync::watch;
 
 use super::Ctx;
-use super::table::{Row, Target, median};
-use crate::cache::Cache;
+use super::table::{Goal, Row, median};
 use crate::exchange::{self, ServerSpec};
 use crate::grants::{Policy, UserRules, wiring};
-use crate::lab::{Guest, Lab};
 use crate::limits::Limits;
-use crate::state::GuestState;
+use crate::runtime::cache::Cache;
+use crate::runtime::call;
+use crate::runtime::state::Sandbox;
+use crate::runtime::{Guest, Runtime};
 
 /// The guest every start and memory row uses: the bundled TCP server.
 const GUEST: &str = "tcp-echo-server";
 
 /// A store for `guest` as `serve` makes one (grants, limits, audit), and
 /// the guest instantiated in it; how long both took.
-async fn instantiate(lab: &Lab, guest: &Guest) -> Result<Duration> {
+async fn instantiate(runtime: &Runtime, guest: &Guest) -> Result<Duration> {
     let listen = "127.0.0.1:0".parse().unwrap();
     let start = Instant::now();
+    let label = format!("server {}", guest.name);
     let policy = Policy::new(
-        format!("server {}", guest.name),
+        label.clone(),
         wiring::tcp_server(listen),
         &UserRules::default(),
-        lab.audit.clone(),
+        runtime.audit.clone(),
     );
-    let (_stop_tx, stop) = watch::channel(false);
-    let state = GuestState::new(
-        format!("server {}", guest.name),
-        guest.role.transport,
+    let sandbox = Sandbox {
+        label,
+        transport: Some(guest.role.transport),
         policy,
-        Limits::default(),
-        stop,
-        None,
-        false,
-    );
-    let mut store = lab.store_for(state);
-    guest
-        .pre
-        .instantiate_async(&mut store)
+        limits: Limits::default(),
+        verbose: false,
+    };
+    call::instantiate(runtime, guest, sandbox)
         .await
         .map_err(|e| anyhow!("instantiating {}: {e}", guest.name))?;
     Ok(start.elapsed())
 }
 
-/// A fresh lab (engine, linker) that loads [`GUEST`] and instantiates it,
-/// through `cache` if given: how long it all took.
+/// A fresh runtime (engine, linker) that loads [`GUEST`] and instantiates
+/// it, through `cache` if given: how long it all took.
 async fn cold_start(ctx: &Ctx, cache: Option<&std::path::Path>) -> Result<Duration> {
     let start = Instant::now();
-    let mut lab = Lab::new(ctx.guest_dir.clone())?;
-    lab.audit = ctx.lab.audit.clone();
+    let mut runtime = Runtime::new(ctx.guest_dir.clone())?;
+    runtime.audit = ctx.runtime.audit.clone();
     if let Some(dir) = cache {
-        lab.cache = Some(Cache::open(dir.to_path_buf())?);
+        runtime.cache = Some(Cache::open(dir.to_path_buf())?);
     }
-    let guest = lab.load(GUEST)?;
-    instantiate(&lab, &guest).await?;
+    let guest = runtime.load(GUEST)?;
+    instantiate(&runtime, &guest).await?;
     Ok(start.elapsed())
 }
 
@@ -82,10 +77,10 @@ pub async fn start(ctx: &Ctx) -> Result<Vec<Row>> {
     for _ in 0..scale.warm_loads {
         warm.push(ms(cold_start(ctx, Some(&cache)).await?));
     }
-    let guest = ctx.lab.load(GUEST)?;
+    let guest = ctx.runtime.load(GUEST)?;
     let mut inst = Vec::new();
     for _ in 0..scale.instantiations {
-        inst.push(instantiate(&ctx.lab, &guest).await?.as_secs_f64() * 1e6);
+        inst.push(instantiate(&ctx.runtime, &guest).await?.as_secs_f64() * 1e6);
     }
     Ok(vec![
         Row::alone(
@@ -96,7 +91,7 @@ pub async fn start(ctx: &Ctx) -> Result<Vec<Row>> {
             ),
             "ms",
             median(&cold),
-            Target::None,
+            Goal::None,
         ),
         Row::alone(
             "start-warm",
@@ -106,7 +101,7 @@ pub async fn start(ctx: &Ctx) -> Result<Vec<Row>> {
             ),
             "ms",
             median(&warm),
-            Target::AtMost(5.0),
+            Goal::AtMost(5.0),
         ),
         Row::alone(
             "instantiate",
@@ -116,7 +111,7 @@ pub async fn start(ctx: &Ctx) -> Result<Vec<Row>> {
             ),
             "us",
             median(&inst),
-            Target::AtMost(100.0),
+            Goal::AtMost(100.0),
         ),
     ])
 }
@@ -144,21 +139,21 @@ pub async fn memory(ctx: &Ctx) -> Result<Vec<Row>> {
             "memory-per-guest",
             what,
             "MiB",
-            Target::AtMost(2.0),
+            Goal::AtMost(2.0),
             "no /proc/self/statm on this system",
         )]);
     }
-    let guest = ctx.lab.load(GUEST)?;
+    let guest = ctx.runtime.load(GUEST)?;
     let start = |guest: &Arc<Guest>| {
         let spec = ServerSpec::new(guest.clone(), "127.0.0.1:0".parse().unwrap());
-        exchange::start_server(&ctx.lab, spec)
+        exchange::start_server(&ctx.runtime, spec)
     };
     // One guest started and stopped first, so one-time costs (the code's
     // pages, the runtime's threads) are in the "before" figure.
     if let Ok(first) = start(&guest).await {
         first.stop().await;
     }
-    // Freed heap the process keeps (see `keep_freed_memory` in lab.rs) would
+    // Freed heap the process keeps (see `keep_freed_memory` in runtime/engine.rs) would
     // be reused by the new guests without showing in RSS: give it back first.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free memory to the kernel.
@@ -194,7 +189,7 @@ pub async fn memory(ctx: &Ctx) -> Result<Vec<Row>> {
             what,
             "MiB",
             per_guest,
-            Target::AtMost(2.0),
+            Goal::AtMost(2.0),
         )
         .note(Some(note)),
     ])

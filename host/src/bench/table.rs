@@ -10,7 +10,7 @@ use super::Bench;
 
 /// What a row should reach.
 #[derive(Clone, Copy, Debug)]
-pub enum Target {
+pub enum Goal {
     /// socklab / baseline at most this (times).
     RatioAtMost(f64),
     /// socklab / baseline at least this (rates).
@@ -23,24 +23,24 @@ pub enum Target {
     None,
 }
 
-impl Target {
+impl Goal {
     fn text(self, unit: &str) -> String {
         match self {
-            Target::RatioAtMost(r) => format!("<= {r:.2}x"),
-            Target::RatioAtLeast(r) => format!(">= {r:.2}x"),
-            Target::RatioBelow(r) => format!("< {r:.2}x"),
-            Target::AtMost(v) => format!("<= {} {unit}", number(v)),
-            Target::None => "-".into(),
+            Goal::RatioAtMost(r) => format!("<= {r:.2}x"),
+            Goal::RatioAtLeast(r) => format!(">= {r:.2}x"),
+            Goal::RatioBelow(r) => format!("< {r:.2}x"),
+            Goal::AtMost(v) => format!("<= {} {unit}", number(v)),
+            Goal::None => "-".into(),
         }
     }
 
     fn met(self, socklab: Option<f64>, ratio: Option<f64>) -> Option<bool> {
         match self {
-            Target::RatioAtMost(r) => ratio.map(|x| x <= r),
-            Target::RatioAtLeast(r) => ratio.map(|x| x >= r),
-            Target::RatioBelow(r) => ratio.map(|x| x < r),
-            Target::AtMost(v) => socklab.map(|x| x <= v),
-            Target::None => None,
+            Goal::RatioAtMost(r) => ratio.map(|x| x <= r),
+            Goal::RatioAtLeast(r) => ratio.map(|x| x >= r),
+            Goal::RatioBelow(r) => ratio.map(|x| x < r),
+            Goal::AtMost(v) => socklab.map(|x| x <= v),
+            Goal::None => None,
         }
     }
 }
@@ -70,7 +70,7 @@ pub struct Row {
 
 impl Row {
     /// A row with no figures yet.
-    fn empty(name: &'static str, what: String, unit: &'static str, target: Target) -> Row {
+    fn empty(name: &'static str, what: String, unit: &'static str, target: Goal) -> Row {
         Row {
             name,
             what,
@@ -92,7 +92,7 @@ impl Row {
         unit: &'static str,
         baseline: f64,
         socklab: f64,
-        target: Target,
+        target: Goal,
     ) -> Row {
         let ratio = Some(socklab / baseline);
         Row {
@@ -111,7 +111,7 @@ impl Row {
         what: impl Into<String>,
         unit: &'static str,
         socklab: f64,
-        target: Target,
+        target: Goal,
     ) -> Row {
         Row {
             socklab: Some(socklab),
@@ -125,7 +125,7 @@ impl Row {
         name: &'static str,
         what: impl Into<String>,
         unit: &'static str,
-        target: Target,
+        target: Goal,
         why: impl Into<String>,
     ) -> Row {
         let note = Some(format!("not measured: {}", why.into()));

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::native;
-use super::table::{Row, Target, median};
-use super::{Ctx, Side};
+use super::table::{Goal, Row, median};
+use super::{Contender, Ctx};
 
 const ROW: &str = "wasmtime-run";
 
@@ -67,9 +67,9 @@ struct Commands {
 }
 
 impl Commands {
-    fn command(&self, side: Side, ping: &[String]) -> Command {
+    fn command(&self, side: Contender, ping: &[String]) -> Command {
         match side {
-            Side::Guest => {
+            Contender::Guest => {
                 let mut cmd = Command::new(&self.socklab);
                 // socklab's cache lives under $XDG_CACHE_HOME: keep it here.
                 cmd.env("XDG_CACHE_HOME", self.scratch.join("xdg"))
@@ -83,7 +83,7 @@ impl Commands {
                     .args(ping);
                 cmd
             }
-            Side::Native => {
+            Contender::Native => {
                 let mut cmd = Command::new(&self.wasmtime);
                 cmd.arg("run")
                     .arg("-S")
@@ -113,7 +113,7 @@ pub async fn wasmtime_run(ctx: &Ctx) -> Result<Vec<Row>> {
     let count = ctx.scale.command_pings;
     let what = format!("net-command ping (std::net, 64 B x{count}) as a process, spawn to exit");
     let unit = "ms";
-    let target = Target::RatioBelow(1.0);
+    let target = Goal::RatioBelow(1.0);
     let Some(wasmtime) = wasmtime_on_path() else {
         return Ok(vec![Row::not_measured(
             ROW,
@@ -133,7 +133,7 @@ pub async fn wasmtime_run(ctx: &Ctx) -> Result<Vec<Row>> {
         )]);
     };
     let Some((_, component)) = ctx
-        .lab
+        .runtime
         .bundled()
         .into_iter()
         .find(|(g, _)| g.name == "net-command")
@@ -170,16 +170,16 @@ pub async fn wasmtime_run(ctx: &Ctx) -> Result<Vec<Row>> {
     ];
     let limit = ctx.scale.limit;
     let expect = "round trips";
-    let order: Vec<Side> = ctx.order().collect();
+    let order: Vec<Contender> = ctx.order().collect();
     let times = tokio::task::spawn_blocking(move || -> Result<[Vec<f64>; 2]> {
         // One run each first, so both compiled caches are warm.
-        for side in [Side::Native, Side::Guest] {
+        for side in [Contender::Native, Contender::Guest] {
             timed(commands.command(side, &ping), expect, limit)?;
         }
         let mut times = [Vec::new(), Vec::new()];
         for side in order {
             let t = timed(commands.command(side, &ping), expect, limit)?;
-            times[(side == Side::Guest) as usize].push(t.as_secs_f64() * 1e3);
+            times[(side == Contender::Guest) as usize].push(t.as_secs_f64() * 1e3);
         }
         Ok(times)
     })

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use super::values::*;
 use crate::grants::UserRules;
+use crate::grants::rules::Rule;
 use crate::limits::{Limits, parse_cpu_limit, parse_duration, parse_memory_limit};
 use crate::report::Expect;
-use crate::rules::{self, Origin, Rule};
 
 /// socklab: run WebAssembly components that talk TCP and UDP, each in its own
 /// sandbox, granted only the network access its wiring needs.
@@ -50,97 +51,19 @@ pub enum Command {
     Demo,
 
     /// Run a server guest alone until Ctrl-C or its session limit.
-    Serve {
-        /// The server guest: a component file or a bundled name.
-        guest: String,
-        /// Where to listen; port 0 picks a free port. The real address is
-        /// printed on stderr as `listening on ADDR`.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0", value_parser = parse_addr)]
-        listen: SocketAddr,
-        /// Stop after this many sessions (TCP connections closed, UDP
-        /// datagrams answered); at least 1.
-        #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_from_1)]
-        max_sessions: Option<u64>,
-        #[command(flatten)]
-        params: ParamArgs,
-        #[command(flatten)]
-        sandbox: SandboxArgs,
-    },
+    Serve(ServeArgs),
 
     /// Run a client guest alone against any server, wasm or not, and print
     /// each reply.
-    Connect {
-        /// The client guest: a component file or a bundled name.
-        guest: String,
-        /// The server's address (its port, not 0).
-        #[arg(long, value_name = "ADDR", value_parser = parse_server_addr)]
-        to: SocketAddr,
-        #[command(flatten)]
-        script: ScriptArgs,
-        #[command(flatten)]
-        params: ParamArgs,
-        #[command(flatten)]
-        sandbox: SandboxArgs,
-    },
+    Connect(ConnectArgs),
 
     /// Wire a client guest to a server guest in one host and run the script.
-    Exchange {
-        /// The server guest.
-        #[arg(long, value_name = "GUEST")]
-        server: String,
-        /// The client guest (same transport as the server).
-        #[arg(long, value_name = "GUEST")]
-        client: String,
-        /// Where the server listens.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0", value_parser = parse_addr)]
-        listen: SocketAddr,
-        #[command(flatten)]
-        script: ScriptArgs,
-        #[command(flatten)]
-        params: ParamArgs,
-        #[command(flatten)]
-        sandbox: SandboxArgs,
-        /// Allow RULE for the server only (repeatable).
-        #[arg(long, value_name = "RULE", value_parser = parse_allow)]
-        server_allow: Vec<Rule>,
-        /// Deny RULE for the server only (repeatable).
-        #[arg(long, value_name = "RULE", value_parser = parse_deny)]
-        server_deny: Vec<Rule>,
-        /// Allow RULE for the client only (repeatable).
-        #[arg(long, value_name = "RULE", value_parser = parse_allow)]
-        client_allow: Vec<Rule>,
-        /// Deny RULE for the client only (repeatable).
-        #[arg(long, value_name = "RULE", value_parser = parse_deny)]
-        client_deny: Vec<Rule>,
-    },
+    Exchange(ExchangeArgs),
 
     /// Run an experiment file: guests wired through impairing relays, the
     /// messages sent from a seed, each message's fate and the RTT figures
     /// reported, a chart written beside the report.
-    Lab {
-        /// The experiment file (TOML; see examples/).
-        file: PathBuf,
-        /// Where report.json and rtt.svg go (default lab-out/<file stem>).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Also write what the relays carried as a pcap file.
-        #[arg(long, value_name = "FILE")]
-        pcap: Option<PathBuf>,
-        /// Use this seed instead of the file's (a whole number from 0).
-        #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_seed)]
-        seed: Option<u64>,
-        /// Send at most N messages per client (a shorter run of the same
-        /// experiment); at least 1.
-        #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_from_1)]
-        count: Option<u64>,
-        /// Run the clients this many rounds instead of the file's `repeats`
-        /// (1 to 1000).
-        #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_repeats)]
-        repeats: Option<u32>,
-        /// Do not write the chart.
-        #[arg(long)]
-        no_chart: bool,
-    },
+    Lab(LabArgs),
 
     /// List the bundled guests with their role, transport and path.
     Guests,
@@ -148,41 +71,147 @@ pub enum Command {
     /// Run a wasi:cli command component (any WASI 0.2.x program) with its
     /// stdio, args, env and directories, under the sandbox's rules and
     /// limits; nothing is granted by default. Its exit code becomes socklab's.
-    Run {
-        /// The command component.
-        command: String,
-        /// `K=V` in its environment (repeatable).
-        #[arg(long = "env", value_name = "K=V", value_parser = parse_param)]
-        env: Vec<(String, String)>,
-        /// A host directory it may use, and where it sees it (repeatable).
-        #[arg(long = "dir", value_name = "HOST::GUEST", value_parser = crate::command::parse_dir)]
-        dirs: Vec<(PathBuf, String)>,
-        #[command(flatten)]
-        sandbox: SandboxArgs,
-        /// Its arguments, after `--`.
-        #[arg(last = true, value_name = "ARGS")]
-        args: Vec<String>,
-    },
+    Run(RunArgs),
 
     /// Measure what the sandbox costs: each figure against a native Rust
     /// baseline (and `wasmtime run`) in the same run, with the ratio and its
     /// target. Loopback only.
-    Bench {
-        /// Fewer messages and bytes per round: done in under a minute.
-        #[arg(long)]
-        quick: bool,
-        /// Only these groups of rows (repeatable, or comma-separated).
-        #[arg(long, value_enum, value_name = "GROUP", value_delimiter = ',')]
-        only: Vec<crate::bench::Group>,
-    },
+    Bench(BenchArgs),
 
     /// Show what a component is: its role (or that it is a wasi:cli command,
     /// or not a socklab role), what it imports (the capabilities it could ask
     /// for), what it exports, its size and SHA-256.
-    Inspect {
-        /// A component file or a bundled name.
-        guest: String,
-    },
+    Inspect(InspectArgs),
+}
+
+/// `socklab serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The server guest: a component file or a bundled name.
+    pub guest: String,
+    /// Where to listen; port 0 picks a free port. The real address is
+    /// printed on stderr as `listening on ADDR`.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0", value_parser = parse_addr)]
+    pub listen: SocketAddr,
+    /// Stop after this many sessions (TCP connections closed, UDP
+    /// datagrams answered); at least 1.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_from_1)]
+    pub max_sessions: Option<u64>,
+    #[command(flatten)]
+    pub params: ParamArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+/// `socklab connect`.
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    /// The client guest: a component file or a bundled name.
+    pub guest: String,
+    /// The server's address (its port, not 0).
+    #[arg(long, value_name = "ADDR", value_parser = parse_server_addr)]
+    pub to: SocketAddr,
+    #[command(flatten)]
+    pub script: ScriptArgs,
+    #[command(flatten)]
+    pub params: ParamArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+/// `socklab exchange`.
+#[derive(Args, Debug)]
+pub struct ExchangeArgs {
+    /// The server guest.
+    #[arg(long, value_name = "GUEST")]
+    pub server: String,
+    /// The client guest (same transport as the server).
+    #[arg(long, value_name = "GUEST")]
+    pub client: String,
+    /// Where the server listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0", value_parser = parse_addr)]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub script: ScriptArgs,
+    #[command(flatten)]
+    pub params: ParamArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    /// Allow RULE for the server only (repeatable).
+    #[arg(long, value_name = "RULE", value_parser = parse_allow)]
+    pub server_allow: Vec<Rule>,
+    /// Deny RULE for the server only (repeatable).
+    #[arg(long, value_name = "RULE", value_parser = parse_deny)]
+    pub server_deny: Vec<Rule>,
+    /// Allow RULE for the client only (repeatable).
+    #[arg(long, value_name = "RULE", value_parser = parse_allow)]
+    pub client_allow: Vec<Rule>,
+    /// Deny RULE for the client only (repeatable).
+    #[arg(long, value_name = "RULE", value_parser = parse_deny)]
+    pub client_deny: Vec<Rule>,
+}
+
+/// `socklab lab`.
+#[derive(Args, Debug)]
+pub struct LabArgs {
+    /// The experiment file (TOML; see examples/).
+    pub file: PathBuf,
+    /// Where report.json and rtt.svg go (default lab-out/<file stem>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Also write what the relays carried as a pcap file.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Use this seed instead of the file's (a whole number from 0).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_seed)]
+    pub seed: Option<u64>,
+    /// Send at most N messages per client (a shorter run of the same
+    /// experiment); at least 1.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_from_1)]
+    pub count: Option<u64>,
+    /// Run the clients this many rounds instead of the file's `repeats`
+    /// (1 to 1000).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_repeats)]
+    pub repeats: Option<u32>,
+    /// Do not write the chart.
+    #[arg(long)]
+    pub no_chart: bool,
+}
+
+/// `socklab run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The command component.
+    pub command: String,
+    /// `K=V` in its environment (repeatable).
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_param)]
+    pub env: Vec<(String, String)>,
+    /// A host directory it may use, and where it sees it (repeatable).
+    #[arg(long = "dir", value_name = "HOST::GUEST", value_parser = crate::command::parse_dir)]
+    pub dirs: Vec<(PathBuf, String)>,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    /// Its arguments, after `--`.
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+}
+
+/// `socklab bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Fewer messages and bytes per round: done in under a minute.
+    #[arg(long)]
+    pub quick: bool,
+    /// Only these groups of rows (repeatable, or comma-separated).
+    #[arg(long, value_enum, value_name = "GROUP", value_delimiter = ',')]
+    pub only: Vec<crate::bench::Group>,
+}
+
+/// `socklab inspect`.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// A component file or a bundled name.
+    pub guest: String,
 }
 
 /// The messages a client sends and how it judges replies.
@@ -266,84 +295,5 @@ impl SandboxArgs {
             allow: self.allow.iter().chain(allow).cloned().collect(),
             deny: self.deny.iter().chain(deny).cloned().collect(),
         }
-    }
-}
-
-/// `IP:PORT`, with IPv6 in brackets.
-pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
-    s.parse().map_err(|_| {
-        format!("`{s}` is not an address; write IP:PORT, such as 127.0.0.1:8080 or [::1]:8080 (port 0..65535)")
-    })
-}
-
-/// A server's address: `IP:PORT` with a port other than 0 (port 0 asks
-/// for "any free port", which only a listener can be given).
-pub fn parse_server_addr(s: &str) -> Result<SocketAddr, String> {
-    let addr = parse_addr(s)?;
-    if addr.port() == 0 {
-        return Err(format!(
-            "`{s}` has port 0, which no server listens on; give the port the server listens on"
-        ));
-    }
-    Ok(addr)
-}
-
-/// A whole number from 1.
-pub fn parse_from_1(s: &str) -> Result<u64, String> {
-    whole(s, 1)
-}
-
-/// A seed: any whole number from 0.
-pub fn parse_seed(s: &str) -> Result<u64, String> {
-    whole(s, 0)
-}
-
-/// Rounds of an experiment: 1 to 1000.
-pub fn parse_repeats(s: &str) -> Result<u32, String> {
-    match whole(s, 1)? {
-        n @ 1..=1000 => Ok(n as u32),
-        _ => Err(format!("`{s}` is more than 1000 rounds")),
-    }
-}
-
-/// A whole number from 0 that fits 32 bits.
-pub fn parse_u32(s: &str) -> Result<u32, String> {
-    let n = whole(s, 0)?;
-    u32::try_from(n).map_err(|_| format!("`{s}` is larger than {}", u32::MAX))
-}
-
-/// A whole number from `min`; a negative one is named as such.
-fn whole(s: &str, min: u64) -> Result<u64, String> {
-    let t = s.trim();
-    let n = match t.strip_prefix('-') {
-        Some(digits) if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) => {
-            return Err(format!(
-                "`{s}` is negative; give a whole number from {min} up"
-            ));
-        }
-        _ => t
-            .parse::<u64>()
-            .map_err(|_| format!("`{s}` is not a whole number; give one from {min} up"))?,
-    };
-    if n < min {
-        return Err(format!(
-            "`{s}` is too small; give a whole number from {min} up"
-        ));
-    }
-    Ok(n)
-}
-
-pub fn parse_allow(s: &str) -> Result<Rule, String> {
-    rules::parse(s, Origin::Allow)
-}
-
-pub fn parse_deny(s: &str) -> Result<Rule, String> {
-    rules::parse(s, Origin::Deny)
-}
-
-pub fn parse_param(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("`{s}` is not KEY=VALUE")),
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::watch;
 
-use crate::report::EXIT_INTERRUPTED;
+use super::exit::INTERRUPTED as EXIT_INTERRUPTED;
 use crate::say;
 
 /// How long a command may take to stop and report after the first signal

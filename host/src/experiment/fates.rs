@@ -21,6 +21,7 @@ use serde::Serialize;
 use socklab_relay::{Event, Fate as RelayFate, Key, LinkStats};
 
 use super::messages::seq_of;
+use crate::report::ReplyStatus::{Closed, Complete, SendFailed};
 use crate::report::{MessageRecord, Payload};
 use crate::roles::Transport;
 
@@ -155,7 +156,7 @@ pub fn fates_of(
             // reset or a timeout is not an answer, even if it starts with a
             // number.
             let reply = bytes_of(r.reply.as_ref()?);
-            let whole = r.status == "complete" || (r.status == "closed" && reply.ends_with(b"\n"));
+            let whole = r.status == Complete || (r.status == Closed && reply.ends_with(b"\n"));
             whole.then(|| seq_of(&reply)).flatten()
         })
         .collect();
@@ -171,14 +172,14 @@ pub fn fates_of(
     for (i, record) in records.iter().enumerate() {
         let seq = numbered.then_some(i as u64 + 1);
         let answered_here = match seq {
-            Some(seq) => replies[i] == Some(seq) && record.status == "complete",
+            Some(seq) => replies[i] == Some(seq) && record.status == Complete,
             None => {
-                record.status == "complete" || (record.status == "closed" && record.reply_bytes > 0)
+                record.status == Complete || (record.status == Closed && record.reply_bytes > 0)
             }
         };
         let seen = seq.and_then(|s| arrivals.get(&s));
         let copies = seq.map_or(0, |s| delivered.count(s));
-        let fate = if record.status == "send-failed" {
+        let fate = if record.status == SendFailed {
             FateKind::Failed
         } else if answered_here {
             FateKind::Answered
@@ -308,8 +309,9 @@ pub const TRANSPORTS: [Transport; 2] = [Transport::Udp, Transport::Tcp];
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::ReplyStatus;
 
-    fn record(status: &'static str, reply: Option<&str>) -> MessageRecord {
+    fn record(status: ReplyStatus, reply: Option<&str>) -> MessageRecord {
         MessageRecord {
             message: Payload::Text(String::new()),
             bytes_sent: 10,
@@ -331,12 +333,12 @@ mod tests {
             started_at_us: 0.0,
         };
         let records = [
-            record("complete", Some("#000001 a")),
-            record("lost", None), // 2's reply did not come in time
-            record("complete", Some("#000002 a")), // ...it came while waiting for 3
-            record("complete", Some("#000004 a")),
-            record("complete", Some("#000004 a")), // a duplicate of 4; 5 never came
-            record("closed", Some("#000006 a")),   // cut short by a reset
+            record(Complete, Some("#000001 a")),
+            record(ReplyStatus::Lost, None), // 2's reply did not come in time
+            record(Complete, Some("#000002 a")), // ...it came while waiting for 3
+            record(Complete, Some("#000004 a")),
+            record(Complete, Some("#000004 a")), // a duplicate of 4; 5 never came
+            record(Closed, Some("#000006 a")),   // cut short by a reset
         ];
         let fates = fates_of(&id, true, &records, &Delivered::default());
         let kinds: Vec<_> = fates.iter().map(|f| f.fate).collect();

@@ -24,8 +24,8 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use self::outputs::Outputs;
-use crate::lab::Lab;
-use crate::report::{EXIT_FAILED, EXIT_INTERRUPTED};
+use crate::report::Verdict;
+use crate::runtime::Runtime;
 use crate::{output, say};
 
 /// What `socklab lab` writes, and where.
@@ -44,17 +44,17 @@ pub struct LabOptions {
 
 /// `socklab lab FILE`, once the file is loaded ([`plan::load`]): open the
 /// outputs, run, write the report, chart and capture, print the summary (or
-/// the JSON); the result is the exit code.
+/// the JSON); the result is the verdict.
 ///
 /// The outputs are opened before any guest runs. A write that fails at the
 /// end is named on stderr and makes the exit code 1, and the other outputs
 /// are still written, the report first.
 pub async fn run_plan(
-    lab: &Arc<Lab>,
+    runtime: &Arc<Runtime>,
     plan: plan::Plan,
     options: LabOptions,
     interrupt: impl Future<Output = ()>,
-) -> Result<i32> {
+) -> Result<Verdict> {
     let out = options.out.clone().unwrap_or_else(|| {
         Path::new("lab-out").join(plan.path.file_stem().unwrap_or("experiment".as_ref()))
     });
@@ -62,7 +62,7 @@ pub async fn run_plan(
     let run_options = runner::Options {
         capture: outputs.pcap.is_some(),
     };
-    let run = runner::run(lab, plan, &run_options, interrupt).await?;
+    let run = runner::run(runtime, plan, &run_options, interrupt).await?;
 
     let chart_path = outputs.chart.as_ref().map(|c| c.path.display().to_string());
     let pcap_path = outputs.pcap.as_ref().map(|p| p.path.display().to_string());
@@ -102,11 +102,11 @@ pub async fn run_plan(
     for e in &failed {
         say!("error: {e:#}");
     }
-    let code = summary::exit_code(&run);
-    Ok(if failed.is_empty() || code == EXIT_INTERRUPTED {
-        code
+    let verdict = summary::verdict(&run);
+    Ok(if failed.is_empty() || verdict == Verdict::Interrupted {
+        verdict
     } else {
-        EXIT_FAILED
+        Verdict::Failed
     })
 }
 

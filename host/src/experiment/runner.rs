@@ -21,9 +21,10 @@ use tokio::task::JoinSet;
 use super::fates::{Delivered, Fate, RunId, fates_of};
 use super::plan::{ClientNode, Impairments, Plan};
 use crate::exchange::{self, RunningServer};
-use crate::lab::Lab;
+use crate::grants::audit::{Audit, now_secs};
 use crate::report::{ClientRecord, ServerRecord};
 use crate::roles::Transport;
+use crate::runtime::Runtime;
 use crate::say;
 
 /// How a lab run is carried out, beyond the file.
@@ -80,7 +81,7 @@ pub struct LabRun {
 /// a client cut short keeps the fates its relay had already decided
 /// ([`super::partial`]), the rest of its messages are `interrupted`.
 pub async fn run(
-    lab: &Arc<Lab>,
+    runtime: &Arc<Runtime>,
     plan: Plan,
     options: &Options,
     interrupt: impl Future<Output = ()>,
@@ -91,7 +92,7 @@ pub async fn run(
 
     let mut running: Vec<RunningServer> = Vec::new();
     for node in &plan.servers {
-        match exchange::start_server(lab, node.spec.clone()).await {
+        match exchange::start_server(runtime, node.spec.clone()).await {
             Ok(server) => running.push(server),
             Err(record) => {
                 // Nothing to wire clients to: stop what started and report.
@@ -138,7 +139,7 @@ pub async fn run(
                     .with_context(|| format!("starting the relay of link {link}"))?;
                 let relay = Arc::new(relay);
                 live.push(Arc::downgrade(&relay));
-                let lab = lab.clone();
+                let runtime = runtime.clone();
                 let spec = node.spec.clone();
                 let id = (node.name.clone(), server_name.clone(), node.transport);
                 let mut stop = stop_rx.clone();
@@ -148,7 +149,7 @@ pub async fn run(
                         let _ = stop.wait_for(|s| *s).await;
                     };
                     let record =
-                        exchange::run_client_until(&lab, &spec, relay.addr(), stopped).await;
+                        exchange::run_client_until(&runtime, &spec, relay.addr(), stopped).await;
                     let ended_at_us = micros(start.elapsed());
                     let relay_addr = relay.addr();
                     // The progress bar only borrows the relay now and then;
@@ -216,7 +217,7 @@ pub async fn run(
         });
     }
     let fates = all_fates(&plan, &clients);
-    if let Some(audit) = &lab.audit {
+    if let Some(audit) = &runtime.audit {
         write_link_lines(audit, &clients);
     }
     Ok(LabRun {
@@ -292,11 +293,11 @@ fn all_fates(plan: &Plan, clients: &[ClientRun]) -> Vec<Fate> {
     fates
 }
 
-fn write_link_lines(audit: &crate::audit::Audit, clients: &[ClientRun]) {
+fn write_link_lines(audit: &Audit, clients: &[ClientRun]) {
     for run in clients {
         for leg in &run.relay_stats.legs {
             audit.write_record(&LinkLine {
-                time: crate::audit::now_secs(),
+                time: now_secs(),
                 kind: "link",
                 link: &run.link,
                 transport: run.transport,

@@ -7,11 +7,9 @@ use serde::Serialize;
 
 use super::fates::{Fate, Figures, TRANSPORTS, figures};
 use super::runner::{ClientRun, LabRun};
-use crate::report::{
-    EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_OK, SOCKLAB_VERSION, ServerRecord,
-    WASMTIME_VERSION,
-};
+use crate::report::{ServerRecord, Verdict};
 use crate::roles::Transport;
+use crate::version::{SOCKLAB_VERSION, WASMTIME_VERSION};
 
 /// The JSON document of `socklab lab --json`, also written as `report.json`.
 #[derive(Serialize)]
@@ -388,31 +386,31 @@ fn opt_ms(us: Option<f64>) -> String {
     us.map_or("-".into(), ms)
 }
 
-/// 0 when every guest ran to its end, 3 when a limit stopped one, 1 for any
-/// other failure or refusal, 130 when interrupted. Lost and late messages are the experiment's
-/// findings, not failures.
-pub fn exit_code(run: &LabRun) -> i32 {
+/// Ok when every guest ran to its end, Limit when a limit stopped one,
+/// Failed for any other failure or refusal, Interrupted after Ctrl-C. Lost
+/// and late messages are the experiment's findings, not failures.
+pub fn verdict(run: &LabRun) -> Verdict {
     if run.interrupted {
-        return EXIT_INTERRUPTED;
+        return Verdict::Interrupted;
     }
     let guests = run
         .servers
         .iter()
         .map(|s| &s.guest)
         .chain(run.clients.iter().map(|c| &c.record.guest));
-    let mut code = EXIT_OK;
+    let mut verdict = Verdict::Ok;
     for g in guests {
         if !g.limits.is_empty() {
-            return EXIT_LIMIT;
+            return Verdict::Limit;
         }
         if g.error.is_some() || g.refused_total > 0 {
-            code = EXIT_FAILED;
+            verdict = Verdict::Failed;
         }
     }
     if run.clients.is_empty() {
-        code = EXIT_FAILED;
+        verdict = Verdict::Failed;
     }
-    code
+    verdict
 }
 
 impl<'a> Document<'a> {

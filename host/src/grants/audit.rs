@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::grants::{Op, Refusal};
+use super::op::{Op, Refusal};
 
 /// An open audit file, shared by every guest of one command.
 #[derive(Debug)]
@@ -118,8 +118,8 @@ impl Audit {
         self.write_record(&Header {
             time: now_secs(),
             kind: "audit",
-            socklab: crate::report::SOCKLAB_VERSION,
-            wasmtime: crate::report::WASMTIME_VERSION,
+            socklab: crate::version::SOCKLAB_VERSION,
+            wasmtime: crate::version::WASMTIME_VERSION,
         });
         self.flush();
         match self.failed() {

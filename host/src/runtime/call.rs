@@ -1,24 +1,23 @@
-//! Running one guest: a fresh `Store` with its grants, instantiation, the
-//! call into its role's export, and what it left behind (its result, its
-//! stderr, the decisions made under its grants).
+//! Calling one guest: a fresh `Store` with its limits in force (the only
+//! place one is made), instantiation, the call into its role's export, and
+//! what it left behind (its result, its output, the limits it ran into).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use tokio::sync::{oneshot, watch};
 use wasmtime::{Store, UpdateDeadline};
 
-use crate::grants::Policy;
-use crate::lab::{Guest, Lab};
-use crate::limits::{LimitHit, LimitKind, Limits};
+use super::Runtime;
+use super::load::Guest;
+use super::state::{GuestState, Sandbox, Stdio};
+use crate::limits::{LimitHit, LimitKind};
+use crate::roles::Transport;
 use crate::roles::bindings::exports::socklab::lab::{
     tcp_client_role, tcp_server_role, udp_client_role, udp_server_role,
 };
 use crate::roles::bindings::socklab::lab::types::{
     ClientConfig, ClientReport, ServerConfig, ServerReport,
 };
-use crate::roles::{Side, Transport};
-use crate::state::GuestState;
 
 /// How a guest's call ended, besides returning normally.
 #[derive(Debug, Clone)]
@@ -85,114 +84,107 @@ pub struct ServerWires {
     pub listening: oneshot::Sender<SocketAddr>,
 }
 
-impl Lab {
-    fn store(
-        &self,
-        guest: &Guest,
-        policy: Arc<Policy>,
-        limits: Limits,
-        stop: watch::Receiver<bool>,
-        listening: Option<oneshot::Sender<SocketAddr>>,
-    ) -> Store<GuestState> {
-        let side = match guest.role.side {
-            Side::Server => "server",
-            Side::Client => "client",
-        };
-        let label = format!("{side} {}", guest.name);
-        let state = GuestState::new(
-            label,
-            guest.role.transport,
-            policy,
-            limits,
-            stop,
-            listening,
-            self.verbose,
-        );
-        self.store_for(state)
-    }
+/// A store for `state` with the guest's limits in force: the memory limiter,
+/// the CPU meter's call hook, and the epoch callback that yields and checks
+/// the CPU budget. Every guest's store is made here.
+pub fn store(runtime: &Runtime, state: GuestState) -> Store<GuestState> {
+    let mut store = Store::new(runtime.engine(), state);
+    store.limiter(|state| &mut state.memory);
+    store.call_hook(|mut ctx, hook| {
+        ctx.data_mut().meter.on_call_hook(hook);
+        Ok(())
+    });
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut ctx| {
+        if ctx.data_mut().meter.on_tick() {
+            let limit = ctx.data().meter.limits.cpu;
+            return Err(wasmtime::format_err!("cpu limit of {limit:?} reached"));
+        }
+        Ok(UpdateDeadline::Yield(1))
+    });
+    store
+}
 
-    /// A store for `state` with the guest's limits in force: the memory
-    /// limiter, the CPU meter's call hook, and the epoch callback that
-    /// yields and checks the CPU budget.
-    pub fn store_for(&self, state: GuestState) -> Store<GuestState> {
-        let mut store = Store::new(self.engine(), state);
-        store.limiter(|state| &mut state.memory);
-        store.call_hook(|mut ctx, hook| {
-            ctx.data_mut().meter.on_call_hook(hook);
-            Ok(())
-        });
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut ctx| {
-            if ctx.data_mut().meter.on_tick() {
-                let limit = ctx.data().meter.limits.cpu;
-                return Err(wasmtime::format_err!("cpu limit of {limit:?} reached"));
-            }
-            Ok(UpdateDeadline::Yield(1))
-        });
-        store
-    }
+/// A role guest's store: `sandbox`, its output captured.
+fn role_store(
+    runtime: &Runtime,
+    sandbox: Sandbox,
+    wires: Option<ServerWires>,
+) -> Store<GuestState> {
+    store(
+        runtime,
+        GuestState::new(sandbox, wires, Stdio::Captured, |_| {}),
+    )
+}
 
-    /// Run a server guest until it returns: it reaches `max_sessions` or the
-    /// host fires `wires.stop`.
-    pub async fn serve(
-        &self,
-        guest: &Guest,
-        config: ServerConfig,
-        policy: Arc<Policy>,
-        limits: Limits,
-        wires: ServerWires,
-    ) -> Outcome<ServerReport> {
-        let deadline = limits.deadline;
-        let mut store = self.store(guest, policy, limits, wires.stop, Some(wires.listening));
-        let result = within(deadline, async {
-            let instance = guest.pre.instantiate_async(&mut store).await?;
-            match guest.role.transport {
-                Transport::Tcp => {
-                    let export = tcp_server_role::GuestIndices::new(&guest.pre)?
-                        .load(&mut store, &instance)?;
-                    export.call_serve(&mut store, &config).await
-                }
-                Transport::Udp => {
-                    let export = udp_server_role::GuestIndices::new(&guest.pre)?
-                        .load(&mut store, &instance)?;
-                    export.call_serve(&mut store, &config).await
-                }
-            }
-        })
-        .await;
-        finish(store, result)
-    }
+/// Instantiate `guest` in a store of `sandbox` and go no further (how long
+/// that takes is a bench row).
+pub async fn instantiate(
+    runtime: &Runtime,
+    guest: &Guest,
+    sandbox: Sandbox,
+) -> wasmtime::Result<()> {
+    let mut store = role_store(runtime, sandbox, None);
+    guest.pre.instantiate_async(&mut store).await.map(drop)
+}
 
-    /// Run a client guest's script to the end.
-    pub async fn run_client(
-        &self,
-        guest: &Guest,
-        config: ClientConfig,
-        policy: Arc<Policy>,
-        limits: Limits,
-    ) -> Outcome<ClientReport> {
-        // A client has no stop signal of its own; its reply timeouts bound it.
-        let (_never, stop) = watch::channel(false);
-        let deadline = limits.deadline;
-        let mut store = self.store(guest, policy, limits, stop, None);
-        let result = within(deadline, async {
-            let instance = guest.pre.instantiate_async(&mut store).await?;
-            match guest.role.transport {
-                Transport::Tcp => {
-                    let export = tcp_client_role::GuestIndices::new(&guest.pre)?
-                        .load(&mut store, &instance)?;
-                    export.call_run(&mut store, &config).await
-                }
-                Transport::Udp => {
-                    let export = udp_client_role::GuestIndices::new(&guest.pre)?
-                        .load(&mut store, &instance)?;
-                    export.call_run(&mut store, &config).await
-                }
+/// Run a server guest until it returns: it reaches `max_sessions` or the
+/// host fires `wires.stop`.
+pub async fn serve(
+    runtime: &Runtime,
+    guest: &Guest,
+    config: ServerConfig,
+    sandbox: Sandbox,
+    wires: ServerWires,
+) -> Outcome<ServerReport> {
+    let deadline = sandbox.limits.deadline;
+    let mut store = role_store(runtime, sandbox, Some(wires));
+    let result = within(deadline, async {
+        let instance = guest.pre.instantiate_async(&mut store).await?;
+        match guest.role.transport {
+            Transport::Tcp => {
+                let export =
+                    tcp_server_role::GuestIndices::new(&guest.pre)?.load(&mut store, &instance)?;
+                export.call_serve(&mut store, &config).await
             }
-        })
-        .await;
-        finish(store, result)
-    }
+            Transport::Udp => {
+                let export =
+                    udp_server_role::GuestIndices::new(&guest.pre)?.load(&mut store, &instance)?;
+                export.call_serve(&mut store, &config).await
+            }
+        }
+    })
+    .await;
+    finish(store, result)
+}
+
+/// Run a client guest's script to the end.
+pub async fn run_client(
+    runtime: &Runtime,
+    guest: &Guest,
+    config: &ClientConfig,
+    sandbox: Sandbox,
+) -> Outcome<ClientReport> {
+    // A client has no stop signal; its reply timeouts bound it.
+    let deadline = sandbox.limits.deadline;
+    let mut store = role_store(runtime, sandbox, None);
+    let result = within(deadline, async {
+        let instance = guest.pre.instantiate_async(&mut store).await?;
+        match guest.role.transport {
+            Transport::Tcp => {
+                let export =
+                    tcp_client_role::GuestIndices::new(&guest.pre)?.load(&mut store, &instance)?;
+                export.call_run(&mut store, config).await
+            }
+            Transport::Udp => {
+                let export =
+                    udp_client_role::GuestIndices::new(&guest.pre)?.load(&mut store, &instance)?;
+                export.call_run(&mut store, config).await
+            }
+        }
+    })
+    .await;
+    finish(store, result)
 }
 
 /// The guest's call, cut off at the wall-clock `deadline` if there is one
@@ -228,8 +220,7 @@ fn finish<T>(
     if state.memory.tripped {
         state.meter.hit(LimitKind::Memory, true);
     }
-    let stderr = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
-    let stdout = String::from_utf8_lossy(&state.stdout.contents()).into_owned();
+    let (stdout, stderr) = state.output();
     let limits = state.meter.hits.clone();
     let result = match (result, state.meter.stopped_by()) {
         (_, Some(hit)) => Err(Failure::Limit(hit.clone())),

@@ -1,127 +1,16 @@
-//! What a guest may do on the network: its rules, the check wasmtime-wasi
-//! calls for every socket use, and the record of each decision.
-//!
-//! # Model
-//! A [`Policy`] holds allow rules and deny rules ([`crate::rules`]); deny
-//! wins. Every `bind`, `listen`, `accept`, `connect`, datagram send and
-//! datagram receive a guest makes reaches [`Policy::check`] through
-//! wasmtime-wasi's `socket_addr_check`, and every name lookup reaches
-//! [`Policy::check_name`] through socklab's own `ip-name-lookup`
-//! ([`crate::sandbox`]). A use that no rule allows is refused: the guest sees
-//! `access-denied`, or for an accept or an incoming datagram never sees the
-//! peer at all (wasmtime-wasi drops those silently; the refusal is recorded
-//! all the same).
-//!
-//! The host's least-privilege grants for the wiring ([`wiring`]) are allow
-//! rules like any other, so `--deny` beats them and `--allow` widens them.
-//!
-//! Every refusal is recorded individually (in memory up to a cap, and in the
-//! audit file when there is one); allowed uses are counted per operation,
-//! address and rule, since UDP is checked once per datagram.
+//! One guest's policy: the allow and deny rules it runs under, the check
+//! made for every socket use and name lookup, and the record of each
+//! decision (refusals one by one, allowed uses counted).
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use crate::audit::{Audit, Decision, now_secs};
+use super::audit::{Audit, Decision, now_secs};
+use super::op::{Op, Refusal};
+use super::rules::{Origin, Rule};
+use super::wiring;
 use crate::roles::Transport;
-use crate::rules::{Origin, Rule, Target};
-
-/// One kind of network use a rule can name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Op {
-    /// Binding a TCP socket (explicitly, or implicitly before connect or
-    /// listen); the target is the local address.
-    TcpBind,
-    /// Listening; the target is the bound local address.
-    TcpListen,
-    /// Accepting a connection; the target is the peer.
-    TcpAccept,
-    /// Connecting; the target is the peer.
-    TcpConnect,
-    /// Binding a UDP socket; the target is the local address.
-    UdpBind,
-    /// Sending a datagram; the target is its destination.
-    UdpSend,
-    /// Receiving a datagram; the target is its source.
-    UdpReceive,
-    /// Looking up a name; the target is the name.
-    Dns,
-}
-
-impl Op {
-    /// Every socket operation (`*`): all but [`Op::Dns`]. TCP's four come
-    /// first, then UDP's three.
-    pub const ALL: [Op; 7] = [
-        Op::TcpBind,
-        Op::TcpListen,
-        Op::TcpAccept,
-        Op::TcpConnect,
-        Op::UdpBind,
-        Op::UdpSend,
-        Op::UdpReceive,
-    ];
-
-    /// The operation as rules spell it: `tcp-bind`, `udp-send`, ...
-    pub fn name(self) -> &'static str {
-        match self {
-            Op::TcpBind => "tcp-bind",
-            Op::TcpListen => "tcp-listen",
-            Op::TcpAccept => "tcp-accept",
-            Op::TcpConnect => "tcp-connect",
-            Op::UdpBind => "udp-bind",
-            Op::UdpSend => "udp-send",
-            Op::UdpReceive => "udp-receive",
-            Op::Dns => "dns",
-        }
-    }
-
-    /// The transport this operation belongs to (`None` for name lookups).
-    pub fn transport(self) -> Option<Transport> {
-        match self {
-            Op::TcpBind | Op::TcpListen | Op::TcpAccept | Op::TcpConnect => Some(Transport::Tcp),
-            Op::UdpBind | Op::UdpSend | Op::UdpReceive => Some(Transport::Udp),
-            Op::Dns => None,
-        }
-    }
-
-    /// Whether the guest never sees a refusal of this operation.
-    pub fn silent(self) -> bool {
-        matches!(self, Op::TcpAccept | Op::UdpReceive)
-    }
-}
-
-impl From<wasmtime_wasi::sockets::SocketAddrUse> for Op {
-    fn from(use_: wasmtime_wasi::sockets::SocketAddrUse) -> Op {
-        use wasmtime_wasi::sockets::SocketAddrUse as U;
-        match use_ {
-            U::TcpBind => Op::TcpBind,
-            U::TcpListen => Op::TcpListen,
-            U::TcpAccept => Op::TcpAccept,
-            U::TcpConnect => Op::TcpConnect,
-            U::UdpBind => Op::UdpBind,
-            U::UdpSend => Op::UdpSend,
-            U::UdpReceive => Op::UdpReceive,
-        }
-    }
-}
-
-/// A refused use.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Refusal {
-    /// Seconds since the Unix epoch.
-    pub time: f64,
-    pub op: Op,
-    /// The local address (bind, listen), the peer (the others) or the name
-    /// (dns), as text.
-    pub target: String,
-    /// The rule that decided: a `--deny` rule, or none allowed it.
-    pub rule: String,
-    /// Whether the guest never saw the refusal (an accept or a datagram
-    /// dropped before it reached the guest).
-    pub silent: bool,
-}
 
 /// The rules one guest runs under, besides the wiring's.
 #[derive(Clone, Debug, Default)]
@@ -372,77 +261,5 @@ fn show_addr(addr: SocketAddr) -> String {
     match addr {
         SocketAddr::V4(a) => a.to_string(),
         SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
-    }
-}
-
-/// The host's least-privilege grants, by role.
-pub mod wiring {
-    use super::*;
-
-    /// A TCP server: bind and listen on its listen address, accept anyone.
-    pub fn tcp_server(listen: SocketAddr) -> Vec<Rule> {
-        vec![
-            Rule::wiring(Op::TcpBind, Target::exact(listen)),
-            Rule::wiring(Op::TcpListen, listen_target(listen)),
-            Rule::wiring(Op::TcpAccept, Target::any()),
-        ]
-    }
-
-    /// A TCP client: connect to its server, plus the wildcard bind that
-    /// connecting performs implicitly.
-    pub fn tcp_client(server: SocketAddr) -> Vec<Rule> {
-        vec![
-            Rule::wiring(Op::TcpConnect, Target::exact(server)),
-            Rule::wiring(
-                Op::TcpBind,
-                Target::exact(SocketAddr::new(unspecified(server.ip()), 0)),
-            ),
-        ]
-    }
-
-    /// A UDP server: bind its listen address, receive from anyone, send only
-    /// to peers it has received from.
-    pub fn udp_server(listen: SocketAddr) -> Vec<Rule> {
-        vec![
-            Rule::wiring(Op::UdpBind, Target::exact(listen)),
-            Rule::wiring(Op::UdpReceive, Target::any()),
-            Rule::wiring(Op::UdpSend, Target::Senders),
-        ]
-    }
-
-    /// A UDP client: bind an ephemeral port (wildcard or loopback), send to
-    /// and receive from its server only.
-    pub fn udp_client(server: SocketAddr) -> Vec<Rule> {
-        let loopback = match server {
-            SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        };
-        vec![
-            Rule::wiring(
-                Op::UdpBind,
-                Target::exact(SocketAddr::new(unspecified(server.ip()), 0)),
-            ),
-            Rule::wiring(Op::UdpBind, Target::exact(SocketAddr::new(loopback, 0))),
-            Rule::wiring(Op::UdpSend, Target::exact(server)),
-            Rule::wiring(Op::UdpReceive, Target::exact(server)),
-        ]
-    }
-
-    /// What `listen` may be checked against once the socket is bound: with
-    /// port 0 the real port is not known in advance.
-    fn listen_target(listen: SocketAddr) -> Target {
-        if listen.port() == 0 {
-            Target::any_port(listen.ip())
-        } else {
-            Target::exact(listen)
-        }
-    }
-}
-
-/// The wildcard address of `ip`'s family.
-pub fn unspecified(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
     }
 }

@@ -17,7 +17,9 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::grants::Op;
+use ipnet::IpNet;
+
+use super::op::Op;
 
 /// Where a rule came from, for the transcript and the audit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -61,9 +63,8 @@ pub enum AddrMatch {
     Any,
     /// `127.0.0.1` and `::1`.
     Localhost,
-    /// A block: an address and how many leading bits must match (32 or 128
-    /// for one address).
-    Block(IpAddr, u8),
+    /// A block of addresses (`/32` or `/128` for one address).
+    Block(IpNet),
 }
 
 impl Rule {
@@ -114,26 +115,14 @@ impl AddrMatch {
             AddrMatch::Localhost => {
                 ip == IpAddr::V4(Ipv4Addr::LOCALHOST) || ip == IpAddr::V6(Ipv6Addr::LOCALHOST)
             }
-            AddrMatch::Block(net, bits) => match (net, ip) {
-                (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_eq(&net.octets(), &ip.octets(), *bits),
-                (IpAddr::V6(net), IpAddr::V6(ip)) => prefix_eq(&net.octets(), &ip.octets(), *bits),
-                _ => false,
-            },
+            AddrMatch::Block(net) => net.contains(&ip),
         }
     }
 }
 
-/// Whether the first `bits` bits of `a` and `b` are equal.
-fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
-    let whole = usize::from(bits / 8);
-    let rest = bits % 8;
-    if a[..whole] != b[..whole] {
-        return false;
-    }
-    rest == 0 || {
-        let mask = 0xffu8 << (8 - rest);
-        a[whole] & mask == b[whole] & mask
-    }
+/// The block `ip/bits`; `bits` has been checked against the family.
+fn block(ip: IpAddr, bits: u8) -> AddrMatch {
+    AddrMatch::Block(IpNet::new(ip, bits).expect("the prefix length fits the family"))
 }
 
 /// Parse `OPS=TARGETS`; the error says what is wrong and shows the form.
@@ -242,7 +231,7 @@ fn parse_target(word: &str) -> Result<Target, String> {
             Some(p) => parse_bits(p, 128)?,
             None => 128,
         };
-        (AddrMatch::Block(IpAddr::V6(ip), bits), ports)
+        (block(IpAddr::V6(ip), bits), ports)
     } else {
         if word.matches(':').count() > 1 {
             let (ip, block) = word.split_once('/').map_or((word, ""), |(i, b)| (i, b));
@@ -276,7 +265,7 @@ fn parse_target(word: &str) -> Result<Target, String> {
                     Some(b) => parse_bits(b, 32)?,
                     None => 32,
                 };
-                AddrMatch::Block(IpAddr::V4(ip), bits)
+                block(IpAddr::V4(ip), bits)
             }
         };
         (matcher, ports)
@@ -329,10 +318,16 @@ impl fmt::Display for Target {
                 match addr {
                     AddrMatch::Any => f.write_str("*")?,
                     AddrMatch::Localhost => f.write_str("localhost")?,
-                    AddrMatch::Block(IpAddr::V4(ip), 32) => write!(f, "{ip}")?,
-                    AddrMatch::Block(IpAddr::V6(ip), 128) => write!(f, "[{ip}]")?,
-                    AddrMatch::Block(IpAddr::V4(ip), bits) => write!(f, "{ip}/{bits}")?,
-                    AddrMatch::Block(IpAddr::V6(ip), bits) => write!(f, "[{ip}]/{bits}")?,
+                    AddrMatch::Block(IpNet::V4(n)) if n.prefix_len() == 32 => {
+                        write!(f, "{}", n.addr())?
+                    }
+                    AddrMatch::Block(IpNet::V6(n)) if n.prefix_len() == 128 => {
+                        write!(f, "[{}]", n.addr())?
+                    }
+                    AddrMatch::Block(IpNet::V4(n)) => write!(f, "{}/{}", n.addr(), n.prefix_len())?,
+                    AddrMatch::Block(IpNet::V6(n)) => {
+                        write!(f, "[{}]/{}", n.addr(), n.prefix_len())?
+                    }
                 }
                 match ports {
                     (0, u16::MAX) => f.write_str(":*"),
@@ -363,7 +358,7 @@ impl Target {
     pub fn exact(addr: SocketAddr) -> Target {
         let bits = if addr.is_ipv4() { 32 } else { 128 };
         Target::Addr {
-            addr: AddrMatch::Block(addr.ip(), bits),
+            addr: block(addr.ip(), bits),
             ports: (addr.port(), addr.port()),
         }
     }
@@ -372,7 +367,7 @@ impl Target {
     pub fn any_port(ip: IpAddr) -> Target {
         let bits = if ip.is_ipv4() { 32 } else { 128 };
         Target::Addr {
-            addr: AddrMatch::Block(ip, bits),
+            addr: block(ip, bits),
             ports: (0, u16::MAX),
         }
     }

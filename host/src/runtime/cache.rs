@@ -21,8 +21,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::lab::hex;
-use crate::report::WASMTIME_VERSION;
+use crate::version::WASMTIME_VERSION;
+use crate::version::hex;
 
 /// The first bytes of every entry; bump the digit when the layout changes.
 const MAGIC: &[u8; 8] = b"SOCKLAB1";

@@ -20,8 +20,8 @@ use wasmtime_wasi::p2::{
 };
 use wasmtime_wasi::sockets::WasiSocketsView;
 
+use super::state::{GuestState, SocketKind};
 use crate::roles::Transport;
-use crate::state::{GuestState, SocketKind};
 
 /// The WASI version whose names socklab's overrides replace; components
 /// importing any 0.2.x version are served by them.
@@ -31,9 +31,18 @@ const WASI: &str = "0.2.12";
 type Wit<T> = wasmtime::Result<(Result<T, ErrorCode>,)>;
 
 /// Link socklab's overrides over wasmtime-wasi's definitions in `linker`.
-pub fn add_overrides(linker: &mut Linker<GuestState>) -> Result<()> {
+pub fn add(linker: &mut Linker<GuestState>) -> Result<()> {
     linker.allow_shadowing(true);
+    create_tcp_socket(linker)?;
+    create_udp_socket(linker)?;
+    accept(linker)?;
+    resolve_addresses(linker)?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
 
+/// `create-tcp-socket`: refused for the other transport or past `max-sockets`, counted otherwise.
+fn create_tcp_socket(linker: &mut Linker<GuestState>) -> Result<()> {
     linker
         .instance(&format!("wasi:sockets/tcp-create-socket@{WASI}"))?
         .func_wrap(
@@ -53,7 +62,11 @@ pub fn add_overrides(linker: &mut Linker<GuestState>) -> Result<()> {
                 Ok(created)
             },
         )?;
+    Ok(())
+}
 
+/// `create-udp-socket`: refused for the other transport or past `max-sockets`, counted otherwise.
+fn create_udp_socket(linker: &mut Linker<GuestState>) -> Result<()> {
     linker
         .instance(&format!("wasi:sockets/udp-create-socket@{WASI}"))?
         .func_wrap_async(
@@ -73,7 +86,11 @@ pub fn add_overrides(linker: &mut Linker<GuestState>) -> Result<()> {
                 })
             },
         )?;
+    Ok(())
+}
 
+/// `tcp-socket.accept`: a connection past `max-sockets` or `max-connections` is closed before the guest sees it.
+fn accept(linker: &mut Linker<GuestState>) -> Result<()> {
     linker
         .instance(&format!("wasi:sockets/tcp@{WASI}"))?
         .func_wrap(
@@ -107,7 +124,11 @@ pub fn add_overrides(linker: &mut Linker<GuestState>) -> Result<()> {
                 Ok((Ok((socket, input, output)),))
             },
         )?;
+    Ok(())
+}
 
+/// `resolve-addresses`: each name checked against the guest's `dns=` rules.
+fn resolve_addresses(linker: &mut Linker<GuestState>) -> Result<()> {
     linker
         .instance(&format!("wasi:sockets/ip-name-lookup@{WASI}"))?
         .func_wrap(
@@ -122,8 +143,6 @@ pub fn add_overrides(linker: &mut Linker<GuestState>) -> Result<()> {
                 wit(state.sockets().resolve_addresses(network, name))
             },
         )?;
-
-    linker.allow_shadowing(false);
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use wasmtime_wasi::p2::{
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use super::call::ServerWires;
 use crate::grants::{Op, Policy};
 use crate::limits::{LimitKind, Limits, MemoryLimiter, Meter};
 use crate::roles::{Transport, bindings::socklab::lab::host};
@@ -28,13 +29,36 @@ pub const OUTPUT_CAP: usize = 64 * 1024;
 /// Bytes of log lines shown per guest before the rest are dropped.
 pub const LOG_CAP: usize = 1024 * 1024;
 
+/// Who a guest is and what it may do: everything its store is made from
+/// besides its WASI configuration.
+pub struct Sandbox {
+    /// Who it is in log lines and the audit: `server tcp-echo-server`.
+    pub label: String,
+    /// The one transport its role may use (`None`: a command, which may use
+    /// either within its rules).
+    pub transport: Option<Transport>,
+    /// Its network rules, consulted for every socket use and name lookup.
+    pub policy: Arc<Policy>,
+    pub limits: Limits,
+    /// Show its `debug` log lines.
+    pub verbose: bool,
+}
+
+/// Where a guest's stdout and stderr go.
+pub enum Stdio {
+    /// Kept (at most [`OUTPUT_CAP`] each) for its report.
+    Captured,
+    /// socklab's own (a command run by `socklab run`).
+    Inherited,
+}
+
 /// The data of one guest's `Store`.
 pub struct GuestState {
     wasi: WasiCtx,
     table: ResourceTable,
-    /// The guest's captured stdout and stderr (panic messages land here).
-    pub stdout: MemoryOutputPipe,
-    pub stderr: MemoryOutputPipe,
+    /// The guest's captured stdout and stderr (panic messages land there),
+    /// unless they are socklab's own.
+    output: Option<(MemoryOutputPipe, MemoryOutputPipe)>,
     /// Who this guest is in log lines: `server tcp-echo-server`.
     label: String,
     verbose: bool,
@@ -42,8 +66,9 @@ pub struct GuestState {
     logged: usize,
     /// Fired once, with the address the server reports it listens on.
     listening: Option<oneshot::Sender<SocketAddr>>,
-    /// Becomes `true` when the host asks the guest to stop.
-    stop: watch::Receiver<bool>,
+    /// Becomes `true` when the host asks the guest to stop (`None`: nobody
+    /// ever will, as for a client or a command).
+    stop: Option<watch::Receiver<bool>>,
     /// The one resource behind every stop pollable handed out.
     stop_resource: Option<Resource<StopSignal>>,
     /// The guest's network rules, also consulted for name lookups.
@@ -57,8 +82,7 @@ pub struct GuestState {
     sockets: HashSet<(SocketKind, u32)>,
     /// Accepted connections: the live ones count against `max-connections`.
     connections: HashSet<u32>,
-    /// The one transport this guest's role may use (`None`: a command,
-    /// which may use both within its rules).
+    /// The one transport this guest's role may use (`None`: a command).
     pub transport: Option<Transport>,
 }
 
@@ -70,60 +94,44 @@ pub enum SocketKind {
 }
 
 impl GuestState {
-    /// A guest that may use `transport` within `policy`, and nothing else on
-    /// the network (no name lookups, no other transport).
+    /// A guest's store data: `sandbox`'s grants and limits on a fresh
+    /// `WasiCtx` that `configure` may add to (args, env, directories), wired
+    /// to a server's stop signal and listening address when `wires` are
+    /// given. Name lookups reach socklab's own `resolve-addresses` only when
+    /// some rule could allow a name; the other transport is refused at
+    /// socket creation ([`GuestState::may_create`]).
     pub fn new(
-        label: String,
-        transport: Transport,
-        policy: Arc<Policy>,
-        limits: Limits,
-        stop: watch::Receiver<bool>,
-        listening: Option<oneshot::Sender<SocketAddr>>,
-        verbose: bool,
-    ) -> GuestState {
-        let stdout = MemoryOutputPipe::new(OUTPUT_CAP);
-        let stderr = MemoryOutputPipe::new(OUTPUT_CAP);
-        let mut builder = WasiCtxBuilder::new();
-        builder.stdout(stdout.clone()).stderr(stderr.clone());
-        let mut state = GuestState::build(label, Some(transport), policy, limits, builder, verbose);
-        (state.stdout, state.stderr) = (stdout, stderr);
-        state.stop = stop;
-        state.listening = listening;
-        state
-    }
-
-    /// A `wasi:cli` command (`socklab run`): its stdio is socklab's, the
-    /// caller adds args, env and directories, and it may use either
-    /// transport, within `policy`.
-    pub fn command(
-        label: String,
-        policy: Arc<Policy>,
-        limits: Limits,
-        verbose: bool,
+        sandbox: Sandbox,
+        wires: Option<ServerWires>,
+        stdio: Stdio,
         configure: impl FnOnce(&mut WasiCtxBuilder),
     ) -> GuestState {
+        let Sandbox {
+            label,
+            transport,
+            policy,
+            limits,
+            verbose,
+        } = sandbox;
         let mut builder = WasiCtxBuilder::new();
-        builder.inherit_stdio();
+        let output = match stdio {
+            Stdio::Captured => {
+                let pipes = (
+                    MemoryOutputPipe::new(OUTPUT_CAP),
+                    MemoryOutputPipe::new(OUTPUT_CAP),
+                );
+                builder.stdout(pipes.0.clone()).stderr(pipes.1.clone());
+                Some(pipes)
+            }
+            Stdio::Inherited => {
+                builder.inherit_stdio();
+                None
+            }
+        };
         configure(&mut builder);
-        GuestState::build(label, None, policy, limits, builder, verbose)
-    }
-
-    /// The parts every guest shares: its network grants and limits on top
-    /// of whatever `builder` already holds.
-    fn build(
-        label: String,
-        transport: Option<Transport>,
-        policy: Arc<Policy>,
-        limits: Limits,
-        mut builder: WasiCtxBuilder,
-        verbose: bool,
-    ) -> GuestState {
         builder
             .allow_tcp(transport != Some(Transport::Udp))
             .allow_udp(transport != Some(Transport::Tcp))
-            // Each name is checked by socklab's own `resolve-addresses`
-            // (`sandbox.rs`); this switch only lets it through to the
-            // resolver when some rule could allow a name.
             .allow_ip_name_lookup(policy.allows_any_name())
             .socket_addr_check({
                 let policy = policy.clone();
@@ -132,20 +140,19 @@ impl GuestState {
                     Box::pin(std::future::ready(allowed))
                 }
             });
-        // A command's stop signal never fires; a server's is replaced by
-        // `new`.
-        let (_, stop) = watch::channel(false);
-        let (stdout, stderr) = (MemoryOutputPipe::new(0), MemoryOutputPipe::new(0));
+        let (stop, listening) = match wires {
+            Some(w) => (Some(w.stop), Some(w.listening)),
+            None => (None, None),
+        };
         GuestState {
             wasi: builder.build(),
             table: ResourceTable::new(),
-            stdout,
-            stderr,
+            output,
             label,
             verbose,
             logged: 0,
             stop,
-            listening: None,
+            listening,
             stop_resource: None,
             policy,
             memory: MemoryLimiter {
@@ -156,6 +163,18 @@ impl GuestState {
             sockets: HashSet::new(),
             connections: HashSet::new(),
             transport,
+        }
+    }
+
+    /// What the guest wrote on stdout and stderr, as text (lossy); empty
+    /// when they were socklab's own.
+    pub fn output(&self) -> (String, String) {
+        match &self.output {
+            Some((out, err)) => (
+                String::from_utf8_lossy(&out.contents()).into_owned(),
+                String::from_utf8_lossy(&err.contents()).into_owned(),
+            ),
+            None => (String::new(), String::new()),
         }
     }
 
@@ -260,8 +279,7 @@ impl GuestState {
     /// (`panicked at src/lib.rs:12:9: <message>`), or else its last stderr
     /// line.
     pub fn last_words(&self) -> String {
-        let bytes = self.stderr.contents();
-        let text = String::from_utf8_lossy(&bytes);
+        let (_, text) = self.output();
         let lines: Vec<&str> = text
             .lines()
             .map(str::trim)
@@ -301,14 +319,20 @@ impl WasiView for GuestState {
 
 /// The stop signal as a `wasi:io` pollable: ready once the host has asked
 /// the guest to stop.
-struct StopSignal(watch::Receiver<bool>);
+struct StopSignal(Option<watch::Receiver<bool>>);
 
 #[wasmtime_wasi::async_trait]
 impl Pollable for StopSignal {
     async fn ready(&mut self) {
-        // An error means the host dropped its sender: nobody can ask any
-        // more, which is as good as having asked.
-        let _ = self.0.wait_for(|stop| *stop).await;
+        match &mut self.0 {
+            // An error means the host dropped its sender: nobody can ask
+            // any more, which is as good as having asked.
+            Some(stop) => {
+                let _ = stop.wait_for(|stop| *stop).await;
+            }
+            // Nobody will ever ask.
+            None => std::future::pending().await,
+        }
     }
 }
 

@@ -1,0 +1,67 @@
+//! `socklab guests`: the bundled guests (and the Python ones once built),
+//! with the role, transport and language each one has.
+
+use anyhow::Result;
+
+use crate::bad_input;
+use crate::output;
+use crate::runtime::Runtime;
+
+/// One row of `socklab guests`.
+#[derive(serde::Serialize)]
+struct Listed {
+    name: &'static str,
+    /// `server`, `client`, `command`, or `none`.
+    role: &'static str,
+    /// `tcp`, `udp`, `any` (a command) or `-`.
+    transport: &'static str,
+    /// `rust` or `python`.
+    language: &'static str,
+    path: String,
+    about: &'static str,
+}
+
+/// `socklab guests`: the bundled guests (and the Python ones, once built),
+/// with the role each one's exports declare.
+pub fn list(runtime: &Runtime, json: bool) -> Result<()> {
+    let bundled = runtime.bundled();
+    if bundled.is_empty() {
+        bad_input!(
+            "no bundled guests found; build them with `cargo build --release` or set --guest-dir"
+        );
+    }
+    let mut rows = Vec::new();
+    for (guest, path) in bundled {
+        let kind = crate::inspect::inspect(runtime, &path.display().to_string())?.kind;
+        let (role, transport) = kind.columns();
+        rows.push(Listed {
+            name: guest.name,
+            role,
+            transport,
+            language: guest.language,
+            path: path.display().to_string(),
+            about: guest.about,
+        });
+    }
+    if json {
+        let doc = serde_json::json!({
+            "socklab": crate::version::SOCKLAB_VERSION,
+            "wasmtime": crate::version::WASMTIME_VERSION,
+            "guests": rows,
+        });
+        output::stdout_line(&serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
+    let mut text = format!(
+        "{:<20} {:<7} {:<9} path  language  (what it does)\n",
+        "name", "role", "transport"
+    );
+    for r in rows {
+        text.push_str(&format!(
+            "{:<20} {:<7} {:<9} {}  {}  ({})\n",
+            r.name, r.role, r.transport, r.path, r.language, r.about
+        ));
+    }
+    output::stdout(&text);
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! From an experiment file to a plan: every guest loaded and checked
+//! ([`nodes`]), every `@name` resolved and every impairment checked against
+//! its link's transport ([`links`]). Whatever is wrong becomes one line
+//! naming the file, the line and the field.
+
+mod links;
+mod nodes;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use sha2::{Digest, Sha256};
+use socklab_relay::{TcpImpairments, UdpImpairments};
+
+use super::file::{self, FileError, MAX_MESSAGES};
+use crate::bad_input;
+use crate::exchange::{ClientSpec, ServerSpec};
+use crate::input::{MAX_EXPERIMENT, read_capped};
+use crate::roles::Transport;
+use crate::runtime::Runtime;
+use crate::version::hex;
+
+/// What the command line may change in a file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--count`: at most this many messages per client.
+    pub count: Option<usize>,
+    /// `--repeats`.
+    pub repeats: Option<u32>,
+}
+
+/// An experiment ready to run.
+pub struct Plan {
+    pub path: PathBuf,
+    /// SHA-256 of the file, hex: the report names exactly what ran.
+    pub sha256: String,
+    pub name: String,
+    pub seed: u64,
+    pub repeats: u32,
+    pub servers: Vec<ServerNode>,
+    pub clients: Vec<ClientNode>,
+}
+
+/// A server node.
+pub struct ServerNode {
+    pub name: String,
+    pub spec: ServerSpec,
+}
+
+/// A client node and its link.
+pub struct ClientNode {
+    pub name: String,
+    pub spec: ClientSpec,
+    /// Whether the messages carry sequence numbers.
+    pub numbered: bool,
+    pub instances: u32,
+    /// Index into [`Plan::servers`].
+    pub server: usize,
+    pub transport: Transport,
+    /// What its link does to each direction.
+    pub impairments: Impairments,
+}
+
+/// A link's impairments, per direction, as the relay of its transport takes
+/// them.
+#[derive(Debug, Clone)]
+pub enum Impairments {
+    Udp {
+        to_server: UdpImpairments,
+        to_client: UdpImpairments,
+    },
+    Tcp {
+        to_server: TcpImpairments,
+        to_client: TcpImpairments,
+    },
+}
+
+/// An experiment file's text, for errors that name its lines.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    /// `e` as bad input: one line naming the file, the line and the field.
+    fn fail(&self, e: FileError) -> anyhow::Error {
+        crate::error::BadInput(e.render(self.path, self.text)).into()
+    }
+}
+
+/// Read, parse and check `path`, loading its guests into `runtime`.
+pub fn load(runtime: &Runtime, path: &Path, overrides: &Overrides) -> Result<Plan> {
+    let bytes = match read_capped(path, MAX_EXPERIMENT, "an experiment file") {
+        Ok(bytes) => bytes,
+        Err(e) => bad_input!("the experiment file {} {e}", path.display()),
+    };
+    let sha256 = hex(&Sha256::digest(&bytes));
+    let Ok(text) = String::from_utf8(bytes) else {
+        bad_input!(
+            "{} is not UTF-8 text; an experiment file is TOML",
+            path.display()
+        );
+    };
+    let source = Source { path, text: &text };
+    let doc = file::parse(&text).map_err(|e| source.fail(e))?;
+    if doc.nodes.is_empty() {
+        bad_input!(
+            "{}: no nodes; add a [nodes.NAME] table for each guest (see examples/)",
+            path.display()
+        );
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let nodes = nodes::read(runtime, &source, &doc, base, overrides.count)?;
+    let (servers, clients) = links::wire(&source, &doc, nodes)?;
+    if clients.is_empty() {
+        bad_input!(
+            "{}: no links, so nothing would be exchanged; add a [[links]] entry from a client node to a server node",
+            path.display()
+        );
+    }
+    let repeats = overrides
+        .repeats
+        .unwrap_or(doc.repeats.map_or(1, |r| r.0 as u32));
+    check_totals(path, &clients, repeats)?;
+    Ok(Plan {
+        path: path.to_path_buf(),
+        sha256,
+        name: doc.name.clone().unwrap_or_else(|| {
+            path.file_stem()
+                .map_or("experiment".into(), |s| s.to_string_lossy().into_owned())
+        }),
+        seed: overrides.seed.unwrap_or(doc.seed),
+        repeats,
+        servers,
+        clients,
+    })
+}
+
+/// The most bytes of messages an experiment holds at once: every client
+/// instance of a round gets its own copy.
+pub const MAX_MESSAGE_BYTES: u64 = 256 << 20;
+
+/// Refuse an experiment whose messages, over every instance and round,
+/// would be more than socklab keeps (fates, report) or holds at once.
+fn check_totals(path: &Path, clients: &[ClientNode], repeats: u32) -> Result<()> {
+    let per_round: u64 = clients
+        .iter()
+        .map(|c| c.spec.messages.len() as u64 * u64::from(c.instances))
+        .sum();
+    let total = per_round * u64::from(repeats);
+    if total > MAX_MESSAGES as u64 {
+        bad_input!(
+            "{}: {total} messages in all (messages × instances × repeats) is more than the {MAX_MESSAGES} an experiment may send; lower `count`, `instances` or `repeats`",
+            path.display()
+        );
+    }
+    let bytes: u64 = clients
+        .iter()
+        .map(|c| {
+            c.spec.messages.iter().map(|m| m.len() as u64).sum::<u64>() * u64::from(c.instances)
+        })
+        .sum();
+    if bytes > MAX_MESSAGE_BYTES {
+        bad_input!(
+            "{}: the clients' messages come to {} at once (size × count × instances), more than the {} socklab holds; send fewer or smaller messages",
+            path.display(),
+            crate::limits::show_size(bytes),
+            crate::limits::show_size(MAX_MESSAGE_BYTES)
+        );
+    }
+    Ok(())
+}

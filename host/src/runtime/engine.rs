@@ -1,0 +1,89 @@
+//! The engine settings of each kind of runtime, and what keeps an engine
+//! going: its epoch ticker, and the allocator setting its guests need.
+//!
+//! A [`Flavor`] is one engine configuration with the linker that goes with
+//! it. Today there is one, [`REAL`]: WASI 0.2 on the host's own network. A
+//! simulated network (its own engine settings and socket bindings) or WASI
+//! 0.3 guests each become one more flavor beside it, not a branch inside
+//! every function.
+
+use anyhow::Result;
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine};
+
+use super::link;
+use super::state::GuestState;
+use crate::limits::TICK;
+
+/// One engine configuration and the linker that goes with it.
+pub struct Flavor {
+    /// Its name in reports and errors: `real`.
+    pub name: &'static str,
+    /// The engine's settings; the compiled-component cache keys its entries
+    /// on them, so each flavor has entries of its own.
+    pub config: fn() -> Config,
+    /// What the linker offers its guests.
+    pub link: fn(&mut Linker<GuestState>) -> Result<()>,
+    /// Whether the engine's epoch must tick (the real network's CPU limit).
+    pub ticks: bool,
+}
+
+/// WASI 0.2 guests on the host's own network: wasmtime-wasi's sockets with
+/// socklab's grants, CPU time measured between epoch ticks.
+pub const REAL: Flavor = Flavor {
+    name: "real",
+    config: real_config,
+    link: link::real,
+    ticks: true,
+};
+
+fn real_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    // Epoch ticks drive the CPU limit and make spinning guests yield.
+    config.epoch_interruption(true);
+    config
+}
+
+/// An engine for `flavor`, its ticker started.
+pub fn engine(flavor: &Flavor) -> Result<Engine> {
+    keep_freed_memory();
+    let engine = Engine::new(&(flavor.config)()).map_err(anyhow::Error::from)?;
+    if flavor.ticks {
+        start_ticker(&engine);
+    }
+    Ok(engine)
+}
+
+/// Keep up to 64 MiB of freed heap in the process instead of handing it back
+/// to the kernel at once (glibc's default trims above 128 KiB).
+///
+/// wasmtime-wasi allocates a zeroed 64 KiB buffer for every datagram and
+/// every stream read; with trimming, each one came back as fresh pages, and
+/// page faults with their zeroing took a tenth of a UDP echo server's time
+/// (`perf`: `exc_page_fault`, `clear_page_erms` under
+/// `IncomingDatagramStream::poll_recv_ready`). Kept, the same pages are
+/// reused: `socklab bench` UDP rates went from 0.2-0.5x to 0.65-0.75x native.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a parameter of glibc's allocator; any value
+    // is valid, and it may be called at any time from any thread.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+    }
+}
+
+/// Advance `engine`'s epoch every [`TICK`] for as long as the engine lives.
+fn start_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("socklab-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+}

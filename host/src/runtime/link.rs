@@ -1,0 +1,94 @@
+//! What a linker offers guests: WASI 0.2 without its sockets, the sockets
+//! (one function per network), and `socklab:lab/host`.
+//!
+//! wasmtime-wasi's own `add_to_linker_async` links every interface at once;
+//! socklab links the same interfaces one by one, through wasmtime-wasi's
+//! public per-interface functions, so that `wasi:sockets` can come from
+//! another implementation (a simulated network) without touching the rest.
+
+use anyhow::{Context, Result};
+use wasmtime::component::{HasData, HasSelf, Linker, ResourceTable};
+use wasmtime_wasi::WasiView;
+
+use super::overrides;
+use super::state::GuestState;
+use crate::roles::bindings;
+
+/// The linker of the [`REAL`](super::engine::REAL) flavor: WASI 0.2, the
+/// real network's sockets, and `socklab:lab/host`.
+pub fn real(linker: &mut Linker<GuestState>) -> Result<()> {
+    wasi_without_sockets(linker)
+        .map_err(anyhow::Error::from)
+        .context("linking WASI")?;
+    real_sockets(linker).context("linking wasi:sockets")?;
+    host(linker).context("linking socklab:lab/host")
+}
+
+/// `HasData` for wasmtime-wasi-io's `wasi:io`, which works on the table.
+struct IoTable;
+
+impl HasData for IoTable {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+/// Every WASI 0.2 interface wasmtime-wasi links but `wasi:sockets`: io,
+/// clocks, filesystem, random and cli.
+pub fn wasi_without_sockets<T: WasiView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+    use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, io, random};
+    use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
+
+    let l = linker;
+    io::error::add_to_linker::<T, IoTable>(l, |t| t.ctx().table)?;
+    io::poll::add_to_linker::<T, IoTable>(l, |t| t.ctx().table)?;
+    io::streams::add_to_linker::<T, IoTable>(l, |t| t.ctx().table)?;
+    clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
+    filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    random::random::add_to_linker::<T, WasiRandom>(l, T::random)?;
+    random::insecure::add_to_linker::<T, WasiRandom>(l, T::random)?;
+    random::insecure_seed::add_to_linker::<T, WasiRandom>(l, T::random)?;
+    cli::exit::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::environment::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_input::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_output::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    Ok(())
+}
+
+/// The seven `wasi:sockets` interfaces on the host's network: wasmtime-wasi's,
+/// checked by each guest's policy through `socket_addr_check`, with
+/// socklab's own socket creation, `accept` and name lookup over them.
+pub fn real_sockets(linker: &mut Linker<GuestState>) -> Result<()> {
+    use wasmtime_wasi::p2::bindings::sockets;
+    use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
+    type T = GuestState;
+
+    let l = &mut *linker;
+    let options = sockets::network::LinkOptions::default();
+    sockets::network::add_to_linker::<T, WasiSockets>(l, &options, T::sockets)?;
+    sockets::instance_network::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::tcp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::tcp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::udp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::udp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::ip_name_lookup::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    overrides::add(linker).context("linking socklab's socket overrides")
+}
+
+/// `socklab:lab/host`: listening, log, the stop signal.
+pub fn host(linker: &mut Linker<GuestState>) -> Result<()> {
+    bindings::socklab::lab::host::add_to_linker::<GuestState, HasSelf<GuestState>>(
+        linker,
+        |state| state,
+    )
+    .map_err(anyhow::Error::from)
+}
