@@ -89,7 +89,7 @@ fn lab_baseline_answers_everything() {
 
 #[test]
 fn lab_udp_loses_what_the_relay_drops_and_tcp_answers_later() {
-    let (done, report, _out) = lab(&example("tcp-vs-udp-loss.toml"), &["--count", "20"]);
+    let (done, report, out) = lab(&example("tcp-vs-udp-loss.toml"), &["--count", "20"]);
     done.assert_code(0);
     let udp = figures(&report, "udp");
     assert!(n(&udp["lost"]) > 0, "{udp:#}");
@@ -114,6 +114,22 @@ fn lab_udp_loses_what_the_relay_drops_and_tcp_answers_later() {
         lessons[1].starts_with("TCP: 20 of 20 answered"),
         "{lessons:?}"
     );
+    // The chart shows the lost replies at UDP's timeout, on a log axis
+    // (UDP's sub-millisecond answers beside that timeout and TCP's
+    // retransmissions), under a caption with the impairment and the lesson.
+    let svg = std::fs::read_to_string(out.path().join("rtt.svg")).unwrap();
+    let lost = format!("{} lost", n(&udp["lost"]));
+    let lesson = lessons[0].replace('\'', "&apos;");
+    for said in [
+        "lost (no reply)",
+        "UDP timeout",
+        "RTT (log scale)",
+        "udp-client→udp-server both: loss 30% (timeout 100ms)",
+        lost.as_str(),
+        lesson.as_str(),
+    ] {
+        assert!(svg.contains(said), "no {said:?} in {svg}");
+    }
 }
 
 /// What decides a run's fates, without its timings.

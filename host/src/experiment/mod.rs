@@ -73,7 +73,7 @@ pub async fn run_plan(
         failed.push(e);
     }
     if let Some(chart) = &mut outputs.chart {
-        let svg = chart::render_svg(&run.plan.name, &chart_series(&run))?;
+        let svg = chart::render_svg(&chart_of(&run, &doc.lessons))?;
         if let Err(e) = chart.write_all(svg.as_bytes()) {
             failed.push(e);
         }
@@ -110,23 +110,52 @@ pub async fn run_plan(
     })
 }
 
-/// Each transport's answered messages as the chart draws them.
-fn chart_series(run: &runner::LabRun) -> Vec<chart::Series> {
-    fates::TRANSPORTS
+/// What the chart shows: every message of each transport that ran (its
+/// fate, and where its client's timeout puts it when it got no answer),
+/// each link's impairments, and the report's lessons.
+fn chart_of(run: &runner::LabRun, lessons: &[String]) -> chart::Chart {
+    let series = fates::TRANSPORTS
         .iter()
         .filter(|&&t| run.clients.iter().any(|c| c.transport == t))
         .map(|&t| chart::Series {
             transport: t,
-            points: run
+            messages: run
                 .fates
                 .iter()
-                .filter(|f| {
-                    run.clients
-                        .iter()
-                        .any(|c| c.transport == t && c.client == f.client)
+                .filter_map(|f| {
+                    let node = run.plan.clients.iter().find(|c| c.name == f.client)?;
+                    (node.transport == t).then_some(chart::Message {
+                        sent_at_ms: f.sent_at_us / 1e3,
+                        fate: f.fate,
+                        rtt_ms: f.rtt_us.map(|rtt| rtt / 1e3),
+                        timeout_ms: f64::from(node.spec.timeout_ms),
+                        duplicated: f.duplicated,
+                        reordered: f.reordered,
+                    })
                 })
-                .filter_map(|f| f.rtt_us.map(|rtt| (f.sent_at_us / 1e3, rtt / 1e3)))
                 .collect(),
         })
-        .collect()
+        .collect();
+    // In the order of the lessons: UDP's links, then TCP's.
+    let mut nodes: Vec<_> = run.plan.clients.iter().collect();
+    nodes.sort_by_key(|c| fates::TRANSPORTS.iter().position(|&t| t == c.transport));
+    let links = nodes
+        .iter()
+        .map(|c| {
+            let server = &run.plan.servers[c.server].name;
+            chart::link_caption(
+                &c.name,
+                server,
+                c.instances,
+                c.spec.timeout_ms,
+                &c.impairments,
+            )
+        })
+        .collect();
+    chart::Chart {
+        title: run.plan.name.clone(),
+        links,
+        lessons: lessons.to_vec(),
+        series,
+    }
 }
