@@ -11,7 +11,7 @@ fn main() -> anyhow::Result<()> {
         socklab_exe: Some(env!("CARGO_BIN_EXE_socklab").into()),
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    let bench = runtime.block_on(socklab::bench::run(options, std::future::pending()))?;
+    let bench = runtime.block_on(socklab::bench::run_all(options, std::future::pending()))?;
     print!("{}", bench.table());
     Ok(())
 }

@@ -32,7 +32,9 @@ pub struct CommandSpec {
     pub env: Vec<(String, String)>,
     /// `--dir HOST::GUEST`: host directories it may open, and where.
     pub dirs: Vec<(PathBuf, String)>,
+    /// `--allow`/`--deny`: nothing is granted without them.
     pub rules: UserRules,
+    /// Its memory, CPU, socket and deadline limits.
     pub limits: Limits,
     /// Keep the command's stdout and stderr (64 KiB each) for the report
     /// instead of passing them through (`--json`, whose stdout is the one
@@ -43,12 +45,17 @@ pub struct CommandSpec {
 /// How a command's run ended, for the exit code, stderr and `--json`.
 #[derive(Debug, Serialize)]
 pub struct CommandRun {
+    /// socklab's version.
     pub socklab: &'static str,
+    /// The wasmtime version it ran on.
     pub wasmtime: &'static str,
     /// The file's name, as its `argv[0]`.
     pub name: String,
+    /// The component file.
     pub path: String,
+    /// The file's SHA-256, hex.
     pub sha256: String,
+    /// Its arguments, after its name.
     pub args: Vec<String>,
     /// How it ended, for socklab's exit code: the command's own status, a
     /// limit, Ctrl-C, or a trap.
@@ -58,12 +65,17 @@ pub struct CommandRun {
     pub status: Option<i32>,
     /// Why it did not end by itself (a trap, a limit, Ctrl-C), if so.
     pub error: Option<String>,
+    /// Whether Ctrl-C or SIGTERM stopped it.
     pub interrupted: bool,
+    /// The network uses refused (the first thousand).
     pub refusals: Vec<Refusal>,
+    /// How many uses were refused in all.
     pub refused_total: u64,
+    /// The limits it ran into.
     pub limits: Vec<LimitHit>,
     /// What it wrote, when captured (`--json`).
     pub stdout: Option<Payload>,
+    /// What it wrote on stderr, when captured.
     pub stderr: Option<Payload>,
 }
 
@@ -112,27 +124,7 @@ pub async fn run_command(
         limits: spec.limits.clone(),
         verbose: runtime.verbose,
     };
-    let mut args = vec![name.clone()];
-    args.extend(spec.args.iter().cloned());
-    let stdio = match spec.capture_output {
-        true => Stdio::Captured,
-        false => Stdio::Inherited,
-    };
-    let mut preopen_error = None;
-    let state = GuestState::new(sandbox, None, stdio, |b| {
-        b.args(&args).envs(&spec.env);
-        for (host, guest) in &spec.dirs {
-            if let Err(e) = b.preopened_dir(host, guest, FsPerms::ReadWrite) {
-                preopen_error = Some(format!(
-                    "cannot open --dir {}::{guest}: {e:#}",
-                    host.display()
-                ));
-            }
-        }
-    });
-    if let Some(e) = preopen_error {
-        bad_input!("{e}");
-    }
+    let state = command_state(sandbox, &name, &spec)?;
     let mut store = call::store(runtime, state);
     let call = async {
         let command = pre.instantiate_async(&mut store).await?;
@@ -175,6 +167,33 @@ pub async fn run_command(
 
 fn result_interrupted(verdict: Verdict) -> bool {
     verdict == Verdict::Interrupted
+}
+
+/// The command's store data: its sandbox, its args (its name first), env
+/// and directories, its output kept when asked.
+fn command_state(sandbox: Sandbox, name: &str, spec: &CommandSpec) -> Result<GuestState> {
+    let mut args = vec![name.to_string()];
+    args.extend(spec.args.iter().cloned());
+    let stdio = match spec.capture_output {
+        true => Stdio::Captured,
+        false => Stdio::Inherited,
+    };
+    let mut preopen_error = None;
+    let state = GuestState::new(sandbox, None, stdio, |b| {
+        b.args(&args).envs(&spec.env);
+        for (host, guest) in &spec.dirs {
+            if let Err(e) = b.preopened_dir(host, guest, FsPerms::ReadWrite) {
+                preopen_error = Some(format!(
+                    "cannot open --dir {}::{guest}: {e:#}",
+                    host.display()
+                ));
+            }
+        }
+    });
+    match preopen_error {
+        Some(e) => bad_input!("{e}"),
+        None => Ok(state),
+    }
 }
 
 /// The command's pre-instantiation, once it is known to be a command whose

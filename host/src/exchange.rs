@@ -34,13 +34,17 @@ pub const INTERRUPTED_STOP_TIMEOUT: Duration = Duration::from_millis(500);
 /// A server guest to run.
 #[derive(Clone)]
 pub struct ServerSpec {
+    /// The guest, loaded.
     pub guest: Arc<Guest>,
     /// Where it binds (port 0 for any free port).
     pub listen: SocketAddr,
+    /// Stop after this many sessions (`--max-sessions`).
     pub max_sessions: Option<u64>,
+    /// `--param KEY=VALUE` settings for the guest.
     pub params: Vec<(String, String)>,
     /// `--allow`/`--deny` rules on top of the wiring's grants.
     pub rules: UserRules,
+    /// Its limits.
     pub limits: Limits,
 }
 
@@ -61,14 +65,19 @@ impl ServerSpec {
 /// A client guest to run.
 #[derive(Clone)]
 pub struct ClientSpec {
+    /// The guest, loaded.
     pub guest: Arc<Guest>,
+    /// The messages, in order.
     pub messages: Vec<Vec<u8>>,
+    /// How long it waits for each reply, in ms.
     pub timeout_ms: u32,
+    /// `--param KEY=VALUE` settings for the guest.
     pub params: Vec<(String, String)>,
     /// What counts as a right reply.
     pub expect: Expect,
     /// `--allow`/`--deny` rules on top of the wiring's grants.
     pub rules: UserRules,
+    /// Its limits.
     pub limits: Limits,
 }
 

@@ -14,15 +14,21 @@ use crate::version::{SOCKLAB_VERSION, WASMTIME_VERSION};
 /// What `inspect` reports.
 #[derive(Debug, Serialize)]
 pub struct Inspection {
+    /// socklab's version.
     pub socklab: &'static str,
+    /// The wasmtime version that read it.
     pub wasmtime: &'static str,
+    /// The component file.
     pub path: String,
+    /// Its size in bytes.
     pub size: u64,
+    /// Its SHA-256, hex.
     pub sha256: String,
     /// `tcp-server`, ..., `a wasi:cli command`, or `not a socklab role`.
     pub kind: Kind,
     /// The imported interfaces: the capabilities it could ask for.
     pub imports: Vec<String>,
+    /// The exported interfaces and functions.
     pub exports: Vec<String>,
 }
 

@@ -117,6 +117,7 @@ impl fmt::Display for LimitHit {
 
 /// The limits in force for one guest, and what it has used of them.
 pub struct Meter {
+    /// The limits in force.
     pub limits: Limits,
     /// CPU time used so far, not counting the running segment.
     cpu_used: Duration,
@@ -127,6 +128,7 @@ pub struct Meter {
 }
 
 impl Meter {
+    /// A meter of `limits`, nothing used yet.
     pub fn new(limits: Limits) -> Meter {
         Meter {
             limits,
@@ -194,7 +196,9 @@ impl Meter {
 
 /// Refuses linear memory growth past the limit, and remembers that it did.
 pub struct MemoryLimiter {
+    /// The most linear memory, in bytes.
     pub limit: usize,
+    /// Whether the guest asked for more.
     pub tripped: bool,
 }
 

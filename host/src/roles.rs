@@ -10,6 +10,7 @@ use std::fmt;
 /// Bindings for every socklab world at once. WASI types come from
 /// `wasmtime-wasi`, so a socklab `pollable` is wasmtime-wasi's pollable and a
 /// socklab address is wasmtime-wasi's `ip-socket-address`.
+#[allow(missing_docs)] // generated; the WIT in `wit/` documents every item
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
@@ -37,7 +38,9 @@ pub mod bindings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
+    /// It listens and serves.
     Server,
+    /// It connects and sends.
     Client,
 }
 
@@ -45,18 +48,23 @@ pub enum Side {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
+    /// TCP.
     Tcp,
+    /// UDP.
     Udp,
 }
 
 /// A guest's role: one of the four worlds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Role {
+    /// Server or client.
     pub side: Side,
+    /// TCP or UDP.
     pub transport: Transport,
 }
 
 impl Role {
+    /// The four roles, TCP first.
     pub const ALL: [Role; 4] = [
         Role {
             side: Side::Server,

@@ -60,15 +60,25 @@ use crate::version::{SOCKLAB_VERSION, WASMTIME_VERSION};
 /// A group of rows, as `--only` names it; rows print in this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)] // plain comments: clap would print doc comments in --help
 pub enum Group {
+    // 64-byte ping-pong RTT, native client, guest and native servers.
     TcpRtt,
+    // The `tcp-client` guest's own RTTs against `tcp-echo-server`.
     GuestClient,
+    // Bulk echo over one connection.
     Bulk,
+    // Datagrams per second, 16 in flight.
     Udp,
+    // Connections per second.
     Connect,
+    // 1,000 connections in ping-pong at once.
     Concurrent,
+    // Cold and warm start, instantiation.
     Start,
+    // Resident memory per idle guest.
     Memory,
+    // `socklab run` against `wasmtime run` as whole processes.
     WasmtimeRun,
 }
 
@@ -88,17 +98,29 @@ pub struct Options {
 /// How much each row does per round.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Scale {
+    /// Rounds per side, native and guest alternating.
     pub rounds: usize,
+    /// Round trips per RTT round.
     pub pings: usize,
+    /// Bytes echoed per bulk round.
     pub bulk_bytes: usize,
+    /// Datagrams per UDP round.
     pub datagrams: usize,
+    /// Connections per connect round.
     pub connects: usize,
+    /// Connections held open in the concurrent row.
     pub concurrent_conns: usize,
+    /// Round trips each of those connections makes.
     pub concurrent_pings: usize,
+    /// Cold starts timed.
     pub cold_loads: usize,
+    /// Warm starts (from the compiled cache) timed.
     pub warm_loads: usize,
+    /// Instantiations timed.
     pub instantiations: usize,
+    /// Idle guests started for the memory row.
     pub idle_guests: usize,
+    /// Round trips of `net-command ping` in the wasmtime-run row.
     pub command_pings: usize,
     /// The most any one measurement may take.
     #[serde(serialize_with = "crate::bench::table::secs")]
@@ -106,6 +128,7 @@ pub struct Scale {
 }
 
 impl Scale {
+    /// The scale of a full run, or of `--quick`.
     pub fn new(quick: bool) -> Scale {
         let pick = |full: usize, short: usize| if quick { short } else { full };
         Scale {
@@ -131,10 +154,15 @@ impl Scale {
 /// Everything one bench run measured.
 #[derive(Serialize)]
 pub struct Bench {
+    /// socklab's version.
     pub socklab: &'static str,
+    /// The wasmtime version the guests ran on.
     pub wasmtime: &'static str,
+    /// Whether this was `--quick`.
     pub quick: bool,
+    /// How much each row did per round.
     pub scale: Scale,
+    /// Every row measured, in group order.
     pub rows: Vec<Row>,
     /// Wall-clock time of the whole run.
     pub seconds: f64,
@@ -145,9 +173,13 @@ pub struct Bench {
 /// What every row shares: the runtime the guests run in (audit on, its own
 /// compiled cache) and the scale.
 pub struct Ctx {
+    /// The runtime the guests run in (audit on, a cache of its own).
     pub runtime: Arc<Runtime>,
+    /// How much each row did per round.
     pub scale: Scale,
+    /// `--guest-dir`, for the rows that make runtimes of their own.
     pub guest_dir: Option<PathBuf>,
+    /// The `socklab` binary, for the rows that time whole processes.
     pub socklab_exe: Option<PathBuf>,
     /// Holds the audit file and the cache; removed when the bench ends.
     pub scratch: tempfile::TempDir,
@@ -169,7 +201,9 @@ impl Ctx {
 /// Which side of a comparison a measurement is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Contender {
+    /// The native Rust baseline.
     Native,
+    /// The sandboxed guest.
     Guest,
 }
 

@@ -56,7 +56,9 @@ pub struct Row {
     pub unit: &'static str,
     /// What the baseline is: `native`, `wasmtime run`, or `-`.
     pub baseline_kind: &'static str,
+    /// The baseline's figure (native, or `wasmtime run`), if measured.
     pub baseline: Option<f64>,
+    /// socklab's figure, if measured.
     pub socklab: Option<f64>,
     /// socklab / baseline.
     pub ratio: Option<f64>,
@@ -132,11 +134,13 @@ impl Row {
         Row::empty(name, what.into(), unit, target).note(note)
     }
 
+    /// The row with a note printed under it.
     pub fn note(mut self, note: Option<String>) -> Row {
         self.note = note;
         self
     }
 
+    /// The row with its baseline named (`wasmtime run` rather than native).
     pub fn baseline_kind(mut self, kind: &'static str) -> Row {
         self.baseline_kind = kind;
         self

@@ -109,43 +109,20 @@ fn wasmtime_version(wasmtime: &Path) -> String {
         .unwrap_or_default()
 }
 
-pub async fn wasmtime_run(ctx: &Ctx) -> Result<Vec<Row>> {
-    let count = ctx.scale.command_pings;
-    let what = format!("net-command ping (std::net, 64 B x{count}) as a process, spawn to exit");
-    let unit = "ms";
-    let target = Goal::RatioBelow(1.0);
-    let Some(wasmtime) = wasmtime_on_path() else {
-        return Ok(vec![Row::not_measured(
-            ROW,
-            what,
-            unit,
-            target,
-            "no `wasmtime` on PATH",
-        )]);
-    };
-    let Some(socklab) = ctx.socklab_exe.clone() else {
-        return Ok(vec![Row::not_measured(
-            ROW,
-            what,
-            unit,
-            target,
-            "the socklab binary is unknown",
-        )]);
-    };
-    let Some((_, component)) = ctx
+/// The two commands to time, with `wasmtime`'s cache in the scratch
+/// directory; or why the row cannot be measured.
+fn commands(ctx: &Ctx) -> Result<Commands, &'static str> {
+    let wasmtime = wasmtime_on_path().ok_or("no `wasmtime` on PATH")?;
+    let socklab = ctx
+        .socklab_exe
+        .clone()
+        .ok_or("the socklab binary is unknown")?;
+    let (_, component) = ctx
         .runtime
         .bundled()
         .into_iter()
         .find(|(g, _)| g.name == "net-command")
-    else {
-        return Ok(vec![Row::not_measured(
-            ROW,
-            what,
-            unit,
-            target,
-            "the bundled net-command was not found",
-        )]);
-    };
+        .ok_or("the bundled net-command was not found")?;
     let scratch = ctx.scratch.path().to_path_buf();
     let cache_dir = scratch.join("wasmtime-cache");
     std::fs::write(
@@ -154,13 +131,28 @@ pub async fn wasmtime_run(ctx: &Ctx) -> Result<Vec<Row>> {
             "[cache]\ndirectory = {:?}\n",
             cache_dir.display().to_string()
         ),
-    )?;
-    let commands = Commands {
+    )
+    .map_err(|_| "the scratch directory cannot be written")?;
+    Ok(Commands {
         socklab,
-        wasmtime: wasmtime.clone(),
+        wasmtime,
         component,
         scratch,
+    })
+}
+
+/// The `wasmtime-run` row: `net-command ping` as a whole process under
+/// `socklab run` and under `wasmtime run`.
+pub async fn wasmtime_run(ctx: &Ctx) -> Result<Vec<Row>> {
+    let count = ctx.scale.command_pings;
+    let what = format!("net-command ping (std::net, 64 B x{count}) as a process, spawn to exit");
+    let unit = "ms";
+    let target = Goal::RatioBelow(1.0);
+    let commands = match commands(ctx) {
+        Ok(commands) => commands,
+        Err(why) => return Ok(vec![Row::not_measured(ROW, what, unit, target, why)]),
     };
+    let wasmtime = commands.wasmtime.clone();
     let server = native::tcp_echo().await?;
     let ping = vec![
         "ping".to_string(),

@@ -40,11 +40,14 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_cache: bool,
 
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+// The commands (each variant's `///` is its `--help` line).
 #[derive(Subcommand, Debug)]
+#[allow(missing_docs)]
 pub enum Command {
     /// Run a TCP and a UDP exchange between the bundled guests on 127.0.0.1
     /// and print what happened.
@@ -97,8 +100,10 @@ pub struct ServeArgs {
     /// datagrams answered); at least 1.
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_from_1)]
     pub max_sessions: Option<u64>,
+    /// The guest's parameters.
     #[command(flatten)]
     pub params: ParamArgs,
+    /// The guest's rules and limits.
     #[command(flatten)]
     pub sandbox: SandboxArgs,
 }
@@ -111,10 +116,13 @@ pub struct ConnectArgs {
     /// The server's address (its port, not 0).
     #[arg(long, value_name = "ADDR", value_parser = parse_server_addr)]
     pub to: SocketAddr,
+    /// The client's messages and how replies are judged.
     #[command(flatten)]
     pub script: ScriptArgs,
+    /// The guest's parameters.
     #[command(flatten)]
     pub params: ParamArgs,
+    /// The guest's rules and limits.
     #[command(flatten)]
     pub sandbox: SandboxArgs,
 }
@@ -131,10 +139,13 @@ pub struct ExchangeArgs {
     /// Where the server listens.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0", value_parser = parse_addr)]
     pub listen: SocketAddr,
+    /// The client's messages and how replies are judged.
     #[command(flatten)]
     pub script: ScriptArgs,
+    /// The guest's parameters.
     #[command(flatten)]
     pub params: ParamArgs,
+    /// The guest's rules and limits.
     #[command(flatten)]
     pub sandbox: SandboxArgs,
     /// Allow RULE for the server only (repeatable).
@@ -189,6 +200,7 @@ pub struct RunArgs {
     /// A host directory it may use, and where it sees it (repeatable).
     #[arg(long = "dir", value_name = "HOST::GUEST", value_parser = crate::command::parse_dir)]
     pub dirs: Vec<(PathBuf, String)>,
+    /// The guest's rules and limits.
     #[command(flatten)]
     pub sandbox: SandboxArgs,
     /// Its arguments, after `--`.
@@ -271,6 +283,7 @@ pub struct SandboxArgs {
 }
 
 impl SandboxArgs {
+    /// The limits these flags set, the defaults elsewhere.
     pub fn limits(&self) -> Limits {
         let mut limits = Limits::default();
         if let Some(m) = self.memory_limit {

@@ -69,14 +69,17 @@ fn whole(s: &str, min: u64) -> Result<u64, String> {
     Ok(n)
 }
 
+/// An `--allow` rule.
 pub fn parse_allow(s: &str) -> Result<Rule, String> {
     rules::parse(s, Origin::Allow)
 }
 
+/// A `--deny` rule.
 pub fn parse_deny(s: &str) -> Result<Rule, String> {
     rules::parse(s, Origin::Deny)
 }
 
+/// A `KEY=VALUE` parameter or environment variable.
 pub fn parse_param(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),

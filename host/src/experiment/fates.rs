@@ -56,7 +56,9 @@ pub struct Fate {
     pub seq: Option<u64>,
     /// `answered`, `late`, `lost`, `failed` or `interrupted`.
     pub fate: FateKind,
+    /// Its reply came more than once.
     pub duplicated: bool,
+    /// Its reply came after the reply to a later message.
     pub reordered: bool,
     /// Round-trip time, for answered messages.
     pub rtt_us: Option<f64>,
@@ -71,8 +73,11 @@ pub struct Fate {
 
 /// Where a client run sits, for its fates.
 pub struct RunId<'a> {
+    /// Which round (from 0).
     pub repeat: u32,
+    /// The client node.
     pub client: &'a str,
+    /// Which copy of the client node (from 0).
     pub instance: u32,
     /// Microseconds from the experiment's start to the client's start.
     pub started_at_us: f64,
@@ -226,23 +231,34 @@ fn bytes_of(payload: &Payload) -> Vec<u8> {
 /// The figures of one transport.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Figures {
+    /// Messages sent (or meant to be).
     pub messages: usize,
+    /// Answered while the client waited.
     pub answered: usize,
+    /// Answered after the client stopped waiting.
     pub late: usize,
+    /// Never answered.
     pub lost: usize,
+    /// Not sent.
     pub failed: usize,
     /// Messages whose fate Ctrl-C left open.
     pub interrupted: usize,
+    /// Whose reply came more than once.
     pub duplicated: usize,
+    /// Whose reply came after a later one's.
     pub reordered: usize,
+    /// Median RTT of answered messages, µs.
     pub rtt_p50_us: Option<f64>,
+    /// 90th percentile RTT, µs.
     pub rtt_p90_us: Option<f64>,
+    /// 99th percentile RTT, µs (nearest rank).
     pub rtt_p99_us: Option<f64>,
     /// Where the p99 could lie, given how many answers there were: a 99%
     /// interval from the order statistics (`[low, high]`). Two transports'
     /// p99s whose intervals overlap differ by no more than the run's own
     /// spread.
     pub rtt_p99_interval_us: Option<(f64, f64)>,
+    /// Largest RTT, µs.
     pub rtt_max_us: Option<f64>,
     /// Answered messages per second of the time the clients ran.
     pub answered_per_s: f64,

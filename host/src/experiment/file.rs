@@ -1,6 +1,7 @@
-//! Experiment files: the TOML that `socklab lab FILE` reads, and every check
-//! that turns it into an [`Experiment`] or into one error line naming the
-//! file, the line and the field.
+//! Experiment files: the TOML that `socklab lab FILE` reads, as written
+//! ([`FileDoc`]), every value's parser and bound, and the one-line error
+//! that names the file, the line and the field. `plan` turns a document
+//! into a [`Plan`](super::plan::Plan).
 //!
 //! ```toml
 //! seed = 7                       # every random fate is drawn from it
@@ -91,10 +92,14 @@ pub struct NodeDoc {
     /// Grant rules in the sandbox's syntax (`tcp-connect=127.0.0.1:*`).
     #[serde(default)]
     pub allow: Vec<String>,
+    /// Deny rules, which win over any allow.
     #[serde(default)]
     pub deny: Vec<String>,
+    /// Linear memory for the guest (at most 4GiB).
     pub memory_limit: Option<MemoryLimit>,
+    /// CPU time for the guest (at least 10ms).
     pub cpu_limit: Option<CpuLimit>,
+    /// Wall-clock time per run of the guest.
     pub deadline: Option<Dur>,
 }
 
@@ -127,6 +132,7 @@ pub struct ImpairDoc {
     pub duplicate: Option<Percent>,
     /// UDP: datagrams held back by `reorder_delay` so later ones overtake.
     pub reorder: Option<Percent>,
+    /// UDP: how long `reorder` holds a datagram back.
     pub reorder_delay: Option<Dur>,
     /// Both: one-way delay (`latency` is the same field).
     #[serde(alias = "latency")]
@@ -145,6 +151,7 @@ pub struct ImpairDoc {
     pub reset_after: Option<Size>,
     /// TCP: stop forwarding for `stall_for` after this many bytes.
     pub stall_after: Option<Size>,
+    /// TCP: how long the stall at `stall_after` lasts.
     pub stall_for: Option<Dur>,
     /// TCP: the first retransmission timeout (default 200 ms), doubling.
     pub rto: Option<Dur>,
@@ -342,11 +349,14 @@ text_or_number!(Rate, "a rate such as \"1MiB/s\"", |text| {
 /// An error in an experiment file, at a place in it.
 #[derive(Debug)]
 pub struct FileError {
+    /// What is wrong, in words.
     pub message: String,
+    /// Where in the file, when known.
     pub span: Option<Range<usize>>,
 }
 
 impl FileError {
+    /// An error at `span`.
     pub fn at(span: Range<usize>, message: impl Into<String>) -> FileError {
         FileError {
             message: message.into(),
@@ -396,63 +406,4 @@ pub fn parse(text: &str) -> Result<FileDoc, FileError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn error_of(text: &str) -> String {
-        match parse(text) {
-            Ok(_) => panic!("parsed: {text}"),
-            Err(e) => e.render(Path::new("x.toml"), text),
-        }
-    }
-
-    #[test]
-    fn a_whole_file_parses() {
-        let doc = parse(
-            r#"
-            seed = 7
-            [messages]
-            count = 10
-            size = "1KiB"
-            [nodes.s]
-            guest = "udp-echo-server"
-            [nodes.c]
-            guest = "udp-client"
-            timeout = "300ms"
-            [[links]]
-            from = "@c"
-            to = "@s"
-            both = { loss = "30%", delay = "5ms" }
-            to_client = { loss = 0.1, rate = "1MiB/s" }
-            "#,
-        )
-        .unwrap();
-        assert_eq!(doc.seed, 7);
-        assert_eq!(
-            doc.messages.unwrap().size.map(|s| s.into_inner()),
-            Some(Size(1024))
-        );
-        let link = doc.links[0].get_ref();
-        let both = link.both.as_ref().unwrap().get_ref();
-        let merged = both.overlay(link.to_client.as_ref().unwrap().get_ref());
-        assert_eq!(merged.loss, Some(Percent(0.1)));
-        assert_eq!(merged.delay, Some(Dur(Duration::from_millis(5))));
-        assert_eq!(merged.rate, Some(Rate(1 << 20)));
-    }
-
-    #[test]
-    fn errors_name_the_line_and_the_field() {
-        let bad_value = "seed = 1\n[nodes.s]\nguest = \"x\"\n[[links]]\nfrom = \"@a\"\nto = \"@s\"\nboth = { loss = \"130%\" }\n";
-        let e = error_of(bad_value);
-        assert!(e.starts_with("x.toml:7: field `loss`:"), "{e}");
-        assert!(e.contains("130%"), "{e}");
-        let unknown = "seed = 1\n[nodes.s]\nguest = \"x\"\nlisten_on = \"1\"\n";
-        let e = error_of(unknown);
-        assert!(e.starts_with("x.toml:4:"), "{e}");
-        assert!(e.contains("listen_on"), "{e}");
-        let bad_addr = "[nodes.s]\nguest = \"x\"\nlisten = \"localhost\"\n";
-        let e = error_of(bad_addr);
-        assert!(e.starts_with("x.toml:3: field `listen`:"), "{e}");
-        assert!(!e.contains('\n'));
-    }
-}
+mod tests;

@@ -22,6 +22,7 @@ const FILLER: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// The messages a client sends, and whether they carry sequence numbers.
 #[derive(Debug, Clone)]
 pub struct Messages {
+    /// The messages, in order.
     pub bytes: Vec<Vec<u8>>,
     /// Each message's sequence number, when generated.
     pub numbered: bool,
@@ -39,6 +40,33 @@ pub fn resolve(
     cap: Option<usize>,
     whole: Range<usize>,
 ) -> Result<Messages, FileError> {
+    check_fields(doc, &whole)?;
+    let (bytes, span) = if let Some(inline) = &doc.inline {
+        let bytes = inline
+            .get_ref()
+            .iter()
+            .map(|m| m.as_bytes().to_vec())
+            .collect();
+        (bytes, inline.span())
+    } else if let Some(file) = &doc.file {
+        let bytes = read_file(&base.join(file.get_ref()), file.span())?;
+        (bytes, file.span())
+    } else {
+        return generated(doc, cap, whole);
+    };
+    check_given(&bytes).map_err(|e| FileError::at(span, e))?;
+    let bytes = match cap {
+        Some(cap) => bytes.into_iter().take(cap.max(1)).collect(),
+        None => bytes,
+    };
+    Ok(Messages {
+        bytes,
+        numbered: false,
+    })
+}
+
+/// One source of messages, and `size` only with `count`.
+fn check_fields(doc: &MessagesDoc, whole: &Range<usize>) -> Result<(), FileError> {
     let given = [
         doc.inline.is_some(),
         doc.file.is_some(),
@@ -46,7 +74,7 @@ pub fn resolve(
     ];
     if given.iter().filter(|g| **g).count() > 1 {
         return Err(FileError::at(
-            whole,
+            whole.clone(),
             "messages: give one of `inline`, `file` or `count`, not several",
         ));
     }
@@ -60,65 +88,57 @@ pub fn resolve(
             "`size` goes with `count` (generated messages), not with inline or file messages",
         ));
     }
-    let (bytes, span) = if let Some(inline) = &doc.inline {
-        let bytes = inline
-            .get_ref()
-            .iter()
-            .map(|m| m.as_bytes().to_vec())
-            .collect();
-        (bytes, inline.span())
-    } else if let Some(file) = &doc.file {
-        (
-            read_file(&base.join(file.get_ref()), file.span())?,
-            file.span(),
-        )
-    } else {
-        let count = doc
-            .count
-            .as_ref()
-            .map_or(DEFAULT_COUNT, |c| c.get_ref().0 as usize);
-        let count = cap.map_or(count, |cap| count.min(cap));
-        let (size, span) = match &doc.size {
-            Some(size) => (size.get_ref().0, size.span()),
-            None => (DEFAULT_SIZE, whole),
-        };
-        return generate(count, size)
-            .map(|bytes| Messages {
-                bytes,
-                numbered: true,
-            })
-            .map_err(|e| FileError::at(span, e));
+    Ok(())
+}
+
+/// `count` × `size` generated messages (at most `cap`).
+fn generated(
+    doc: &MessagesDoc,
+    cap: Option<usize>,
+    whole: Range<usize>,
+) -> Result<Messages, FileError> {
+    let count = doc
+        .count
+        .as_ref()
+        .map_or(DEFAULT_COUNT, |c| c.get_ref().0 as usize);
+    let count = cap.map_or(count, |cap| count.min(cap));
+    let (size, span) = match &doc.size {
+        Some(size) => (size.get_ref().0, size.span()),
+        None => (DEFAULT_SIZE, whole),
     };
-    let at = |message: String| FileError::at(span.clone(), message);
+    generate(count, size)
+        .map(|bytes| Messages {
+            bytes,
+            numbered: true,
+        })
+        .map_err(|e| FileError::at(span, e))
+}
+
+/// Messages written out (inline or in a file): no newline in one, none over
+/// 1 MiB, at least one, at most [`MAX_MESSAGES`].
+fn check_given(bytes: &[Vec<u8>]) -> Result<(), String> {
     if let Some(bad) = bytes.iter().position(|m| m.contains(&b'\n')) {
-        return Err(at(format!(
+        return Err(format!(
             "message {} holds a newline; TCP clients frame messages by lines",
             bad + 1
-        )));
+        ));
     }
     if let Some(bad) = bytes.iter().position(|m| m.len() as u64 > MAX_SIZE) {
-        return Err(at(format!(
+        return Err(format!(
             "message {} is over 1 MiB; keep messages smaller",
             bad + 1
-        )));
+        ));
     }
     if bytes.is_empty() {
-        return Err(at("no messages: give at least one".into()));
+        return Err("no messages: give at least one".into());
     }
     if bytes.len() > MAX_MESSAGES {
-        return Err(at(format!(
+        return Err(format!(
             "{} messages is more than the {MAX_MESSAGES} a client may send",
             bytes.len()
-        )));
+        ));
     }
-    let bytes = match cap {
-        Some(cap) => bytes.into_iter().take(cap.max(1)).collect(),
-        None => bytes,
-    };
-    Ok(Messages {
-        bytes,
-        numbered: false,
-    })
+    Ok(())
 }
 
 /// One message per line of the file at `path` (a regular file under

@@ -11,12 +11,15 @@
 pub mod chart;
 pub mod fates;
 pub mod file;
+pub mod lessons;
 pub mod messages;
 pub mod outputs;
 pub mod partial;
 pub mod plan;
+pub mod rounds;
 pub mod runner;
 pub mod summary;
+pub mod text;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -86,7 +89,7 @@ pub async fn run_plan(
     if options.json {
         output::stdout_line(&json);
     } else {
-        let mut text = summary::text(&run, &doc);
+        let mut text = text::summary(&run, &doc);
         text.push_str(&format!("report: {}\n", outputs.report.path.display()));
         if let Some(chart) = chart_path {
             text.push_str(&format!("chart: {chart}\n"));

@@ -13,14 +13,18 @@ use crate::bad_input;
 
 /// One output file, open and empty (or holding its header).
 pub struct Output {
+    /// Where it is written.
     pub path: PathBuf,
     file: BufWriter<File>,
 }
 
 /// Every file a lab run will write.
 pub struct Outputs {
+    /// `report.json`.
     pub report: Output,
+    /// `rtt.svg`, unless `--no-chart`.
     pub chart: Option<Output>,
+    /// The `--pcap` capture.
     pub pcap: Option<Output>,
 }
 

@@ -7,19 +7,18 @@
 //! as its peer. Each link's two legs go into the report and, with
 //! `--audit`, into the audit file as a `link` line.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Weak};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use socklab_relay::{Capture, LinkSpec, LinkStats, Relay, start_tcp, start_udp};
+use socklab_relay::{Capture, LinkStats};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 use super::fates::{Delivered, Fate, RunId, fates_of};
-use super::plan::{ClientNode, Impairments, Plan};
+use super::plan::Plan;
 use crate::exchange::{self, RunningServer};
 use crate::grants::audit::{Audit, now_secs};
 use crate::report::{ClientRecord, ServerRecord};
@@ -40,10 +39,15 @@ pub struct ClientRun {
     /// The link's name: `client#instance->server`, with `/rN` for round N
     /// when there are several. Every fate on it is drawn from this name.
     pub link: String,
+    /// The client node.
     pub client: String,
+    /// The server node.
     pub server: String,
+    /// The link's transport.
     pub transport: Transport,
+    /// Which round (from 0).
     pub repeat: u32,
+    /// Which copy of the client node (from 0).
     pub instance: u32,
     /// Where the client was wired: the relay.
     pub relay: SocketAddr,
@@ -51,6 +55,7 @@ pub struct ClientRun {
     pub server_addr: SocketAddr,
     /// Microseconds from the experiment's start.
     pub started_at_us: f64,
+    /// When it ended, µs from the experiment's start.
     pub ended_at_us: f64,
     /// The client guest: grants, refusals, limits, error (its messages are
     /// in the fates, so the JSON leaves them out here).
@@ -62,12 +67,17 @@ pub struct ClientRun {
 
 /// Everything a run produced.
 pub struct LabRun {
+    /// What ran.
     pub plan: Plan,
+    /// Each server's record.
     pub servers: Vec<ServerRecord>,
+    /// Each client instance's run, round after round.
     pub clients: Vec<ClientRun>,
+    /// Every message's fate.
     pub fates: Vec<Fate>,
     /// What the relays carried, when a capture was asked for.
     pub capture: Option<Capture>,
+    /// Wall-clock time of the whole run.
     pub elapsed: Duration,
     /// Whether Ctrl-C cut the run short.
     pub interrupted: bool,
@@ -89,125 +99,46 @@ pub async fn run(
     let start = Instant::now();
     tokio::pin!(interrupt);
     let capture = options.capture.then(Capture::new);
-
-    let mut running: Vec<RunningServer> = Vec::new();
-    for node in &plan.servers {
-        match exchange::start_server(runtime, node.spec.clone()).await {
-            Ok(server) => running.push(server),
-            Err(record) => {
-                // Nothing to wire clients to: stop what started and report.
-                let mut servers = Vec::new();
-                for server in running {
-                    servers.push(server.stop().await);
-                }
-                servers.push(*record);
-                return Ok(LabRun {
-                    plan,
-                    servers,
-                    clients: Vec::new(),
-                    fates: Vec::new(),
-                    capture,
-                    elapsed: start.elapsed(),
-                    interrupted: false,
-                });
-            }
+    let running = match start_servers(runtime, &plan).await {
+        Ok(running) => running,
+        // Nothing to wire clients to: report the servers.
+        Err(servers) => {
+            return Ok(LabRun {
+                plan,
+                servers,
+                clients: Vec::new(),
+                fates: Vec::new(),
+                capture,
+                elapsed: start.elapsed(),
+                interrupted: false,
+            });
         }
-    }
-    let server_addrs: Vec<SocketAddr> = running.iter().map(|s| s.connect_addr()).collect();
-    let bar = progress(&plan);
+    };
     // Every client task watches this; Ctrl-C sets it.
     let (stop_tx, stop_rx) = watch::channel(false);
-
+    let rounds = super::rounds::Rounds {
+        runtime,
+        plan: &plan,
+        server_addrs: running.iter().map(|s| s.connect_addr()).collect(),
+        capture: capture.clone(),
+        start,
+        stop: stop_rx,
+        bar: progress(&plan),
+    };
     let mut clients = Vec::new();
     for repeat in 0..plan.repeats {
         if *stop_tx.borrow() {
             break;
         }
-        bar.set_message(format!("round {} of {}", repeat + 1, plan.repeats));
-        let mut tasks = JoinSet::new();
-        let mut live: Vec<Weak<Relay>> = Vec::new();
-        for node in &plan.clients {
-            for instance in 0..node.instances {
-                let server_name = &plan.servers[node.server].name;
-                let server_addr = server_addrs[node.server];
-                let mut link = format!("{}#{instance}->{server_name}", node.name);
-                if plan.repeats > 1 {
-                    link.push_str(&format!("/r{repeat}"));
-                }
-                let relay = start_relay(node, &link, plan.seed, server_addr, capture.clone())
-                    .await
-                    .with_context(|| format!("starting the relay of link {link}"))?;
-                let relay = Arc::new(relay);
-                live.push(Arc::downgrade(&relay));
-                let runtime = runtime.clone();
-                let spec = node.spec.clone();
-                let id = (node.name.clone(), server_name.clone(), node.transport);
-                let mut stop = stop_rx.clone();
-                tasks.spawn(async move {
-                    let started_at_us = micros(start.elapsed());
-                    let stopped = async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    };
-                    let record =
-                        exchange::run_client_until(&runtime, &spec, relay.addr(), stopped).await;
-                    let ended_at_us = micros(start.elapsed());
-                    let relay_addr = relay.addr();
-                    // The progress bar only borrows the relay now and then;
-                    // once it lets go the relay stops with its final counts.
-                    let relay_stats = match Arc::try_unwrap(relay) {
-                        Ok(relay) => relay.stop().await,
-                        Err(relay) => relay.stats(),
-                    };
-                    ClientRun {
-                        link,
-                        client: id.0,
-                        server: id.1,
-                        transport: id.2,
-                        repeat,
-                        instance,
-                        relay: relay_addr,
-                        server_addr,
-                        started_at_us,
-                        ended_at_us,
-                        record,
-                        relay_stats,
-                    }
-                });
-            }
-        }
-        // Clients report only when they finish; meanwhile the bar follows
-        // the messages their relays have carried towards the servers.
-        let mut ticker = tokio::time::interval(Duration::from_millis(200));
-        let mut finished = Vec::new();
-        loop {
-            tokio::select! {
-                biased;
-                () = &mut interrupt, if !*stop_tx.borrow() => {
-                    stop_tx.send_replace(true);
-                }
-                joined = tasks.join_next() => match joined {
-                    Some(Ok(run)) => finished.push(run),
-                    Some(Err(e)) => return Err(anyhow!("a client task failed: {e}")),
-                    None => break,
-                },
-                _ = ticker.tick(), if !bar.is_hidden() => {
-                    let carried: u64 = live
-                        .iter()
-                        .filter_map(|r| r.upgrade().map(|r| r.stats().to_server.received))
-                        .sum();
-                    let done_before: u64 = clients.iter().map(|c: &ClientRun| c.record.messages.len() as u64).sum();
-                    bar.set_position((done_before + carried).min(bar.length().unwrap_or(0)));
-                }
-            }
-        }
-        finished.sort_by(|a, b| (&a.client, a.instance).cmp(&(&b.client, b.instance)));
-        clients.extend(finished);
-        let done: u64 = clients.iter().map(|c| c.record.messages.len() as u64).sum();
-        bar.set_position(done.min(bar.length().unwrap_or(0)));
+        let round = rounds.spawn(repeat).await?;
+        clients.extend(
+            rounds
+                .wait(round, &clients, &mut interrupt, &stop_tx)
+                .await?,
+        );
     }
-    bar.finish_and_clear();
+    rounds.bar.finish_and_clear();
     let interrupted = *stop_tx.borrow();
-
     let mut servers = Vec::new();
     for server in running {
         servers.push(if interrupted {
@@ -229,6 +160,29 @@ pub async fn run(
         elapsed: start.elapsed(),
         interrupted,
     })
+}
+
+/// Start every server of `plan`; if one fails, stop the others and give
+/// back every server's record.
+async fn start_servers(
+    runtime: &Arc<Runtime>,
+    plan: &Plan,
+) -> Result<Vec<RunningServer>, Vec<ServerRecord>> {
+    let mut running: Vec<RunningServer> = Vec::new();
+    for node in &plan.servers {
+        match exchange::start_server(runtime, node.spec.clone()).await {
+            Ok(server) => running.push(server),
+            Err(record) => {
+                let mut servers = Vec::new();
+                for server in running {
+                    servers.push(server.stop().await);
+                }
+                servers.push(*record);
+                return Err(servers);
+            }
+        }
+    }
+    Ok(running)
 }
 
 /// The progress bar (drawn only on a terminal), or the one stderr line
@@ -296,7 +250,7 @@ fn all_fates(plan: &Plan, clients: &[ClientRun]) -> Vec<Fate> {
 fn write_link_lines(audit: &Audit, clients: &[ClientRun]) {
     for run in clients {
         for leg in &run.relay_stats.legs {
-            audit.write_record(&LinkLine {
+            audit.write(&LinkLine {
                 time: now_secs(),
                 kind: "link",
                 link: &run.link,
@@ -326,54 +280,6 @@ struct LinkLine<'a> {
     server: SocketAddr,
 }
 
-async fn start_relay(
-    node: &ClientNode,
-    link: &str,
-    seed: u64,
-    server: SocketAddr,
-    capture: Option<Capture>,
-) -> std::io::Result<Relay> {
-    fn spec<I: Clone>(
-        link: &str,
-        seed: u64,
-        server: SocketAddr,
-        (to_server, to_client): (&I, &I),
-        capture: Option<Capture>,
-    ) -> LinkSpec<I> {
-        LinkSpec {
-            name: link.to_string(),
-            seed,
-            listen: SocketAddr::new(loopback_like(server.ip()), 0),
-            server,
-            to_server: to_server.clone(),
-            to_client: to_client.clone(),
-            capture,
-        }
-    }
-    match &node.impairments {
-        Impairments::Udp {
-            to_server,
-            to_client,
-        } => start_udp(spec(link, seed, server, (to_server, to_client), capture)).await,
-        Impairments::Tcp {
-            to_server,
-            to_client,
-        } => start_tcp(spec(link, seed, server, (to_server, to_client), capture)).await,
-    }
-}
-
-/// The loopback address of `ip`'s family.
-fn loopback_like(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-    }
-}
-
 fn guest_only<S: serde::Serializer>(record: &ClientRecord, s: S) -> Result<S::Ok, S::Error> {
     record.guest.serialize(s)
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
 }

@@ -1,8 +1,6 @@
 //! A lab run's report: the readable summary (ending in one lesson line per
 //! transport), the JSON document, the exit code.
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 
 use super::fates::{Fate, Figures, TRANSPORTS, figures};
@@ -14,17 +12,25 @@ use crate::version::{SOCKLAB_VERSION, WASMTIME_VERSION};
 /// The JSON document of `socklab lab --json`, also written as `report.json`.
 #[derive(Serialize)]
 pub struct Document<'a> {
+    /// socklab's version.
     pub socklab: &'static str,
+    /// The wasmtime version the guests ran on.
     pub wasmtime: &'static str,
+    /// What ran.
     pub experiment: Experiment<'a>,
     /// The lesson, one line per transport.
     pub lessons: Vec<String>,
+    /// The figures of each transport that ran.
     pub figures: Vec<TransportFigures>,
+    /// Each server's record.
     pub servers: &'a [ServerRecord],
+    /// Each client instance's run.
     pub clients: &'a [ClientRun],
+    /// Every message's fate.
     pub fates: &'a [Fate],
     /// Where the chart and the capture were written.
     pub chart: Option<String>,
+    /// Where the capture was written.
     pub pcap: Option<String>,
     /// Packets in the capture.
     pub captured: Option<usize>,
@@ -36,20 +42,29 @@ pub struct Document<'a> {
 /// What ran.
 #[derive(Serialize)]
 pub struct Experiment<'a> {
+    /// Its title.
     pub name: &'a str,
+    /// The experiment file.
     pub file: String,
+    /// The file's SHA-256, hex.
     pub sha256: &'a str,
+    /// The seed every fate was drawn from.
     pub seed: u64,
+    /// Rounds of the clients.
     pub repeats: u32,
+    /// Wall-clock time of the run, ms.
     pub elapsed_ms: f64,
 }
 
 /// One transport's figures, with what its relays did.
 #[derive(Serialize)]
 pub struct TransportFigures {
+    /// Which transport.
     pub transport: Transport,
+    /// Its counts and RTT figures.
     #[serde(flatten)]
     pub figures: Figures,
+    /// What its relays did.
     pub relay: RelayTotals,
 }
 
@@ -62,8 +77,11 @@ pub struct RelayTotals {
     pub rate_dropped: u64,
     /// TCP segments delivered only after a retransmission timeout.
     pub retransmitted: u64,
+    /// UDP datagrams delivered twice.
     pub duplicated: u64,
+    /// UDP datagrams held back.
     pub reordered: u64,
+    /// TCP connections the relays reset.
     pub resets: u64,
     /// Datagrams or segments still queued in a relay when its client
     /// finished (a held-back request, say), never delivered.
@@ -119,271 +137,16 @@ pub fn transport_figures(run: &LabRun) -> Vec<TransportFigures> {
         .collect()
 }
 
-/// One line per transport: what happened to its messages, compared.
-pub fn lessons(all: &[TransportFigures]) -> Vec<String> {
-    let mut lines = Vec::new();
-    for (i, tf) in all.iter().enumerate() {
-        let f = &tf.figures;
-        let name = tf.transport;
-        // Lead with what went wrong most plainly: lost, else late, else
-        // the answered count.
-        let (lead, lead_count) = if f.lost > 0 {
-            ("lost", f.lost)
-        } else if f.late > 0 {
-            ("late", f.late)
-        } else {
-            ("answered", f.answered)
-        };
-        let mut line = match lead {
-            "answered" => format!("{name}: {} of {} answered", f.answered, f.messages),
-            _ => format!("{name}: {lead_count} of {} replies {lead}", f.messages),
-        };
-        for (n, what) in [
-            (if lead == "lost" { f.late } else { 0 }, "late"),
-            (if lead == "answered" { 0 } else { f.answered }, "answered"),
-            (f.duplicated, "duplicated"),
-            (f.reordered, "reordered"),
-            (f.failed, "not sent"),
-            (f.interrupted, "interrupted"),
-        ] {
-            if n > 0 {
-                let _ = write!(line, ", {n} {what}");
-            }
-        }
-        let earlier = all[..i].iter().find(|o| o.figures.rtt_p99_us.is_some());
-        match (f.rtt_p99_us, earlier) {
-            (Some(p99), Some(other)) if same_within_spread(f, &other.figures) => {
-                let _ = write!(line, ", p99 RTT about {}'s ({})", other.transport, ms(p99));
-            }
-            (Some(p99), Some(other)) => {
-                let other_p99 = other.figures.rtt_p99_us.unwrap_or(p99).max(1e-3);
-                let ratio = p99 / other_p99;
-                let (factor, word) = if ratio >= 1.0 {
-                    (ratio, "higher")
-                } else {
-                    (1.0 / ratio, "lower")
-                };
-                let factor = if factor >= 10.0 {
-                    format!("{factor:.0}")
-                } else {
-                    format!("{factor:.1}")
-                };
-                let _ = write!(
-                    line,
-                    ", p99 RTT {factor}× {word} than {}'s ({})",
-                    other.transport,
-                    ms(p99)
-                );
-            }
-            (Some(p99), None) => {
-                let _ = write!(line, ", p99 RTT {}", ms(p99));
-            }
-            (None, _) => {}
-        }
-        let r = &tf.relay;
-        let mut causes = Vec::new();
-        if r.dropped > 0 {
-            causes.push(format!(
-                "the relay dropped {}",
-                plural(r.dropped, "datagram", "datagrams")
-            ));
-        }
-        if r.rate_dropped > 0 {
-            causes.push(format!("{} dropped by the rate limit", r.rate_dropped));
-        }
-        if r.retransmitted > 0 {
-            causes.push(format!(
-                "{} delivered after a retransmission timeout",
-                plural(r.retransmitted, "segment", "segments")
-            ));
-        }
-        if r.resets > 0 {
-            causes.push(plural(r.resets, "connection", "connections") + " reset");
-        }
-        if r.in_flight > 0 {
-            causes.push(format!(
-                "{} still in the relay when the clients finished",
-                r.in_flight
-            ));
-        }
-        if !causes.is_empty() {
-            let _ = write!(line, "; {}", causes.join("; "));
-        }
-        lines.push(line);
-    }
-    lines
-}
-
-/// How many times apart two p99 RTTs must be, besides lying outside each
-/// other's interval, before a lesson calls them different: a steady 20%
-/// between two sub-millisecond loopback paths is not what an experiment
-/// teaches.
-const LESSON_RATIO: f64 = 2.0;
-
-/// Whether two transports' p99 RTTs are about the same: within the run's
-/// own spread (their 99% intervals overlap: a handful of slow replies among
-/// a hundred is noise), or less than [`LESSON_RATIO`] apart.
-fn same_within_spread(a: &Figures, b: &Figures) -> bool {
-    let (Some(pa), Some(pb)) = (a.rtt_p99_us, b.rtt_p99_us) else {
-        return true;
-    };
-    let ratio = pa.max(pb) / pa.min(pb).max(1e-3);
-    if ratio < LESSON_RATIO {
-        return true;
-    }
-    match (a.rtt_p99_interval_us, b.rtt_p99_interval_us) {
-        (Some((a_low, a_high)), Some((b_low, b_high))) => a_low <= b_high && b_low <= a_high,
-        _ => true,
-    }
-}
-
-/// The readable summary.
-pub fn text(run: &LabRun, doc: &Document<'_>) -> String {
-    let mut out = String::new();
-    let e = &doc.experiment;
-    let rounds = if e.repeats == 1 {
-        "1 round".to_string()
-    } else {
-        format!("{} rounds", e.repeats)
-    };
-    let _ = writeln!(
-        out,
-        "experiment {:?} ({}, sha256 {}), seed {}, {rounds}, {:.2} s",
-        e.name,
-        e.file,
-        &e.sha256[..12],
-        e.seed,
-        e.elapsed_ms / 1e3
-    );
-    if run.interrupted {
-        let _ = writeln!(
-            out,
-            "interrupted: the report holds the {} that finished",
-            plural(run.clients.len() as u64, "client run", "client runs")
-        );
-    }
-    for s in doc.servers {
-        let at = s.listening.map_or("-".into(), |a| a.to_string());
-        let _ = writeln!(
-            out,
-            "server {} on {at}{}",
-            s.guest.name,
-            failure(&s.guest.error, &s.guest.stderr)
-        );
-    }
-    const SHOWN: usize = 8;
-    for c in run.clients.iter().take(SHOWN) {
-        let legs = c.relay_stats.legs.first().map_or_else(
-            || format!("client → relay {} → server {}", c.relay, c.server_addr),
-            |l| {
-                format!(
-                    "client {} → relay {}; relay {} → server {}",
-                    l.client, l.relay, l.upstream, l.server
-                )
-            },
-        );
-        let _ = writeln!(out, "link {} ({}): {legs}", c.link, c.transport);
-        for (dir, d) in [
-            ("to server", &c.relay_stats.to_server),
-            ("to client", &c.relay_stats.to_client),
-        ] {
-            let unit = if c.transport == Transport::Udp {
-                "datagrams"
-            } else {
-                "segments"
-            };
-            let mut line = format!(
-                "  {dir}: {} {unit} in, {} delivered",
-                d.received, d.delivered
-            );
-            for (n, what) in [
-                (d.lost * u64::from(c.transport == Transport::Udp), "dropped"),
-                (d.retransmissions, "retransmitted"),
-                (d.duplicated, "duplicated"),
-                (d.reordered, "held back"),
-                (d.rate_dropped, "dropped by the rate limit"),
-                (d.stalls, "stalled"),
-            ] {
-                if n > 0 {
-                    let _ = write!(line, ", {n} {what}");
-                }
-            }
-            let _ = writeln!(out, "{line}");
-        }
-        let g = &c.record.guest;
-        if g.error.is_some() || g.refused_total > 0 {
-            let _ = writeln!(
-                out,
-                "  client {}: {} refused{}",
-                g.name,
-                g.refused_total,
-                failure(&g.error, &g.stderr)
-            );
-        }
-    }
-    if run.clients.len() > SHOWN {
-        let failed = run
-            .clients
-            .iter()
-            .filter(|c| c.record.guest.error.is_some())
-            .count();
-        let _ = writeln!(
-            out,
-            "... and {} more links ({failed} of all clients failed; report.json has each)",
-            run.clients.len() - SHOWN
-        );
-    }
-    for tf in &doc.figures {
-        let f = &tf.figures;
-        let _ = writeln!(
-            out,
-            "{} {} messages: {} answered, {} late, {} lost{}; RTT p50 {} p90 {} p99 {} max {}; {:.0} msg/s, {:.1} kB/s",
-            tf.transport,
-            f.messages,
-            f.answered,
-            f.late,
-            f.lost,
-            if f.interrupted > 0 {
-                format!(", {} interrupted", f.interrupted)
-            } else {
-                String::new()
-            },
-            opt_ms(f.rtt_p50_us),
-            opt_ms(f.rtt_p90_us),
-            opt_ms(f.rtt_p99_us),
-            opt_ms(f.rtt_max_us),
-            f.answered_per_s,
-            f.bytes_per_s / 1e3,
-        );
-    }
-    for lesson in &doc.lessons {
-        let _ = writeln!(out, "{lesson}");
-    }
-    out
-}
-
-fn failure(error: &Option<String>, stderr: &Option<String>) -> String {
-    match (error, stderr) {
-        (Some(e), Some(s)) => format!(" — failed: {e}; stderr: {}", s.trim().replace('\n', " | ")),
-        (Some(e), None) => format!(" — failed: {e}"),
-        _ => String::new(),
-    }
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
+pub(super) fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn ms(us: f64) -> String {
+pub(super) fn ms(us: f64) -> String {
     if us >= 10_000.0 {
         format!("{:.0} ms", us / 1e3)
     } else {
         format!("{:.2} ms", us / 1e3)
     }
-}
-
-fn opt_ms(us: Option<f64>) -> String {
-    us.map_or("-".into(), ms)
 }
 
 /// Ok when every guest ran to its end, Limit when a limit stopped one,
@@ -414,6 +177,7 @@ pub fn verdict(run: &LabRun) -> Verdict {
 }
 
 impl<'a> Document<'a> {
+    /// The document of `run`, naming where the chart and capture went.
     pub fn new(run: &'a LabRun, chart: Option<String>, pcap: Option<String>) -> Document<'a> {
         let figures = transport_figures(run);
         Document {
@@ -427,7 +191,7 @@ impl<'a> Document<'a> {
                 repeats: run.plan.repeats,
                 elapsed_ms: run.elapsed.as_secs_f64() * 1e3,
             },
-            lessons: lessons(&figures),
+            lessons: super::lessons::lessons(&figures),
             figures,
             servers: &run.servers,
             clients: &run.clients,

@@ -49,6 +49,7 @@ pub struct Decision<'a> {
     pub guest: &'a str,
     /// `deny` or `allow`.
     pub decision: &'static str,
+    /// The operation decided.
     pub op: Op,
     /// The local address (bind, listen), peer (the others) or name (dns).
     pub target: &'a str,
@@ -63,6 +64,7 @@ pub struct Decision<'a> {
 }
 
 impl<'a> Decision<'a> {
+    /// The line of one refusal.
     pub fn refused(guest: &'a str, r: &'a Refusal) -> Decision<'a> {
         Decision {
             time: r.time,
@@ -76,6 +78,7 @@ impl<'a> Decision<'a> {
         }
     }
 
+    /// The line of a guest's allowed uses of `op` on `target` under `rule`.
     pub fn allowed(
         guest: &'a str,
         op: Op,
@@ -115,7 +118,7 @@ impl Audit {
     /// Write the first line (who wrote the file) and flush it, so that a
     /// file that cannot be written is found out now, before any guest runs.
     pub fn start(&self) -> Result<()> {
-        self.write_record(&Header {
+        self.write(&Header {
             time: now_secs(),
             kind: "audit",
             socklab: crate::version::SOCKLAB_VERSION,
@@ -128,15 +131,10 @@ impl Audit {
         }
     }
 
-    /// Append one decision.
-    pub fn write(&self, decision: &Decision<'_>) {
-        self.write_record(decision);
-    }
-
-    /// Append a line of another kind (the lab's `link` lines, which name
-    /// both legs of a relayed path). A failing write never stops a guest;
-    /// it is kept for [`Audit::failed`].
-    pub fn write_record(&self, record: &impl Serialize) {
+    /// Append one line: a decision, the header, or a line of another kind
+    /// (the lab's `link` lines, which name both legs of a relayed path). A
+    /// failing write never stops a guest; it is kept for [`Audit::failed`].
+    pub fn write(&self, record: &impl Serialize) {
         let mut out = self.out.lock().unwrap();
         if out.failed.is_some() {
             return;

@@ -88,6 +88,7 @@ impl From<wasmtime_wasi::sockets::SocketAddrUse> for Op {
 pub struct Refusal {
     /// Seconds since the Unix epoch.
     pub time: f64,
+    /// What was refused.
     pub op: Op,
     /// The local address (bind, listen), the peer (the others) or the name
     /// (dns), as text.

@@ -15,7 +15,9 @@ use crate::roles::Transport;
 /// The rules one guest runs under, besides the wiring's.
 #[derive(Clone, Debug, Default)]
 pub struct UserRules {
+    /// `--allow` rules.
     pub allow: Vec<Rule>,
+    /// `--deny` rules.
     pub deny: Vec<Rule>,
 }
 

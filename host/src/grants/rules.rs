@@ -40,26 +40,33 @@ pub struct Rule {
     pub ops: Vec<Op>,
     /// Whether it covers name lookups (`dns`).
     pub dns: bool,
+    /// What it covers: addresses and ports, or names.
     pub targets: Vec<Target>,
+    /// Where it came from.
     pub origin: Origin,
 }
 
 /// One `ADDR[:PORTS]`, or a name pattern for `dns`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
+    /// An address block (or any, or localhost) and a port range.
     Addr {
+        /// The addresses.
         addr: AddrMatch,
+        /// The ports, inclusive.
         ports: (u16, u16),
     },
     /// Peers this guest has received a datagram from: the wiring's grant
     /// for a UDP server's replies. Not part of the grammar.
     Senders,
+    /// A name pattern (`dns` rules): `example.com`, `*.example.com`, `*`.
     Name(String),
 }
 
 /// The address part of a target.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AddrMatch {
+    /// Any address.
     Any,
     /// `127.0.0.1` and `::1`.
     Localhost,
@@ -68,8 +75,7 @@ pub enum AddrMatch {
 }
 
 impl Rule {
-    /// A wiring grant of `op` on exactly `addr`, or on any port of its
-    /// address when `any_port`.
+    /// A wiring grant of `op` on `target`.
     pub fn wiring(op: Op, target: Target) -> Rule {
         Rule {
             ops: vec![op],
@@ -108,6 +114,7 @@ impl Rule {
 }
 
 impl AddrMatch {
+    /// Whether `ip` (IPv4-mapped ones as IPv4) is one of these addresses.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         match self {
@@ -382,60 +389,4 @@ impl Target {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rule(text: &str) -> Rule {
-        parse(text, Origin::Allow).unwrap()
-    }
-
-    #[test]
-    fn grammar_round_trips() {
-        for text in [
-            "tcp-connect=127.0.0.1:8000-8100",
-            "udp=[::1]:*",
-            "udp-send=127.0.0.0/8:53",
-            "*=*:*",
-            "dns=*.example.com,localhost",
-            "tcp-bind,udp-bind=[fd00::]/8:*,localhost:80",
-        ] {
-            let shown = rule(text).to_string();
-            assert_eq!(rule(&shown), rule(text), "{text} shown as {shown}");
-        }
-    }
-
-    #[test]
-    fn blocks_ports_and_names_match() {
-        let r = rule("tcp-connect=10.0.0.0/8:8000-8100");
-        assert!(r.matches(Op::TcpConnect, "10.9.8.7:8050".parse().unwrap(), |_| false));
-        assert!(!r.matches(Op::TcpConnect, "11.0.0.1:8050".parse().unwrap(), |_| false));
-        assert!(!r.matches(Op::TcpConnect, "10.0.0.1:8101".parse().unwrap(), |_| false));
-        assert!(!r.matches(Op::UdpSend, "10.0.0.1:8050".parse().unwrap(), |_| false));
-        let dns = rule("dns=*.example.com");
-        assert!(dns.matches_name("a.example.com"));
-        assert!(!dns.matches_name("example.com"));
-        assert!(
-            !rule("*=*").matches_name("example.com"),
-            "`*` leaves dns out"
-        );
-    }
-
-    #[test]
-    fn bad_rules_say_why() {
-        for (text, says) in [
-            ("tcp-connect", "no `=`"),
-            ("tcp-frob=*", "unknown operation"),
-            ("tcp=300.1.1.1", "not an address"),
-            ("tcp=127.0.0.1:70000", "not a port"),
-            ("tcp=127.0.0.1:90-80", "reversed"),
-            ("tcp=[::1", "does not close"),
-            ("tcp=10.0.0.0/33", "prefix length"),
-            ("dns,tcp=x", "cannot share"),
-            ("tcp-connect=::1", "write it in brackets: [::1]"),
-            ("tcp=fd00::/8", "[fd00::]/8"),
-        ] {
-            let err = parse(text, Origin::Allow).unwrap_err();
-            assert!(err.contains(says), "{text}: {err}");
-        }
-    }
-}
+mod tests;

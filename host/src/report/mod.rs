@@ -35,7 +35,9 @@ pub enum Verdict {
 /// The whole report of one command.
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// socklab's version.
     pub socklab: &'static str,
+    /// The wasmtime version the guests ran on.
     pub wasmtime: &'static str,
     /// Each exchange (the JSON says `runs`).
     pub runs: Vec<ExchangeRecord>,
@@ -44,8 +46,11 @@ pub struct Report {
 /// One server, one client, or both wired together.
 #[derive(Debug, Serialize)]
 pub struct ExchangeRecord {
+    /// The exchange's transport.
     pub transport: Transport,
+    /// The server's record, if one ran.
     pub server: Option<ServerRecord>,
+    /// The client's record, if one ran.
     pub client: Option<ClientRecord>,
 }
 
@@ -73,6 +78,7 @@ impl ExchangeRecord {
 }
 
 impl Report {
+    /// A report of `runs`, with the versions.
     pub fn new(runs: Vec<ExchangeRecord>) -> Report {
         Report {
             socklab: SOCKLAB_VERSION,
@@ -107,6 +113,7 @@ impl Report {
         }
     }
 
+    /// The JSON document `--json` prints.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("reports always serialise")
     }

@@ -29,11 +29,14 @@ pub enum Expect {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Payload {
+    /// Valid UTF-8, as text.
     Text(String),
+    /// Anything else, as base64.
     Base64(String),
 }
 
 impl Payload {
+    /// `bytes` as text if they can be, else base64.
     pub fn of(bytes: &[u8]) -> Payload {
         match std::str::from_utf8(bytes) {
             Ok(text) => Payload::Text(text.to_string()),
@@ -53,9 +56,13 @@ impl Payload {
 /// A guest, what it was granted, and how its run ended.
 #[derive(Debug, Serialize)]
 pub struct GuestRecord {
+    /// What the user named it.
     pub name: String,
+    /// Its file.
     pub path: String,
+    /// Its SHA-256, hex: the report names exactly what ran.
     pub sha256: String,
+    /// Its role's world: `tcp-server`, ...
     pub world: &'static str,
     /// The rules in force, as `op target`.
     pub grants: Vec<String>,
@@ -111,6 +118,7 @@ impl GuestRecord {
         }
     }
 
+    /// Whether the guest ran without error, refusal or limit.
     pub fn ok(&self) -> bool {
         self.error.is_none()
             && self.refused_total == 0
@@ -122,22 +130,28 @@ impl GuestRecord {
 /// A server's record.
 #[derive(Debug, Serialize)]
 pub struct ServerRecord {
+    /// The guest, its grants and how it ended.
     #[serde(flatten)]
     pub guest: GuestRecord,
     /// Where it listened, once it said.
     pub listening: Option<SocketAddr>,
+    /// What it reported, if it returned a report.
     pub served: Option<Served>,
 }
 
 /// What a server reported.
 #[derive(Debug, Serialize)]
 pub struct Served {
+    /// Sessions served.
     pub sessions: u64,
+    /// Bytes received.
     pub bytes_in: u64,
+    /// Bytes sent.
     pub bytes_out: u64,
 }
 
 impl ServerRecord {
+    /// The record of `guest`'s run: its grants, refusals, limits and how its outcome ended.
     pub fn new(
         guest: &Guest,
         policy: &Policy,
@@ -161,21 +175,29 @@ impl ServerRecord {
 /// A client's record: its guest and each message.
 #[derive(Debug, Serialize)]
 pub struct ClientRecord {
+    /// The guest, its grants and how it ended.
     #[serde(flatten)]
     pub guest: GuestRecord,
     /// The server it was wired to.
     pub server: SocketAddr,
+    /// What counted as a right reply.
     pub expect: Expect,
+    /// Each message, in order.
     pub messages: Vec<MessageRecord>,
 }
 
 /// One message and what came back.
 #[derive(Debug, Serialize)]
 pub struct MessageRecord {
+    /// The message.
     pub message: Payload,
+    /// Bytes handed to the network, framing included.
     pub bytes_sent: u64,
+    /// How its reply ended.
     pub status: ReplyStatus,
+    /// The reply, if any bytes came.
     pub reply: Option<Payload>,
+    /// Bytes of the reply.
     pub reply_bytes: u64,
     /// Round-trip time in microseconds.
     pub rtt_us: f64,

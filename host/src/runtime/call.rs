@@ -54,6 +54,7 @@ impl std::fmt::Display for Failure {
 
 /// What one guest run produced.
 pub struct Outcome<T> {
+    /// Its report, or how it failed.
     pub result: Result<T, Failure>,
     /// The guest's stderr, as text (lossy), for showing when it failed.
     pub stderr: String,

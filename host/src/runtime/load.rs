@@ -21,18 +21,23 @@ use crate::version::hex;
 pub struct Guest {
     /// What the user named it: a bundled name or the file's stem.
     pub name: String,
+    /// Its file.
     pub path: PathBuf,
     /// SHA-256 of the component file, hex.
     pub sha256: String,
+    /// Its role, from its exports.
     pub role: Role,
+    /// Pre-instantiated against the runtime's imports.
     pub pre: InstancePre<GuestState>,
 }
 
 /// A component file read and checked, not yet compiled.
 pub struct GuestFile {
+    /// Its file.
     pub path: PathBuf,
     /// SHA-256 of the file, hex: the key of every compiled copy of it.
     pub sha256: String,
+    /// Its bytes.
     pub bytes: Vec<u8>,
 }
 

@@ -68,9 +68,13 @@ pub struct Runtime {
 
 /// A component read, checked and compiled, before any role is asked of it.
 pub struct Compiled {
+    /// What the user named it.
     pub name: String,
+    /// Its file.
     pub path: PathBuf,
+    /// Its SHA-256, hex.
     pub sha256: String,
+    /// The compiled component.
     pub component: Component,
 }
 
@@ -167,6 +171,7 @@ impl Runtime {
         self.dirs.bundled()
     }
 
+    /// The engine its guests run on.
     pub fn engine(&self) -> &Engine {
         &self.engine
     }

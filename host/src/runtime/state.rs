@@ -39,6 +39,7 @@ pub struct Sandbox {
     pub transport: Option<Transport>,
     /// Its network rules, consulted for every socket use and name lookup.
     pub policy: Arc<Policy>,
+    /// Its limits.
     pub limits: Limits,
     /// Show its `debug` log lines.
     pub verbose: bool,
@@ -89,7 +90,9 @@ pub struct GuestState {
 /// Which table type a tracked socket has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SocketKind {
+    /// A `tcp-socket`.
     Tcp,
+    /// A `udp-socket`.
     Udp,
 }
 
@@ -188,6 +191,7 @@ impl GuestState {
         self.verbose
     }
 
+    /// The guest's policy, for the overrides' checks.
     pub fn policy(&self) -> &Policy {
         &self.policy
     }

@@ -70,8 +70,21 @@ pub(super) fn draw_over_time(area: &Area<'_>, series: &[Series]) -> Drawn {
         .axis_desc_style(font(15.0))
         .draw()?;
 
-    // The timeouts first, beneath the markers: a line per level, named in
-    // the right margin, the names kept apart when levels are close.
+    draw_timeouts(&mut chart, scale, series, t_hi)?;
+    draw_marks(&mut chart, scale, series, t_hi)
+}
+
+/// The panel's coordinates: time in ms, and the RTT axis.
+type OverTime<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Axis, Axis>>;
+
+/// The timeouts, beneath the markers: a dashed line per level, named in the
+/// right margin, the names kept apart when levels are close.
+fn draw_timeouts(
+    chart: &mut OverTime<'_, '_>,
+    scale: Scale,
+    series: &[Series],
+    t_hi: f64,
+) -> Drawn {
     let mut timeouts: Vec<(f64, Vec<Transport>)> = Vec::new();
     for s in series {
         for m in unanswered(s) {
@@ -109,6 +122,12 @@ pub(super) fn draw_over_time(area: &Area<'_>, series: &[Series]) -> Drawn {
                 + Text::new(ms_label(*at), (8, shift + 8), style),
         ))?;
     }
+    Ok(())
+}
+
+/// Answered messages as dots, the others marked at their timeout (with the
+/// count beside a pile), duplicated replies ringed.
+fn draw_marks(chart: &mut OverTime<'_, '_>, scale: Scale, series: &[Series], t_hi: f64) -> Drawn {
     let count: usize = series.iter().map(|s| s.messages.len()).sum();
     let dot = if count > 300 { 2 } else { 3 };
     let at = |m: &Message| {

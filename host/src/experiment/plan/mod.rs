@@ -33,31 +33,43 @@ pub struct Overrides {
 
 /// An experiment ready to run.
 pub struct Plan {
+    /// The experiment file.
     pub path: PathBuf,
     /// SHA-256 of the file, hex: the report names exactly what ran.
     pub sha256: String,
+    /// The title: the file's `name`, or its stem.
     pub name: String,
+    /// The seed every fate is drawn from (`--seed` or the file's).
     pub seed: u64,
+    /// Rounds of the clients.
     pub repeats: u32,
+    /// The server nodes, in name order.
     pub servers: Vec<ServerNode>,
+    /// The client nodes, in link order.
     pub clients: Vec<ClientNode>,
 }
 
 /// A server node.
 pub struct ServerNode {
+    /// The title: the file's `name`, or its stem.
     pub name: String,
+    /// How it runs.
     pub spec: ServerSpec,
 }
 
 /// A client node and its link.
 pub struct ClientNode {
+    /// The title: the file's `name`, or its stem.
     pub name: String,
+    /// How each of its instances runs.
     pub spec: ClientSpec,
     /// Whether the messages carry sequence numbers.
     pub numbered: bool,
+    /// Copies run at once, each on a link of its own.
     pub instances: u32,
     /// Index into [`Plan::servers`].
     pub server: usize,
+    /// Its (and its server's) transport.
     pub transport: Transport,
     /// What its link does to each direction.
     pub impairments: Impairments,
@@ -67,12 +79,18 @@ pub struct ClientNode {
 /// them.
 #[derive(Debug, Clone)]
 pub enum Impairments {
+    /// A UDP link: per-datagram impairments.
     Udp {
+        /// Client → server.
         to_server: UdpImpairments,
+        /// Server → client.
         to_client: UdpImpairments,
     },
+    /// A TCP link: per-segment impairments.
     Tcp {
+        /// Client → server.
         to_server: TcpImpairments,
+        /// Server → client.
         to_client: TcpImpairments,
     },
 }

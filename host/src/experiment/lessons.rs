@@ -1,0 +1,140 @@
+//! The lesson of a lab run: one line per transport, saying what happened to
+//! its messages (the plainest thing that went wrong first), how its p99 RTT
+//! compares with the transport before it (only when the difference is more
+//! than the run's own spread), and what the relays did that explains it.
+
+use std::fmt::Write as _;
+
+use super::fates::Figures;
+use super::summary::{RelayTotals, TransportFigures, ms, plural};
+
+/// How many times apart two p99 RTTs must be, besides lying outside each
+/// other's interval, before a lesson calls them different: a steady 20%
+/// between two sub-millisecond loopback paths is not what an experiment
+/// teaches.
+const LESSON_RATIO: f64 = 2.0;
+
+/// One line per transport: what happened to its messages, compared.
+pub fn lessons(all: &[TransportFigures]) -> Vec<String> {
+    all.iter()
+        .enumerate()
+        .map(|(i, tf)| {
+            let mut line = counts(tf);
+            let earlier = all[..i].iter().find(|o| o.figures.rtt_p99_us.is_some());
+            line.push_str(&comparison(&tf.figures, earlier));
+            let causes = causes(&tf.relay);
+            if !causes.is_empty() {
+                let _ = write!(line, "; {}", causes.join("; "));
+            }
+            line
+        })
+        .collect()
+}
+
+/// `UDP: 21 of 40 replies lost, 19 answered, ...`: lost first, else late,
+/// else the answered count, then the other counts that are not zero.
+fn counts(tf: &TransportFigures) -> String {
+    let f = &tf.figures;
+    let name = tf.transport;
+    let (lead, lead_count) = if f.lost > 0 {
+        ("lost", f.lost)
+    } else if f.late > 0 {
+        ("late", f.late)
+    } else {
+        ("answered", f.answered)
+    };
+    let mut line = match lead {
+        "answered" => format!("{name}: {} of {} answered", f.answered, f.messages),
+        _ => format!("{name}: {lead_count} of {} replies {lead}", f.messages),
+    };
+    for (n, what) in [
+        (if lead == "lost" { f.late } else { 0 }, "late"),
+        (if lead == "answered" { 0 } else { f.answered }, "answered"),
+        (f.duplicated, "duplicated"),
+        (f.reordered, "reordered"),
+        (f.failed, "not sent"),
+        (f.interrupted, "interrupted"),
+    ] {
+        if n > 0 {
+            let _ = write!(line, ", {n} {what}");
+        }
+    }
+    line
+}
+
+/// `, p99 RTT 9173× higher than UDP's (6202 ms)`, `, p99 RTT about UDP's
+/// (0.50 ms)`, or the p99 alone for the first transport.
+fn comparison(f: &Figures, earlier: Option<&TransportFigures>) -> String {
+    let Some(p99) = f.rtt_p99_us else {
+        return String::new();
+    };
+    let Some(other) = earlier else {
+        return format!(", p99 RTT {}", ms(p99));
+    };
+    if same_within_spread(f, &other.figures) {
+        return format!(", p99 RTT about {}'s ({})", other.transport, ms(p99));
+    }
+    let ratio = p99 / other.figures.rtt_p99_us.unwrap_or(p99).max(1e-3);
+    let (factor, word) = if ratio >= 1.0 {
+        (ratio, "higher")
+    } else {
+        (1.0 / ratio, "lower")
+    };
+    let factor = if factor >= 10.0 {
+        format!("{factor:.0}")
+    } else {
+        format!("{factor:.1}")
+    };
+    format!(
+        ", p99 RTT {factor}× {word} than {}'s ({})",
+        other.transport,
+        ms(p99)
+    )
+}
+
+/// What the relays did that explains the counts.
+fn causes(r: &RelayTotals) -> Vec<String> {
+    let mut causes = Vec::new();
+    if r.dropped > 0 {
+        causes.push(format!(
+            "the relay dropped {}",
+            plural(r.dropped, "datagram", "datagrams")
+        ));
+    }
+    if r.rate_dropped > 0 {
+        causes.push(format!("{} dropped by the rate limit", r.rate_dropped));
+    }
+    if r.retransmitted > 0 {
+        causes.push(format!(
+            "{} delivered after a retransmission timeout",
+            plural(r.retransmitted, "segment", "segments")
+        ));
+    }
+    if r.resets > 0 {
+        causes.push(plural(r.resets, "connection", "connections") + " reset");
+    }
+    if r.in_flight > 0 {
+        causes.push(format!(
+            "{} still in the relay when the clients finished",
+            r.in_flight
+        ));
+    }
+    causes
+}
+
+/// Whether two transports' p99 RTTs are about the same: within the run's
+/// own spread (their 99% intervals overlap: a handful of slow replies among
+/// a hundred is noise), or less than [`LESSON_RATIO`] apart.
+fn same_within_spread(a: &Figures, b: &Figures) -> bool {
+    let (Some(pa), Some(pb)) = (a.rtt_p99_us, b.rtt_p99_us) else {
+        return true;
+    };
+    let ratio = pa.max(pb) / pa.min(pb).max(1e-3);
+    if ratio < LESSON_RATIO {
+        return true;
+    }
+    match (a.rtt_p99_interval_us, b.rtt_p99_interval_us) {
+        (Some((a_low, a_high)), Some((b_low, b_high))) => a_low <= b_high && b_low <= a_high,
+        _ => true,
+    }
+}

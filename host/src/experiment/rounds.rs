@@ -1,0 +1,228 @@
+//! The rounds of a lab run: every client instance of a round started with
+//! its own relay in front of its server, then waited for while the
+//! progress bar follows what the relays carry.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use indicatif::ProgressBar;
+use socklab_relay::{Capture, LinkSpec, Relay, start_tcp, start_udp};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::plan::{ClientNode, Impairments, Plan};
+use super::runner::ClientRun;
+use crate::exchange::{self, ClientSpec};
+use crate::roles::Transport;
+use crate::runtime::Runtime;
+
+/// What every round of a run shares.
+pub struct Rounds<'a> {
+    /// The runtime the clients run in.
+    pub runtime: &'a Arc<Runtime>,
+    /// What runs.
+    pub plan: &'a Plan,
+    /// Where each server of `plan` is reached.
+    pub server_addrs: Vec<SocketAddr>,
+    /// What the relays carried, when `--pcap` asks.
+    pub capture: Option<Capture>,
+    /// When the run started: every time in the report counts from it.
+    pub start: Instant,
+    /// Becomes `true` on Ctrl-C.
+    pub stop: watch::Receiver<bool>,
+    /// The progress bar (hidden off a terminal).
+    pub bar: ProgressBar,
+}
+
+/// One round's client tasks, and their relays for the progress bar.
+pub struct Round {
+    tasks: JoinSet<ClientRun>,
+    relays: Vec<Weak<Relay>>,
+}
+
+impl Rounds<'_> {
+    /// Start a relay and a client task for every client instance.
+    pub async fn spawn(&self, repeat: u32) -> Result<Round> {
+        let plan = self.plan;
+        self.bar
+            .set_message(format!("round {} of {}", repeat + 1, plan.repeats));
+        let mut round = Round {
+            tasks: JoinSet::new(),
+            relays: Vec::new(),
+        };
+        for node in &plan.clients {
+            for instance in 0..node.instances {
+                let server_name = &plan.servers[node.server].name;
+                let mut link = format!("{}#{instance}->{server_name}", node.name);
+                if plan.repeats > 1 {
+                    link.push_str(&format!("/r{repeat}"));
+                }
+                let server_addr = self.server_addrs[node.server];
+                let relay = start_relay(node, &link, plan.seed, server_addr, self.capture.clone())
+                    .await
+                    .with_context(|| format!("starting the relay of link {link}"))?;
+                let relay = Arc::new(relay);
+                round.relays.push(Arc::downgrade(&relay));
+                let id = ClientId {
+                    link,
+                    client: node.name.clone(),
+                    server: server_name.clone(),
+                    transport: node.transport,
+                    repeat,
+                    instance,
+                    server_addr,
+                };
+                round.tasks.spawn(self.client(id, node.spec.clone(), relay));
+            }
+        }
+        Ok(round)
+    }
+
+    /// One client instance's task: its run through its relay, then the
+    /// relay stopped with its final counts.
+    fn client(
+        &self,
+        id: ClientId,
+        spec: ClientSpec,
+        relay: Arc<Relay>,
+    ) -> impl Future<Output = ClientRun> + use<> {
+        let runtime = self.runtime.clone();
+        let start = self.start;
+        let mut stop = self.stop.clone();
+        async move {
+            let started_at_us = micros(start.elapsed());
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            let record = exchange::run_client_until(&runtime, &spec, relay.addr(), stopped).await;
+            let ended_at_us = micros(start.elapsed());
+            let relay_addr = relay.addr();
+            // The progress bar only borrows the relay now and then; once it
+            // lets go the relay stops with its final counts.
+            let relay_stats = match Arc::try_unwrap(relay) {
+                Ok(relay) => relay.stop().await,
+                Err(relay) => relay.stats(),
+            };
+            ClientRun {
+                link: id.link,
+                client: id.client,
+                server: id.server,
+                transport: id.transport,
+                repeat: id.repeat,
+                instance: id.instance,
+                relay: relay_addr,
+                server_addr: id.server_addr,
+                started_at_us,
+                ended_at_us,
+                record,
+                relay_stats,
+            }
+        }
+    }
+
+    /// Wait for a round's clients (they report only when they finish),
+    /// the bar following what their relays carried; Ctrl-C asks them all to
+    /// stop. Returns them in node and instance order.
+    pub async fn wait(
+        &self,
+        mut round: Round,
+        before: &[ClientRun],
+        interrupt: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+        stop: &watch::Sender<bool>,
+    ) -> Result<Vec<ClientRun>> {
+        let done_before: u64 = before.iter().map(|c| c.record.messages.len() as u64).sum();
+        let total = self.bar.length().unwrap_or(0);
+        let mut ticker = tokio::time::interval(Duration::from_millis(200));
+        let mut finished = Vec::new();
+        loop {
+            tokio::select! {
+                biased;
+                () = interrupt.as_mut(), if !*stop.borrow() => {
+                    stop.send_replace(true);
+                }
+                joined = round.tasks.join_next() => match joined {
+                    Some(Ok(run)) => finished.push(run),
+                    Some(Err(e)) => return Err(anyhow!("a client task failed: {e}")),
+                    None => break,
+                },
+                _ = ticker.tick(), if !self.bar.is_hidden() => {
+                    let carried: u64 = round
+                        .relays
+                        .iter()
+                        .filter_map(|r| r.upgrade().map(|r| r.stats().to_server.received))
+                        .sum();
+                    self.bar.set_position((done_before + carried).min(total));
+                }
+            }
+        }
+        finished.sort_by(|a, b| (&a.client, a.instance).cmp(&(&b.client, b.instance)));
+        let done: u64 = finished
+            .iter()
+            .map(|c| c.record.messages.len() as u64)
+            .sum();
+        self.bar.set_position((done_before + done).min(total));
+        Ok(finished)
+    }
+}
+
+/// Who a client instance is in a run.
+struct ClientId {
+    link: String,
+    client: String,
+    server: String,
+    transport: Transport,
+    repeat: u32,
+    instance: u32,
+    server_addr: SocketAddr,
+}
+
+async fn start_relay(
+    node: &ClientNode,
+    link: &str,
+    seed: u64,
+    server: SocketAddr,
+    capture: Option<Capture>,
+) -> std::io::Result<Relay> {
+    fn spec<I: Clone>(
+        link: &str,
+        seed: u64,
+        server: SocketAddr,
+        (to_server, to_client): (&I, &I),
+        capture: Option<Capture>,
+    ) -> LinkSpec<I> {
+        LinkSpec {
+            name: link.to_string(),
+            seed,
+            listen: SocketAddr::new(loopback_like(server.ip()), 0),
+            server,
+            to_server: to_server.clone(),
+            to_client: to_client.clone(),
+            capture,
+        }
+    }
+    match &node.impairments {
+        Impairments::Udp {
+            to_server,
+            to_client,
+        } => start_udp(spec(link, seed, server, (to_server, to_client), capture)).await,
+        Impairments::Tcp {
+            to_server,
+            to_client,
+        } => start_tcp(spec(link, seed, server, (to_server, to_client), capture)).await,
+    }
+}
+
+/// The loopback address of `ip`'s family.
+fn loopback_like(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+    }
+}
+
+/// `d` in microseconds.
+pub fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
