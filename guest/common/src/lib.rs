@@ -46,7 +46,7 @@ pub use bindings::socklab::lab::{host, types};
 pub use bindings::wasi;
 
 use wasi::sockets::network::{
-    ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
+    ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
 };
 
 /// Generates a guest's own bindings for one socklab role world, reusing the
@@ -201,15 +201,6 @@ pub fn addr_text(addr: &IpSocketAddress) -> String {
             let ip = std::net::Ipv6Addr::new(p0, p1, p2, p3, p4, p5, p6, p7);
             format!("[{ip}]:{}", a.port)
         }
-    }
-}
-
-/// The address part of `addr`, for comparing a datagram's source with an
-/// expected peer.
-pub fn ip_of(addr: &IpSocketAddress) -> IpAddress {
-    match addr {
-        IpSocketAddress::Ipv4(a) => IpAddress::Ipv4(a.address),
-        IpSocketAddress::Ipv6(a) => IpAddress::Ipv6(a.address),
     }
 }
 
