@@ -120,7 +120,8 @@ fn names(src: &str, guest: &str) -> bool {
 
 /// The top-level `tests/` directory.
 fn tests_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests");
+    dir.canonicalize().unwrap_or(dir)
 }
 
 /// Every `.rs` file under `tests/` but this one, with its string literals,
