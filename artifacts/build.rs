@@ -1,5 +1,20 @@
-//! Builds the guests in `guest/` for `wasm32-wasip2` and writes `guests.rs`,
-//! which names each component's path.
+//! Builds the guests in `guest/` for `wasm32-wasip2` and writes `guests.rs`:
+//! the `GUESTS` list (each guest's name, `about` line and component path)
+//! and the `foreach_guest!` macro.
+//!
+//! The guest set is declared once, in `guest/Cargo.toml`: every member that
+//! builds a component (a `cdylib` lib or a bin) is a bundled guest, in the
+//! order the members are listed, and its own `Cargo.toml` says the line
+//! `socklab guests` shows beside it:
+//!
+//! ```toml
+//! [package.metadata.socklab]
+//! about = "answers each datagram to its sender"
+//! ```
+//!
+//! A member that builds no component (the helper crate `common`) is not a
+//! guest. A component without an `about`, or an `about` on a crate that
+//! builds no component, stops the build with an error naming the file.
 //!
 //! The guests are compiled by a nested `cargo build` into a target directory
 //! of their own (inside `OUT_DIR`), as wasmtime's test-programs do: the outer
@@ -11,70 +26,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Every guest crate under `guest/` that is a component (the helper crate
-/// `common` is not), with the one line `socklab guests` shows beside it. The
-/// host reads each one's role from its exports.
-const GUESTS: &[(&str, &str)] = &[
-    (
-        "tcp-echo-server",
-        "echoes bytes as they arrive; many clients at once (wasi:sockets poll loop)",
-    ),
-    (
-        "tcp-client",
-        "sends each message as a line on one connection, reads line replies",
-    ),
-    ("udp-echo-server", "answers each datagram to its sender"),
-    (
-        "udp-client",
-        "one datagram per message; a reply not in time is lost",
-    ),
-    (
-        "tcp-std-echo-server",
-        "echo with std::net: one client at a time; stopped by cancellation",
-    ),
-    ("tcp-std-client", "the TCP client with std::net"),
-    (
-        "udp-std-echo-server",
-        "UDP echo with std::net; stopped by cancellation",
-    ),
-    ("udp-std-client", "the UDP client with std::net"),
-    (
-        "tcp-upper-server",
-        "answers each line in upper case (std::net); stopped by cancellation",
-    ),
-    (
-        "hostile-escape",
-        "test guest: tries to bind, connect and send outside its grant",
-    ),
-    (
-        "hostile-spin",
-        "test guest: spins forever without calling the host",
-    ),
-    ("hostile-alloc", "test guest: allocates memory without end"),
-    ("hostile-sockets", "test guest: opens sockets without end"),
-    ("hostile-trap", "test guest: panics with a message"),
-    (
-        "probe-tcp",
-        "test guest: makes the one TCP or DNS call its parameters name",
-    ),
-    (
-        "probe-udp",
-        "test guest: makes the one UDP call its parameters name",
-    ),
-    (
-        "probe-command",
-        "test guest: a wasi:cli command making the raw socket call its arguments name",
-    ),
-    (
-        "wasi020-command",
-        "a wasi:cli command built against the WASI 0.2.0 WIT; for `socklab run`",
-    ),
-    (
-        "net-command",
-        "a plain wasi:cli command (std): echo, tcp, udp, ping, read, exit; for `socklab run`",
-    ),
-];
-
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap();
@@ -83,6 +34,7 @@ fn main() {
     let target_dir = out_dir.join("target");
 
     require_wasm_target();
+    let guests = declared_guests(&guest_dir);
 
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -97,8 +49,8 @@ fn main() {
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("CARGO_PROFILE_RELEASE_DEBUG");
-    for (name, _) in GUESTS {
-        cmd.arg("-p").arg(name);
+    for guest in &guests {
+        cmd.arg("-p").arg(&guest.name);
     }
     let status = cmd
         .status()
@@ -111,43 +63,181 @@ fn main() {
     }
 
     let wasm_dir = target_dir.join("wasm32-wasip2").join("release");
-    let mut generated = String::new();
-    generated.push_str("/// Every bundled guest, as built from `guest/`.\n");
-    generated.push_str("pub const GUESTS: &[Guest] = &[\n");
-    for (name, about) in GUESTS {
-        // A library component's file name has underscores; a command's
-        // (a bin) keeps its dashes.
-        let lib = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
-        let path = if lib.exists() {
-            lib
-        } else {
-            wasm_dir.join(format!("{name}.wasm"))
-        };
+    let mut list = String::from(
+        "/// Every bundled guest, in the order `guest/Cargo.toml` lists them.\n\
+         pub const GUESTS: &[Guest] = &[\n",
+    );
+    let mut each = String::new();
+    for guest in &guests {
+        let path = wasm_dir.join(format!("{}.wasm", guest.stem));
         assert!(
             path.exists(),
             "the guest build did not produce {}",
             path.display()
         );
-        generated.push_str(&format!(
-            "    Guest {{ name: {name:?}, about: {about:?}, path: {:?} }},\n",
+        list.push_str(&format!(
+            "    Guest {{ name: {:?}, about: {:?}, path: {:?} }},\n",
+            guest.name,
+            guest.about,
             path.display().to_string()
         ));
-        for dep in dep_info(&wasm_dir, name) {
+        each.push_str(&format!(
+            "        $mac!({}, {:?});\n",
+            guest.name.replace('-', "_"),
+            guest.name
+        ));
+        println!("cargo:rerun-if-changed={}", guest.manifest.display());
+        for dep in dep_info(&wasm_dir, &guest.stem) {
             println!("cargo:rerun-if-changed={}", dep.display());
         }
     }
-    generated.push_str("];\n");
-    fs::write(out_dir.join("guests.rs"), generated).unwrap();
+    list.push_str("];\n");
+    let foreach = format!(
+        "/// Calls `$mac!(ident, \"name\")` once for every guest in [`GUESTS`], in\n\
+         /// its order: the name as an identifier (dashes become underscores)\n\
+         /// and as text. A test that makes one item per guest with it (as\n\
+         /// `tests/guests.rs` does) covers a new guest as soon as\n\
+         /// `guest/Cargo.toml` declares it.\n\
+         #[macro_export]\n\
+         macro_rules! foreach_guest {{\n    ($mac:ident) => {{\n{each}    }};\n}}\n"
+    );
+    fs::write(out_dir.join("guests.rs"), list + "\n" + &foreach).unwrap();
 
-    println!(
-        "cargo:rerun-if-changed={}",
-        guest_dir.join("Cargo.toml").display()
-    );
-    println!(
-        "cargo:rerun-if-changed={}",
-        guest_dir.join("Cargo.lock").display()
-    );
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", guest_dir.join(file).display());
+    }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
+}
+
+/// A bundled guest, as `guest/` declares it.
+struct Declared {
+    /// The crate's package name: the name users type.
+    name: String,
+    /// Its `[package.metadata.socklab] about`, the line `socklab guests` shows.
+    about: String,
+    /// The component's file name without `.wasm`: a lib's has underscores,
+    /// a bin's keeps the package name's dashes.
+    stem: String,
+    /// The crate's `Cargo.toml`, so that editing its `about` reruns this.
+    manifest: PathBuf,
+}
+
+/// The bundled guests: the members of `guest/Cargo.toml` that build a
+/// component, in the order listed there.
+fn declared_guests(guest_dir: &Path) -> Vec<Declared> {
+    let workspace_manifest = guest_dir.join("Cargo.toml");
+    let workspace = read_manifest(&workspace_manifest);
+    let Some(members) = workspace
+        .get("workspace")
+        .and_then(|w| w.get("members"))
+        .and_then(|m| m.as_array())
+    else {
+        fail(&format!(
+            "{} has no `[workspace] members` list: it is where the guests are declared",
+            workspace_manifest.display()
+        ));
+    };
+    let mut guests = Vec::new();
+    for member in members {
+        // A glob would make the list depend on what happens to be on disk.
+        let Some(member) = member.as_str().filter(|m| !m.contains(['*', '?', '['])) else {
+            fail(&format!(
+                "{}: list each member by its directory (got {member}), not a glob",
+                workspace_manifest.display()
+            ));
+        };
+        guests.extend(declared(&guest_dir.join(member).join("Cargo.toml")));
+    }
+    guests
+}
+
+/// The guest a member's `Cargo.toml` declares, or `None` for a crate that
+/// builds no component. Stops the build when the two halves disagree.
+fn declared(manifest: &Path) -> Option<Declared> {
+    let table = read_manifest(manifest);
+    let package = table.get("package");
+    let name = package.and_then(|p| p.get("name")).and_then(|n| n.as_str());
+    let Some(name) = name.filter(|n| {
+        n.starts_with(|c: char| c.is_ascii_lowercase())
+            && n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    }) else {
+        fail(&format!(
+            "{}: a guest's package name is what users type and what \
+             `foreach_guest!` makes an identifier of: lower-case letters, \
+             digits and dashes, starting with a letter",
+            manifest.display()
+        ));
+    };
+    let about = package
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("socklab"))
+        .and_then(|s| s.get("about"))
+        .and_then(|a| a.as_str());
+    match (component_stem(&table, manifest, name), about) {
+        (None, None) => None,
+        (Some(stem), Some(about)) => Some(Declared {
+            name: name.to_string(),
+            about: about.to_string(),
+            stem,
+            manifest: manifest.to_path_buf(),
+        }),
+        (Some(_), None) => fail(&format!(
+            "{}: {name} builds a component, so it is a bundled guest and needs the \
+             line `socklab guests` shows for it: add `[package.metadata.socklab]` \
+             with `about = \"...\"`",
+            manifest.display()
+        )),
+        (None, Some(_)) => fail(&format!(
+            "{}: {name} has an `about` but builds no component; a guest is a \
+             `cdylib` (`[lib] crate-type = [\"cdylib\"]`) or a bin",
+            manifest.display()
+        )),
+    }
+}
+
+/// The file stem of the one component a crate builds, if it builds one: its
+/// `cdylib`, or its bin (`[[bin]]`, or `src/main.rs`). The stem must follow
+/// from the package name, since that is how `socklab` finds a guest in
+/// `--guest-dir`.
+fn component_stem(table: &toml::Table, manifest: &Path, name: &str) -> Option<String> {
+    let lib = table.get("lib");
+    let cdylib = lib
+        .and_then(|l| l.get("crate-type"))
+        .and_then(|t| t.as_array())
+        .is_some_and(|t| t.iter().any(|t| t.as_str() == Some("cdylib")));
+    let lib_name = lib.and_then(|l| l.get("name")).and_then(|n| n.as_str());
+    let mut bins: Vec<&str> = table
+        .get("bin")
+        .and_then(|b| b.as_array())
+        .map(|bins| {
+            bins.iter()
+                .filter_map(|b| b.get("name")?.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    if bins.is_empty() && manifest.with_file_name("src/main.rs").is_file() {
+        bins.push(name);
+    }
+    let lib_stem = name.replace('-', "_");
+    match (cdylib, bins.as_slice()) {
+        (false, []) => None,
+        (true, []) if lib_name.is_none_or(|l| l == lib_stem) => Some(lib_stem),
+        (false, [bin]) if *bin == name => Some(name.to_string()),
+        _ => fail(&format!(
+            "{}: a guest crate builds one component, a `cdylib` or a bin, named \
+             after the package ({name}), so that socklab finds it by that name",
+            manifest.display()
+        )),
+    }
+}
+
+/// A `Cargo.toml`, parsed; stops the build with the file's name otherwise.
+fn read_manifest(path: &Path) -> toml::Table {
+    let text = fs::read_to_string(path)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
+    text.parse()
+        .unwrap_or_else(|e| fail(&format!("{} is not valid TOML: {e}", path.display())))
 }
 
 /// Make sure the `wasm32-wasip2` standard library is there before the guests
@@ -226,12 +316,10 @@ fn fail(message: &str) -> ! {
     std::process::exit(1);
 }
 
-/// The source files a guest was built from, read from cargo's `.d` file, so
-/// that editing a guest rebuilds it.
-fn dep_info(wasm_dir: &Path, name: &str) -> Vec<PathBuf> {
-    let lib = wasm_dir.join(format!("{}.d", name.replace('-', "_")));
-    let bin = wasm_dir.join(format!("{name}.d"));
-    let Ok(text) = fs::read_to_string(&lib).or_else(|_| fs::read_to_string(&bin)) else {
+/// The source files a guest was built from, read from cargo's `.d` file
+/// beside its component, so that editing a guest rebuilds it.
+fn dep_info(wasm_dir: &Path, stem: &str) -> Vec<PathBuf> {
+    let Ok(text) = fs::read_to_string(wasm_dir.join(format!("{stem}.d"))) else {
         return Vec::new();
     };
     let Some((_, deps)) = text.split_once(": ") else {

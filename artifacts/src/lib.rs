@@ -1,16 +1,19 @@
 //! Where the build put socklab's bundled guests.
 //!
-//! `build.rs` compiles every crate in `guest/` for `wasm32-wasip2` and writes
-//! the list below. The host binary embeds only these paths, never the
+//! `build.rs` compiles every guest that `guest/Cargo.toml` declares for
+//! `wasm32-wasip2` and writes the list below, and [`foreach_guest!`], from
+//! that one declaration. The host binary embeds only these paths, never the
 //! components: a guest is read from disk at run time, so rebuilding or
 //! swapping one never rebuilds the host.
 
 /// One bundled guest component.
 #[derive(Debug, Clone, Copy)]
 pub struct Guest {
-    /// The name users type (`socklab serve tcp-echo-server`).
+    /// The name users type (`socklab serve tcp-echo-server`): the guest
+    /// crate's package name.
     pub name: &'static str,
-    /// One line on what it does, for `socklab guests`.
+    /// One line on what it does, for `socklab guests`: the crate's
+    /// `[package.metadata.socklab] about`.
     pub about: &'static str,
     /// Absolute path of the component the build produced.
     pub path: &'static str,

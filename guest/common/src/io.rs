@@ -14,11 +14,6 @@ impl Deadline {
         Deadline(monotonic_clock::now() + u64::from(ms) * 1_000_000)
     }
 
-    /// Whether the deadline has passed.
-    pub fn passed(&self) -> bool {
-        monotonic_clock::now() >= self.0
-    }
-
     /// A pollable that becomes ready at the deadline.
     pub fn pollable(&self) -> Pollable {
         monotonic_clock::subscribe_instant(self.0)

@@ -46,7 +46,7 @@ pub use bindings::socklab::lab::{host, types};
 pub use bindings::wasi;
 
 use wasi::sockets::network::{
-    ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
+    ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
 };
 
 /// Generates a guest's own bindings for one socklab role world, reusing the
@@ -54,32 +54,96 @@ use wasi::sockets::network::{
 /// `socklab_guest::role!("socklab:lab/tcp-server");`, then `export!(Server);`
 /// with `impl exports::socklab::lab::tcp_server_role::Guest for Server`.
 ///
-/// Each world names only the interfaces it imports (wit-bindgen refuses a
-/// mapping that its world does not use), so each gets its own arm.
+/// A guest that imports more than its role's world names what it adds:
+/// `socklab_guest::role!("socklab:lab/udp-server" + "wasi:clocks/monotonic-clock@0.2.12");`.
+/// The host reads a guest's role from its exports, so a guest may import
+/// more; naming the extra imports keeps the world it is built against the
+/// one it uses. Each such combination has an arm below, because wit-bindgen
+/// takes an inline world only as one string.
+///
+/// wit-bindgen refuses a `with` entry that its world does not use, so each
+/// arm names the groups of interfaces its world imports (`tcp`, `udp`,
+/// `clock`, `name_lookup`), and `@with` adds each group's entries.
 #[macro_export]
 macro_rules! role {
-    ("socklab:lab/tcp-server") => { $crate::role!(@tcp "socklab:lab/tcp-server"); };
-    ("socklab:lab/tcp-client") => { $crate::role!(@tcp "socklab:lab/tcp-client"); };
-    ("socklab:lab/udp-server") => { $crate::role!(@gen "socklab:lab/udp-server", {
-        "wasi:sockets/udp@0.2.12": socklab_guest::wasi::sockets::udp,
-        "wasi:sockets/udp-create-socket@0.2.12": socklab_guest::wasi::sockets::udp_create_socket,
-    }); };
-    ("socklab:lab/udp-client") => { $crate::role!(@gen "socklab:lab/udp-client", {
-        "wasi:clocks/monotonic-clock@0.2.12": socklab_guest::wasi::clocks::monotonic_clock,
-        "wasi:sockets/udp@0.2.12": socklab_guest::wasi::sockets::udp,
-        "wasi:sockets/udp-create-socket@0.2.12": socklab_guest::wasi::sockets::udp_create_socket,
-    }); };
-    (@tcp $world:literal) => { $crate::role!(@gen $world, {
-        "wasi:clocks/monotonic-clock@0.2.12": socklab_guest::wasi::clocks::monotonic_clock,
-        "wasi:io/error@0.2.12": socklab_guest::wasi::io::error,
-        "wasi:io/streams@0.2.12": socklab_guest::wasi::io::streams,
-        "wasi:sockets/tcp@0.2.12": socklab_guest::wasi::sockets::tcp,
-        "wasi:sockets/tcp-create-socket@0.2.12": socklab_guest::wasi::sockets::tcp_create_socket,
-    }); };
-    (@gen $world:literal, { $($with:tt)* }) => {
+    // The four roles of `wit/worlds.wit`. TCP needs the clock:
+    // `wasi:sockets/tcp` uses its `duration` (keep-alive settings).
+    ("socklab:lab/tcp-server") => {
+        $crate::role!(@with (world: "socklab:lab/tcp-server",) {} tcp clock);
+    };
+    ("socklab:lab/tcp-client") => {
+        $crate::role!(@with (world: "socklab:lab/tcp-client",) {} tcp clock);
+    };
+    ("socklab:lab/udp-server") => {
+        $crate::role!(@with (world: "socklab:lab/udp-server",) {} udp);
+    };
+    ("socklab:lab/udp-client") => {
+        $crate::role!(@with (world: "socklab:lab/udp-client",) {} udp clock);
+    };
+    // A role's world plus imports of the guest's own.
+    ("socklab:lab/tcp-server" + "wasi:sockets/ip-name-lookup@0.2.12") => {
+        $crate::role!(@with (
+            inline: "package socklab:role; world role {
+                include socklab:lab/tcp-server@0.1.0;
+                import wasi:sockets/ip-name-lookup@0.2.12;
+            }",
+            world: "socklab:role/role",
+        ) {} tcp clock name_lookup);
+    };
+    ("socklab:lab/tcp-client"
+        + "wasi:sockets/udp@0.2.12"
+        + "wasi:sockets/udp-create-socket@0.2.12") => {
+        $crate::role!(@with (
+            inline: "package socklab:role; world role {
+                include socklab:lab/tcp-client@0.1.0;
+                import wasi:sockets/udp@0.2.12;
+                import wasi:sockets/udp-create-socket@0.2.12;
+            }",
+            world: "socklab:role/role",
+        ) {} tcp clock udp);
+    };
+    ("socklab:lab/udp-server" + "wasi:clocks/monotonic-clock@0.2.12") => {
+        $crate::role!(@with (
+            inline: "package socklab:role; world role {
+                include socklab:lab/udp-server@0.1.0;
+                import wasi:clocks/monotonic-clock@0.2.12;
+            }",
+            world: "socklab:role/role",
+        ) {} udp clock);
+    };
+    // Each group's `with` entries, added one group at a time.
+    (@with $source:tt { $($with:tt)* } tcp $($rest:ident)*) => {
+        $crate::role!(@with $source { $($with)*
+            "wasi:io/error@0.2.12": socklab_guest::wasi::io::error,
+            "wasi:io/streams@0.2.12": socklab_guest::wasi::io::streams,
+            "wasi:sockets/tcp@0.2.12": socklab_guest::wasi::sockets::tcp,
+            "wasi:sockets/tcp-create-socket@0.2.12": socklab_guest::wasi::sockets::tcp_create_socket,
+        } $($rest)*);
+    };
+    (@with $source:tt { $($with:tt)* } udp $($rest:ident)*) => {
+        $crate::role!(@with $source { $($with)*
+            "wasi:sockets/udp@0.2.12": socklab_guest::wasi::sockets::udp,
+            "wasi:sockets/udp-create-socket@0.2.12": socklab_guest::wasi::sockets::udp_create_socket,
+        } $($rest)*);
+    };
+    (@with $source:tt { $($with:tt)* } clock $($rest:ident)*) => {
+        $crate::role!(@with $source { $($with)*
+            "wasi:clocks/monotonic-clock@0.2.12": socklab_guest::wasi::clocks::monotonic_clock,
+        } $($rest)*);
+    };
+    (@with $source:tt { $($with:tt)* } name_lookup $($rest:ident)*) => {
+        $crate::role!(@with $source { $($with)*
+            // Generated in the guest's own bindings, not above: std's sockets
+            // import `ip-name-lookup@0.2.6`, and a 0.2.12 one above would
+            // stand in for it in every std guest (the newest version wins).
+            "wasi:sockets/ip-name-lookup@0.2.12": generate,
+        } $($rest)*);
+    };
+    // Every group added: what every world imports, then the groups'.
+    (@with ($($source:tt)*) { $($with:tt)* }) => {
         wit_bindgen::generate!({
             path: "../../wit",
-            world: $world,
+            $($source)*
             with: {
                 "wasi:io/poll@0.2.12": socklab_guest::wasi::io::poll,
                 "wasi:sockets/network@0.2.12": socklab_guest::wasi::sockets::network,
@@ -89,6 +153,13 @@ macro_rules! role {
                 $($with)*
             },
         });
+    };
+    ($($other:tt)*) => {
+        compile_error!(concat!(
+            "socklab_guest::role! has no arm for ",
+            stringify!($($other)*),
+            "; add one in guest/common/src/lib.rs: the role's world, plus the imports the guest adds"
+        ));
     };
 }
 
@@ -130,15 +201,6 @@ pub fn addr_text(addr: &IpSocketAddress) -> String {
             let ip = std::net::Ipv6Addr::new(p0, p1, p2, p3, p4, p5, p6, p7);
             format!("[{ip}]:{}", a.port)
         }
-    }
-}
-
-/// The address part of `addr`, for comparing a datagram's source with an
-/// expected peer.
-pub fn ip_of(addr: &IpSocketAddress) -> IpAddress {
-    match addr {
-        IpSocketAddress::Ipv4(a) => IpAddress::Ipv4(a.address),
-        IpSocketAddress::Ipv6(a) => IpAddress::Ipv6(a.address),
     }
 }
 

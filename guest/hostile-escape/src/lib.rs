@@ -22,32 +22,9 @@ use socklab_guest::wasi::sockets::tcp_create_socket::create_tcp_socket;
 use socklab_guest::wasi::sockets::udp_create_socket::create_udp_socket;
 use socklab_guest::{addr_text, code_text, family_of, info, param, unspecified};
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    inline: "
-        package socklab:hostile;
-        world escape {
-            include socklab:lab/tcp-client@0.1.0;
-            import wasi:sockets/udp@0.2.12;
-            import wasi:sockets/udp-create-socket@0.2.12;
-        }
-    ",
-    world: "socklab:hostile/escape",
-    with: {
-        "wasi:io/poll@0.2.12": socklab_guest::wasi::io::poll,
-        "wasi:io/error@0.2.12": socklab_guest::wasi::io::error,
-        "wasi:io/streams@0.2.12": socklab_guest::wasi::io::streams,
-        "wasi:clocks/monotonic-clock@0.2.12": socklab_guest::wasi::clocks::monotonic_clock,
-        "wasi:sockets/network@0.2.12": socklab_guest::wasi::sockets::network,
-        "wasi:sockets/instance-network@0.2.12": socklab_guest::wasi::sockets::instance_network,
-        "wasi:sockets/tcp@0.2.12": socklab_guest::wasi::sockets::tcp,
-        "wasi:sockets/tcp-create-socket@0.2.12": socklab_guest::wasi::sockets::tcp_create_socket,
-        "wasi:sockets/udp@0.2.12": socklab_guest::wasi::sockets::udp,
-        "wasi:sockets/udp-create-socket@0.2.12": socklab_guest::wasi::sockets::udp_create_socket,
-        "socklab:lab/types@0.1.0": socklab_guest::types,
-        "socklab:lab/host@0.1.0": socklab_guest::host,
-    },
-});
+socklab_guest::role!(
+    "socklab:lab/tcp-client" + "wasi:sockets/udp@0.2.12" + "wasi:sockets/udp-create-socket@0.2.12"
+);
 
 struct Escape;
 

@@ -19,30 +19,8 @@ use socklab_guest::wasi::sockets::network::{ErrorCode, IpSocketAddress};
 use socklab_guest::wasi::sockets::tcp_create_socket::create_tcp_socket;
 use socklab_guest::{failed, family_of, host, param};
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    inline: "
-        package socklab:probe;
-        world probe-tcp {
-            include socklab:lab/tcp-server@0.1.0;
-            import wasi:sockets/ip-name-lookup@0.2.12;
-        }
-    ",
-    world: "socklab:probe/probe-tcp",
-    with: {
-        "wasi:io/poll@0.2.12": socklab_guest::wasi::io::poll,
-        "wasi:io/error@0.2.12": socklab_guest::wasi::io::error,
-        "wasi:io/streams@0.2.12": socklab_guest::wasi::io::streams,
-        "wasi:clocks/monotonic-clock@0.2.12": socklab_guest::wasi::clocks::monotonic_clock,
-        "wasi:sockets/network@0.2.12": socklab_guest::wasi::sockets::network,
-        "wasi:sockets/instance-network@0.2.12": socklab_guest::wasi::sockets::instance_network,
-        "wasi:sockets/tcp@0.2.12": socklab_guest::wasi::sockets::tcp,
-        "wasi:sockets/tcp-create-socket@0.2.12": socklab_guest::wasi::sockets::tcp_create_socket,
-        "wasi:sockets/ip-name-lookup@0.2.12": generate,
-        "socklab:lab/types@0.1.0": socklab_guest::types,
-        "socklab:lab/host@0.1.0": socklab_guest::host,
-    },
-});
+// The TCP server's world, plus name lookup for `dns`.
+socklab_guest::role!("socklab:lab/tcp-server" + "wasi:sockets/ip-name-lookup@0.2.12");
 
 use wasi::sockets::ip_name_lookup::resolve_addresses;
 

@@ -18,27 +18,8 @@ use socklab_guest::wasi::sockets::instance_network::instance_network;
 use socklab_guest::wasi::sockets::udp_create_socket::create_udp_socket;
 use socklab_guest::{failed, family_of, host, param, unspecified};
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    inline: "
-        package socklab:probe;
-        world probe-udp {
-            include socklab:lab/udp-server@0.1.0;
-            import wasi:clocks/monotonic-clock@0.2.12;
-        }
-    ",
-    world: "socklab:probe/probe-udp",
-    with: {
-        "wasi:io/poll@0.2.12": socklab_guest::wasi::io::poll,
-        "wasi:clocks/monotonic-clock@0.2.12": socklab_guest::wasi::clocks::monotonic_clock,
-        "wasi:sockets/network@0.2.12": socklab_guest::wasi::sockets::network,
-        "wasi:sockets/instance-network@0.2.12": socklab_guest::wasi::sockets::instance_network,
-        "wasi:sockets/udp@0.2.12": socklab_guest::wasi::sockets::udp,
-        "wasi:sockets/udp-create-socket@0.2.12": socklab_guest::wasi::sockets::udp_create_socket,
-        "socklab:lab/types@0.1.0": socklab_guest::types,
-        "socklab:lab/host@0.1.0": socklab_guest::host,
-    },
-});
+// The UDP server's world, plus the clock for `wait-ms`.
+socklab_guest::role!("socklab:lab/udp-server" + "wasi:clocks/monotonic-clock@0.2.12");
 
 struct Probe;
 
