@@ -101,12 +101,48 @@ fn main() {
          #[macro_export]\n\
          macro_rules! foreach_guest {{\n    ($mac:ident) => {{\n{each}    }};\n}}\n"
     );
-    fs::write(out_dir.join("guests.rs"), list + "\n" + &foreach).unwrap();
+    let python = python_guests(&root.join("guest-py/guests.toml"));
+    fs::write(
+        out_dir.join("guests.rs"),
+        list + "\n" + &foreach + "\n" + &python,
+    )
+    .unwrap();
 
     for file in ["Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", guest_dir.join(file).display());
     }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
+}
+
+/// `PYTHON_GUESTS`, from `guest-py/guests.toml` (which `guest-py/build.sh`
+/// builds from too): each one's name and `about`.
+fn python_guests(path: &Path) -> String {
+    println!("cargo:rerun-if-changed={}", path.display());
+    let doc = read_manifest(path);
+    let mut out = String::from(
+        "/// The Python guests `guest-py/guests.toml` declares; `guest-py/build.sh`\n\
+         /// builds them, outside the cargo build.\n\
+         pub const PYTHON_GUESTS: &[PythonGuest] = &[\n",
+    );
+    for guest in doc
+        .get("guest")
+        .and_then(|g| g.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let field = |key: &str| {
+            guest
+                .get(key)
+                .and_then(|v| v.as_str())
+                .unwrap_or_else(|| fail(&format!("{}: a [[guest]] has no `{key}`", path.display())))
+        };
+        out.push_str(&format!(
+            "    PythonGuest {{ name: {:?}, about: {:?} }},\n",
+            field("name"),
+            field("about")
+        ));
+    }
+    out + "];\n"
 }
 
 /// A bundled guest, as `guest/` declares it.

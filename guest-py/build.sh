@@ -6,9 +6,9 @@
 # componentize-py comes from PyPI, pinned below, in a virtual environment of
 # its own (guest-py/.venv, or $SOCKLAB_PY_VENV); it is installed on the first
 # run and reused after. Each guest is one world of wit/ and one directory
-# here, plus the shared helpers in common/. The components are written to
-# OUT_DIR as py-tcp-client.wasm and py-udp-echo-server.wasm, the names
-# `socklab --guest-dir OUT_DIR` finds them by.
+# here, plus the shared helpers in common/, as guests.toml declares them.
+# The components are written to OUT_DIR as NAME.wasm (py-tcp-client.wasm,
+# ...), where `socklab guests` finds them.
 set -euo pipefail
 
 # The version these guests were written and tested with. componentize-py
@@ -23,7 +23,11 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 # Whatever happens below, no component from an earlier build is left for
 # the tests to pick up.
-rm -f "$out/py-tcp-client.wasm" "$out/py-udp-echo-server.wasm"
+# The guests: one "NAME WORLD DIR" line each, from guests.toml.
+guests="$(python3 -c 'import sys, tomllib
+for g in tomllib.load(open(sys.argv[1], "rb"))["guest"]:
+    print(g["name"], g["world"], g["dir"])' "$here/guests.toml")"
+while read -r name _ _; do rm -f "$out/$name.wasm"; done <<< "$guests"
 
 tool="$venv/bin/componentize-py"
 if [[ "$("$tool" --version 2>/dev/null)" != "componentize-py $COMPONENTIZE_PY_VERSION" ]]; then
@@ -45,6 +49,5 @@ build() {
     mv "$out/.$name.wasm.tmp" "$out/$name.wasm"
 }
 
-build socklab:lab/tcp-client tcp_client py-tcp-client
-build socklab:lab/udp-server udp_server py-udp-echo-server
+while read -r name world dir; do build "$world" "$dir" "$name"; done <<< "$guests"
 ls -l "$out"/*.wasm

@@ -19,6 +19,16 @@ pub struct Guest {
     pub path: &'static str,
 }
 
+/// A Python guest: built by `guest-py/build.sh` into a directory of its
+/// own, so only its name and line are known here.
+#[derive(Debug, Clone, Copy)]
+pub struct PythonGuest {
+    /// The name users type, and the component's file stem.
+    pub name: &'static str,
+    /// One line on what it does, for `socklab guests`.
+    pub about: &'static str,
+}
+
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
 /// The directory the build wrote the guests to (`--guest-dir`'s fallback).

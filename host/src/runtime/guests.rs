@@ -43,7 +43,12 @@ impl GuestDirs {
             about: g.about,
             language: "rust",
         });
-        rust.chain(PYTHON_GUESTS.iter().copied())
+        let python = socklab_artifacts::PYTHON_GUESTS.iter().map(|g| Bundled {
+            name: g.name,
+            about: g.about,
+            language: "python",
+        });
+        rust.chain(python)
             .filter_map(|g| self.find_bundled(g.name).map(|p| (g, p)))
             .collect()
     }
@@ -90,7 +95,9 @@ impl GuestDirs {
             .map(|g| PathBuf::from(g.path))
             .filter(|p| p.is_file());
         built.or_else(|| {
-            PYTHON_GUESTS.iter().find(|g| g.name == name)?;
+            socklab_artifacts::PYTHON_GUESTS
+                .iter()
+                .find(|g| g.name == name)?;
             python_guest_dirs()
                 .into_iter()
                 .map(|d| d.join(format!("{name}.wasm")))
@@ -109,21 +116,6 @@ pub struct Bundled {
     /// What it is written in: `rust` or `python`.
     pub language: &'static str,
 }
-
-/// The guests `guest-py/build.sh` makes with componentize-py, found once
-/// built.
-pub const PYTHON_GUESTS: [Bundled; 2] = [
-    Bundled {
-        name: "py-tcp-client",
-        about: "the TCP client in Python (componentize-py), line replies",
-        language: "python",
-    },
-    Bundled {
-        name: "py-udp-echo-server",
-        about: "the UDP echo server in Python (componentize-py)",
-        language: "python",
-    },
-];
 
 /// Where the Python guests are looked for: `$SOCKLAB_PY_GUEST_DIR`, then
 /// `guest-py/` in the target directory the build used (where

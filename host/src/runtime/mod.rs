@@ -42,7 +42,7 @@ use wasmtime::component::{Component, InstancePre, Linker};
 use self::cache::Cache;
 pub use self::call::{Failure, Outcome, ServerWires};
 use self::engine::Flavor;
-pub use self::guests::{Bundled, GuestDirs, PYTHON_GUESTS};
+pub use self::guests::{Bundled, GuestDirs};
 pub use self::load::Guest;
 use self::state::GuestState;
 use crate::bad_input;
