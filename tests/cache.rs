@@ -13,19 +13,18 @@ use socklab::report::Expect;
 use socklab::runtime::Runtime;
 use socklab::runtime::cache::Cache;
 
-/// A fresh cache directory for one test, removed when dropped.
-struct Dir(PathBuf);
+/// A fresh cache directory for one test, not yet created (as on a first
+/// run), removed when dropped.
+struct Dir(tempfile::TempDir);
 
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+impl Dir {
+    fn path(&self) -> PathBuf {
+        self.0.path().join("cache")
     }
 }
 
-fn scratch(test: &str) -> Dir {
-    let dir = std::env::temp_dir().join(format!("socklab-cache-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    Dir(dir)
+fn scratch() -> Dir {
+    Dir(tempfile::tempdir().unwrap())
 }
 
 /// A Lab of its own (so nothing is served from another Lab's memory) that
@@ -56,12 +55,12 @@ fn entry(dir: &Path) -> PathBuf {
 
 #[test]
 fn cache_second_load_hits_and_directory_is_private() {
-    let dir = scratch("hit");
-    let first = lab_with_cache(&dir.0);
+    let dir = scratch();
+    let first = lab_with_cache(&dir.path());
     first.load("tcp-echo-server").unwrap();
     assert_eq!(counts(&first), (0, 1), "a cold cache compiles");
 
-    let second = lab_with_cache(&dir.0);
+    let second = lab_with_cache(&dir.path());
     second.load("tcp-echo-server").unwrap();
     assert_eq!(
         counts(&second),
@@ -72,16 +71,16 @@ fn cache_second_load_hits_and_directory_is_private() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&dir.0).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "the cache directory is private");
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cache_corrupt_entry_is_rebuilt_not_loaded() {
-    let dir = scratch("corrupt");
-    lab_with_cache(&dir.0).load("tcp-echo-server").unwrap();
-    let path = entry(&dir.0);
+    let dir = scratch();
+    lab_with_cache(&dir.path()).load("tcp-echo-server").unwrap();
+    let path = entry(&dir.path());
 
     // Flip one byte inside the compiled code (the middle of the payload).
     let mut bytes = std::fs::read(&path).unwrap();
@@ -89,7 +88,7 @@ async fn cache_corrupt_entry_is_rebuilt_not_loaded() {
     bytes[middle] ^= 0x5a;
     std::fs::write(&path, &bytes).unwrap();
 
-    let lab = Arc::new(lab_with_cache(&dir.0));
+    let lab = Arc::new(lab_with_cache(&dir.path()));
     let server = lab.load("tcp-echo-server").unwrap();
     assert_eq!(
         counts(&lab),
@@ -118,20 +117,20 @@ async fn cache_corrupt_entry_is_rebuilt_not_loaded() {
         socklab::report::Report::new(vec![run]).transcript()
     );
 
-    let again = lab_with_cache(&dir.0);
+    let again = lab_with_cache(&dir.path());
     again.load("tcp-echo-server").unwrap();
     assert_eq!(counts(&again), (1, 0), "the rebuilt entry is good again");
 }
 
 #[test]
 fn cache_truncated_entry_is_rebuilt() {
-    let dir = scratch("truncated");
-    lab_with_cache(&dir.0).load("udp-echo-server").unwrap();
-    let path = entry(&dir.0);
+    let dir = scratch();
+    lab_with_cache(&dir.path()).load("udp-echo-server").unwrap();
+    let path = entry(&dir.path());
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
 
-    let lab = lab_with_cache(&dir.0);
+    let lab = lab_with_cache(&dir.path());
     lab.load("udp-echo-server").unwrap();
     assert_eq!(counts(&lab), (0, 1), "a truncated entry is a miss");
 }

@@ -6,26 +6,24 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use common::*;
 use sha2::{Digest, Sha256};
 
 /// A fresh directory for one test's files, removed when dropped.
-struct Scratch(PathBuf);
+struct Scratch(tempfile::TempDir);
 
 impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let name = format!("socklab-cli-{}-{test}", std::process::id());
-        let dir = std::env::temp_dir().join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
+    fn new() -> Scratch {
+        Scratch(tempfile::tempdir().unwrap())
     }
 
     /// `file` in the directory, as a command-line argument.
     fn path(&self, file: &str) -> String {
         self.0
+            .path()
             .join(file)
             .to_str()
             .expect("a UTF-8 temp path")
@@ -33,22 +31,16 @@ impl Scratch {
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn cli_serve_missing_file_is_bad_input() {
-    let dir = Scratch::new("missing");
+    let dir = Scratch::new();
     let path = dir.path("no-such-guest.wasm");
     bad_input(&["serve", &path], &[&path, "does not exist"]);
 }
 
 #[test]
 fn cli_serve_text_file_is_bad_input() {
-    let dir = Scratch::new("text");
+    let dir = Scratch::new();
     let path = dir.path("notes.txt");
     std::fs::write(&path, "not a guest\n").unwrap();
     bad_input(&["serve", &path], &[&path, "not a WebAssembly"]);
@@ -56,7 +48,7 @@ fn cli_serve_text_file_is_bad_input() {
 
 #[test]
 fn cli_serve_core_module_is_bad_input() {
-    let dir = Scratch::new("core");
+    let dir = Scratch::new();
     let path = dir.path("core.wasm");
     std::fs::write(&path, b"\0asm\x01\0\0\0").unwrap();
     bad_input(&["serve", &path], &[&path, "core", "component"]);
@@ -212,30 +204,17 @@ fn tcp_guest_server_native_client_max_sessions_1_exits_0() {
     assert_eq!(served["bytes_in"], 9, "{out}");
 }
 
-/// Send SIGTERM, as a service manager stopping socklab would.
-fn kill_term(pid: u32) {
-    let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("running kill");
-    assert!(status.success(), "kill -TERM {pid} failed");
-}
-
 #[test]
 fn tcp_guest_server_sigterm_stops_with_report() {
-    let mut server = socklab(&["serve", "tcp-echo-server", "--listen", "[::1]:0", "--json"]);
-    let addr = server.listening_addr();
-    assert!(addr.is_ipv6(), "listening on {addr}");
-    // One session closed, then one still open when the signal comes.
-    drop(tcp_session(addr, "first\n"));
-    let open = tcp_session(addr, "second\n");
-    kill_term(server.pid());
-    let out = server.finish();
+    let mut open = None;
+    let (served, out) = serve_until_sigterm(&["tcp-echo-server", "--listen", "[::1]:0"], |addr| {
+        assert!(addr.is_ipv6(), "listening on {addr}");
+        // One session closed, then one still open when the signal comes.
+        drop(tcp_session(addr, "first\n"));
+        open = Some(tcp_session(addr, "second\n"));
+    });
     drop(open);
-    out.assert_code(0);
     assert!(out.stderr.contains("stopping"), "{out}");
-    let report = out.json();
-    let served = &report["runs"][0]["server"]["served"];
     assert_eq!(served["sessions"], 2, "both were accepted: {out}");
     assert_eq!(served["bytes_in"], 13, "{out}");
     assert_eq!(served["bytes_out"], 13, "{out}");
@@ -243,21 +222,7 @@ fn tcp_guest_server_sigterm_stops_with_report() {
 
 #[test]
 fn udp_guest_server_sigterm_stops_with_report() {
-    let mut server = socklab(&["serve", "udp-echo-server", "--json"]);
-    let addr = server.listening_addr();
-    let client = UdpSocket::bind(any_port(V4)).unwrap();
-    client.set_read_timeout(Some(WAIT)).unwrap();
-    for datagram in [&b"one"[..], b"two", b"three"] {
-        client.send_to(datagram, addr).unwrap();
-        let mut buf = [0; 64];
-        let (n, _) = client.recv_from(&mut buf).expect("the echo");
-        assert_eq!(&buf[..n], datagram);
-    }
-    kill_term(server.pid());
-    let out = server.finish();
-    out.assert_code(0);
-    let report = out.json();
-    let served = &report["runs"][0]["server"]["served"];
+    let (served, out) = serve_until_sigterm(&["udp-echo-server"], echo_three_datagrams);
     assert_eq!(served["sessions"], 3, "{out}");
     assert_eq!(served["bytes_in"], 11, "{out}");
 }

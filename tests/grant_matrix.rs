@@ -4,14 +4,13 @@
 //! saw and in the audit file; then CIDR blocks, port ranges, name patterns
 //! and the silent drops of peers the guest never sees.
 
-#[path = "sandbox_support/mod.rs"]
-mod support;
+mod common;
 
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
+use common::sandbox::*;
 use serde_json::Value;
-use support::*;
 
 const V4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const V6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);

@@ -5,16 +5,16 @@
 //!
 //! Run with `--nocapture` to see how long each limit took to stop its guest.
 
-#[path = "sandbox_support/mod.rs"]
-mod support;
+mod common;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::time::{Duration, Instant};
 
+use common::sandbox::*;
+use common::*;
 use socklab::exchange::{self, ClientSpec, ServerSpec};
 use socklab::limits::Limits;
 use socklab::report::{ClientRecord, ExchangeRecord, Expect};
-use support::*;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 

@@ -59,7 +59,13 @@ fn lessons_a_duplicated_reply_is_duplicated_not_late() {
     // each one whose reply the relay doubled is flagged, none is late.
     assert_eq!(count(&f["answered"]), 40, "{f:#}");
     assert_eq!(count(&f["late"]), 0, "{f:#}");
-    assert_eq!(count(&f["duplicated"]), relay_dups, "{f:#}");
+    // The second copy of the last reply may reach the client's socket after
+    // it has finished; every earlier one arrives while it waits for the next.
+    let seen = count(&f["duplicated"]);
+    assert!(
+        seen == relay_dups || seen + 1 == relay_dups,
+        "{seen} duplicated replies seen, {relay_dups} doubled by the relay: {f:#}"
+    );
 }
 
 #[test]

@@ -129,6 +129,24 @@ fn tcp_messages() -> Vec<String> {
     ]
 }
 
+/// `socklab exchange --server SERVER --client CLIENT --expect echo` with
+/// `messages`, which must exit 0: what it printed, its report, and the
+/// messages as bytes.
+fn echo_exchange(
+    server: &str,
+    client: &str,
+    messages: &[String],
+) -> (Finished, Value, Vec<Vec<u8>>) {
+    let args = [
+        "exchange", "--server", server, "--client", client, "--expect", "echo", "--json",
+    ];
+    let out = socklab_with_messages(&args, messages);
+    out.assert_code(0);
+    let report = out.json();
+    let sent = messages.iter().map(|m| m.clone().into_bytes()).collect();
+    (out, report, sent)
+}
+
 /// `socklab ARGS... --message M...` run to the end.
 fn socklab_with_messages(args: &[&str], messages: &[String]) -> Finished {
     let mut all: Vec<&str> = args.to_vec();
@@ -144,20 +162,7 @@ fn tcp_python_client_rust_echo_server_replies_byte_exact() {
         return;
     };
     let messages = tcp_messages();
-    let args = [
-        "exchange",
-        "--server",
-        "tcp-echo-server",
-        "--client",
-        &client,
-        "--expect",
-        "echo",
-        "--json",
-    ];
-    let out = socklab_with_messages(&args, &messages);
-    out.assert_code(0);
-    let report = out.json();
-    let sent: Vec<Vec<u8>> = messages.iter().map(|m| m.clone().into_bytes()).collect();
+    let (out, report, sent) = echo_exchange("tcp-echo-server", &client, &messages);
     assert_replies(&report, &sent, framed);
     let records = client_messages(&report);
     for (m, sent) in records.iter().zip(&sent) {
@@ -285,20 +290,6 @@ fn tcp_python_client_denied_connect_is_its_error() {
     assert_eq!(error, format!("connect to {to}: access-denied"), "{out}");
 }
 
-/// Datagrams that must come back byte for byte: ASCII, UTF-8, every byte
-/// value (not UTF-8, with `\n` and NUL inside), 8 KiB, and an empty one.
-fn tricky_datagrams() -> Vec<Vec<u8>> {
-    let every_byte: Vec<u8> = (0..=255u8).rev().collect();
-    let large: Vec<u8> = (0..8192u32).map(|i| (i % 251) as u8).collect();
-    vec![
-        b"hello".to_vec(),
-        "h\u{e9}llo w\u{f6}rld \u{2713}".into(),
-        every_byte,
-        large,
-        Vec::new(),
-    ]
-}
-
 #[test]
 fn udp_rust_client_python_server_replies_byte_exact_and_stops_with_report() {
     let Some(server) = py_guest(PY_UDP_SERVER) else {
@@ -307,20 +298,7 @@ fn udp_rust_client_python_server_replies_byte_exact_and_stops_with_report() {
     let messages: Vec<String> = ["hello", "h\u{e9}llo w\u{f6}rld \u{2713}", "", "bye"]
         .map(String::from)
         .to_vec();
-    let args = [
-        "exchange",
-        "--server",
-        &server,
-        "--client",
-        "udp-client",
-        "--expect",
-        "echo",
-        "--json",
-    ];
-    let out = socklab_with_messages(&args, &messages);
-    out.assert_code(0);
-    let report = out.json();
-    let sent: Vec<Vec<u8>> = messages.iter().map(|m| m.clone().into_bytes()).collect();
+    let (out, report, sent) = echo_exchange(&server, "udp-client", &messages);
     assert_replies(&report, &sent, <[u8]>::to_vec);
     // The host stopped the server through its stop pollable, so it
     // returned its report; a server it had to cancel would have none.
@@ -393,24 +371,10 @@ fn udp_python_server_sigterm_stops_with_report() {
     let Some(server) = py_guest(PY_UDP_SERVER) else {
         return;
     };
-    let mut running = socklab(&["serve", &server, "--json"]);
-    let addr = running.listening_addr();
-    let client = UdpSocket::bind(any_port(V4)).unwrap();
-    client.set_read_timeout(Some(WAIT)).unwrap();
-    for datagram in [&b"one"[..], b"two", b"three"] {
-        client.send_to(datagram, addr).unwrap();
-        let mut buf = [0; 64];
-        let (n, _) = client.recv_from(&mut buf).expect("the echo");
-        assert_eq!(&buf[..n], datagram);
-    }
-    // SAFETY: kill(2) on socklab, our child, still running (not reaped).
-    let sent = unsafe { libc::kill(running.pid() as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(sent, 0, "kill -TERM {}", running.pid());
-    let out = running.finish();
-    out.assert_code(0);
+    let (served, out) = serve_until_sigterm(&[&server], echo_three_datagrams);
     let report = out.json();
     let server = &report["runs"][0]["server"];
     assert_eq!(server["cancelled"], false, "it stopped itself: {out}");
-    assert_eq!(server["served"]["sessions"], 3, "{out}");
-    assert_eq!(server["served"]["bytes_in"], 11, "{out}");
+    assert_eq!(served["sessions"], 3, "{out}");
+    assert_eq!(served["bytes_in"], 11, "{out}");
 }

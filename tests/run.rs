@@ -296,16 +296,21 @@ fn run_command_ungranted_transport_refused_at_socket_creation_and_audited() {
 
 #[test]
 fn run_command_trap_keeps_its_cause() {
-    let out = socklab(&[
-        "run",
-        "probe-command",
-        "--allow",
-        "udp=*",
-        "--",
-        "oversend",
-        "127.0.0.1:9",
-    ])
-    .finish();
+    // A send larger than WASI permits: the host traps the guest.
+    let oversend = |verbose: &[&str]| {
+        let mut args = verbose.to_vec();
+        args.extend([
+            "run",
+            "probe-command",
+            "--allow",
+            "udp=*",
+            "--",
+            "oversend",
+            "127.0.0.1:9",
+        ]);
+        socklab(&args).finish()
+    };
+    let out = oversend(&[]);
     out.assert_code(1);
     assert!(
         out.stderr
@@ -316,17 +321,7 @@ fn run_command_trap_keeps_its_cause() {
         !out.stderr.contains("wasm backtrace"),
         "-v shows the backtrace, not the line: {out}"
     );
-    let verbose = socklab(&[
-        "-v",
-        "run",
-        "probe-command",
-        "--allow",
-        "udp=*",
-        "--",
-        "oversend",
-        "127.0.0.1:9",
-    ])
-    .finish();
+    let verbose = oversend(&["-v"]);
     assert!(verbose.stderr.contains("wasm backtrace"), "{verbose}");
     assert!(
         verbose

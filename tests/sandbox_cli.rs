@@ -3,15 +3,15 @@
 //! exits 3 and is named, `--audit` writes the decisions of an exchange,
 //! `--allow '*=*'` widens a guest, and `inspect` tells what a file is.
 
-#[path = "sandbox_support/mod.rs"]
-mod support;
+mod common;
 
 use std::net::TcpListener;
 use std::time::Duration;
 
+use common::sandbox::*;
+use common::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support::*;
 
 /// A native listener that accepts nothing (the kernel still completes
 /// handshakes into its backlog), never blocking, and its address.
@@ -24,7 +24,7 @@ fn listener() -> (TcpListener, String) {
 
 /// Assert a usage error: exit 2, nothing on stdout, one line on stderr that
 /// mentions `says`, and no panic.
-fn assert_bad_input(ran: &Ran, says: &str) {
+fn assert_bad_input(ran: &Finished, says: &str) {
     assert_eq!(ran.code, Some(2), "{ran}");
     assert!(ran.stdout.is_empty(), "{ran}");
     let lines: Vec<&str> = ran
@@ -109,7 +109,7 @@ fn sandbox_cli_bad_rules_sizes_durations_and_flags_exit_2_on_one_line() {
     let mut failed = Vec::new();
     for (command, flags, says) in table {
         let args: Vec<&str> = command.iter().chain(flags).copied().collect();
-        let ran = socklab(&args);
+        let ran = socklab_run(&args);
         let check = std::panic::catch_unwind(|| assert_bad_input(&ran, says));
         if check.is_err() {
             failed.push(format!("{args:?}:\n{ran}"));
@@ -131,7 +131,7 @@ fn sandbox_cli_spin_stopped_by_cpu_limit_exits_3_naming_it() {
         "--cpu-limit",
         "300ms",
     ];
-    let ran = socklab(&args);
+    let ran = socklab_run(&args);
     assert_eq!(ran.code, Some(3), "{ran}");
     let report: Value = serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("{e}: {ran}"));
     let client = &report["runs"][0]["client"];
@@ -172,7 +172,7 @@ fn sandbox_cli_exchange_client_deny_writes_the_audit() {
         "--client-deny",
         "tcp-connect=localhost",
     ];
-    let ran = socklab(&args);
+    let ran = socklab_run(&args);
     assert_eq!(ran.code, Some(1), "{ran}");
     let report: Value = serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("{e}: {ran}"));
     let server = report["runs"][0]["server"]["listening"]
@@ -227,7 +227,7 @@ fn sandbox_cli_exchange_client_deny_writes_the_audit() {
 
 /// `socklab connect hostile-escape` against a silent server, trying to reach
 /// `target` besides; its report, and whether `target` saw a connection.
-fn escape(target: &TcpListener, extra: &[&str]) -> (Ran, Value, bool) {
+fn escape(target: &TcpListener, extra: &[&str]) -> (Finished, Value, bool) {
     let (_server, to) = listener();
     let aim = format!("target={}", target.local_addr().unwrap());
     let mut args = vec![
@@ -241,7 +241,7 @@ fn escape(target: &TcpListener, extra: &[&str]) -> (Ran, Value, bool) {
     ];
     args.extend(["--message", "hi", "--timeout-ms", "200"]);
     args.extend(extra);
-    let ran = socklab(&args);
+    let ran = socklab_run(&args);
     let report: Value = serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("{e}: {ran}"));
     let refused = report["runs"][0]["client"]["refusals"].clone();
     (ran, refused, target.accept().is_ok())
@@ -274,7 +274,7 @@ fn sandbox_cli_allow_star_widens_a_client() {
 
 #[test]
 fn sandbox_cli_inspect_tcp_echo_server_json() {
-    let ran = socklab(&["inspect", "tcp-echo-server", "--json"]);
+    let ran = socklab_run(&["inspect", "tcp-echo-server", "--json"]);
     assert_eq!(ran.code, Some(0), "{ran}");
     let info: Value = serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("{e}: {ran}"));
     assert_eq!(info["kind"], "tcp-server", "{ran}");
@@ -307,11 +307,11 @@ fn sandbox_cli_inspect_core_module_or_text_file_exit_2() {
     let (core, text) = (dir.path().join("core.wasm"), dir.path().join("notes.txt"));
     std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
     std::fs::write(&text, "not a component\n").unwrap();
-    let ran = socklab(&["inspect", core.to_str().unwrap()]);
+    let ran = socklab_run(&["inspect", core.to_str().unwrap()]);
     assert_bad_input(
         &ran,
         "is a core WebAssembly module (a WASI preview 1 program, say), not a component",
     );
-    let ran = socklab(&["inspect", text.to_str().unwrap()]);
+    let ran = socklab_run(&["inspect", text.to_str().unwrap()]);
     assert_bad_input(&ran, "is not a WebAssembly file");
 }

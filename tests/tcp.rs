@@ -193,25 +193,7 @@ fn tcp_guest_server_python_client_seed_steps() {
     if !python3() {
         return;
     }
-    let mut server = socklab(&[
-        "serve",
-        "tcp-echo-server",
-        "--listen",
-        "127.0.0.1:0",
-        "--max-sessions",
-        "1",
-        "--json",
-    ]);
-    let addr = server.listening_addr();
-    let (host, port) = (addr.ip().to_string(), addr.port().to_string());
-    let client = seed_steps(&["tcp-client", &host, &port, "message"]).finish();
-    client.assert_code(0);
-    assert_eq!(client.received(), b"message", "{client}");
-    // One session allowed: the python client's close ends the server.
-    let server = server.finish();
-    server.assert_code(0);
-    let report = server.json();
-    let served = &report["runs"][0]["server"]["served"];
+    let (served, server) = seed_client_against("tcp", "tcp-echo-server");
     assert_eq!(served["sessions"], 1, "{server}");
     assert_eq!(served["bytes_in"], 7, "{server}");
     assert_eq!(served["bytes_out"], 7, "{server}");
@@ -222,27 +204,9 @@ fn tcp_guest_client_python_server_seed_steps() {
     if !python3() {
         return;
     }
-    let mut server = seed_steps(&["tcp-server", "127.0.0.1", "reply_message"]);
-    let port = server.wait_line(Stream::Stdout, "port ");
-    let to = format!("127.0.0.1:{port}");
-    let client = socklab(&[
-        "connect",
-        "tcp-client",
-        "--to",
-        &to,
-        "--message",
-        "message",
-        "--json",
-    ]);
-    let client = client.finish();
-    let server = server.finish();
-    server.assert_code(0);
-    assert_eq!(server.received(), b"message\n", "{server}\n{client}");
+    let (record, client) = seed_server_for("tcp", "tcp-client", "reply_message", b"message\n");
     // The seed's server replies without a newline and closes: the reply is
     // every byte before the close.
-    client.assert_code(0);
-    let report = client.json();
-    let record = &client_messages(&report)[0];
     assert_eq!(record["status"], "closed", "{client}");
     assert_eq!(record["reply"]["text"], "reply_message", "{client}");
 }

@@ -11,20 +11,6 @@ use socklab::exchange::{self, start_server};
 use socklab::report::{ExchangeRecord, Expect};
 use socklab::roles::Transport;
 
-/// Datagrams that must come back byte for byte: ASCII, UTF-8, every byte
-/// value (so not UTF-8, with `\n` and NUL inside), 8 KiB, and an empty one.
-fn tricky_datagrams() -> Vec<Vec<u8>> {
-    let every_byte: Vec<u8> = (0..=255u8).rev().collect();
-    let large: Vec<u8> = (0..8192u32).map(|i| (i % 251) as u8).collect();
-    vec![
-        b"hello".to_vec(),
-        "h\u{e9}llo w\u{f6}rld \u{2713}".into(),
-        every_byte,
-        large,
-        Vec::new(),
-    ]
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn udp_guest_client_guest_server_replies_byte_exact() {
     let datagrams = tricky_datagrams();
@@ -155,25 +141,8 @@ fn udp_guest_server_python_client_seed_steps() {
     if !python3() {
         return;
     }
-    let mut server = socklab(&[
-        "serve",
-        "udp-echo-server",
-        "--listen",
-        "127.0.0.1:0",
-        "--max-sessions",
-        "1",
-        "--json",
-    ]);
-    let addr = server.listening_addr();
-    let (host, port) = (addr.ip().to_string(), addr.port().to_string());
-    let client = seed_steps(&["udp-client", &host, &port, "message"]).finish();
-    client.assert_code(0);
-    assert_eq!(client.received(), b"message", "{client}");
     // One datagram answered is the one session allowed.
-    let server = server.finish();
-    server.assert_code(0);
-    let report = server.json();
-    let served = &report["runs"][0]["server"]["served"];
+    let (served, server) = seed_client_against("udp", "udp-echo-server");
     assert_eq!(served["sessions"], 1, "{server}");
     assert_eq!(served["bytes_in"], 7, "{server}");
 }
@@ -183,25 +152,7 @@ fn udp_guest_client_python_server_seed_steps() {
     if !python3() {
         return;
     }
-    let mut server = seed_steps(&["udp-server", "127.0.0.1", "reply message"]);
-    let port = server.wait_line(Stream::Stdout, "port ");
-    let to = format!("127.0.0.1:{port}");
-    let client = socklab(&[
-        "connect",
-        "udp-client",
-        "--to",
-        &to,
-        "--message",
-        "message",
-        "--json",
-    ]);
-    let client = client.finish();
-    let server = server.finish();
-    server.assert_code(0);
-    assert_eq!(server.received(), b"message", "{server}\n{client}");
-    client.assert_code(0);
-    let report = client.json();
-    let record = &client_messages(&report)[0];
+    let (record, client) = seed_server_for("udp", "udp-client", "reply message", b"message");
     assert_eq!(record["status"], "complete", "{client}");
     assert_eq!(record["reply"]["text"], "reply message", "{client}");
 }

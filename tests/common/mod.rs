@@ -1,6 +1,8 @@
-//! Shared fixtures for the end-to-end tests: one `Lab` per test binary, the
-//! `socklab` binary run under deadlines, native `std::net` peers on loopback,
-//! and readers for the JSON report.
+//! The one harness of the end-to-end tests: one `Runtime` per test binary
+//! and its guests loaded once, specs and readers for the JSON report, native
+//! `std::net` peers on loopback; [`proc`]: the `socklab` binary run under
+//! deadlines; [`seed`]: the seed notes' Python steps; [`sandbox`]: probes
+//! under rules, audit files, case tables.
 //!
 //! Every wait here has a deadline ([`WAIT`]), every loop that sends is
 //! bounded, and every child process is killed when its [`Proc`] is dropped:
@@ -8,16 +10,24 @@
 
 #![allow(dead_code)] // each test binary uses its own part of the fixtures
 
+pub mod experiment;
+pub mod proc;
+pub mod sandbox;
+pub mod seed;
+
+#[allow(unused_imports)] // not every test binary runs experiments
+pub use experiment::*;
+#[allow(unused_imports)] // nor processes
+pub use proc::*;
+#[allow(unused_imports)] // nor the seed steps
+pub use seed::*;
+
 use std::collections::HashMap;
-use std::fmt;
-use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -177,340 +187,29 @@ impl<T> Peer<T> {
     }
 }
 
-/// A child process (`socklab` or the seed notes' Python steps) whose output
-/// is read line by line on threads; killed when dropped.
-pub struct Proc {
-    what: String,
-    child: Child,
-    stdout: Lines,
-    stderr: Lines,
+/// Datagrams that must come back byte for byte: ASCII, UTF-8, every byte
+/// value (so not UTF-8, with `\n` and NUL inside), 8 KiB, and an empty one.
+pub fn tricky_datagrams() -> Vec<Vec<u8>> {
+    let every_byte: Vec<u8> = (0..=255u8).rev().collect();
+    let large: Vec<u8> = (0..8192u32).map(|i| (i % 251) as u8).collect();
+    vec![
+        b"hello".to_vec(),
+        "h\u{e9}llo w\u{f6}rld \u{2713}".into(),
+        every_byte,
+        large,
+        Vec::new(),
+    ]
 }
 
-/// Which output of a [`Proc`].
-#[derive(Clone, Copy, Debug)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// One output stream of a [`Proc`]: lines arrive on `rx` until it closes.
-struct Lines {
-    rx: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Lines {
-    fn read(stream: impl Read + Send + 'static) -> Lines {
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stream);
-            let mut line = Vec::new();
-            while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
-                if tx
-                    .send(String::from_utf8_lossy(&line).into_owned())
-                    .is_err()
-                {
-                    return;
-                }
-                line.clear();
-            }
-        });
-        Lines {
-            rx,
-            seen: Vec::new(),
-        }
-    }
-
-    /// The next line, `Ok(None)` at the end, `Err` when the deadline passed.
-    fn next(&mut self, deadline: Instant) -> Result<Option<&str>, ()> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match self.rx.recv_timeout(left) {
-            Ok(line) => {
-                self.seen.push(line);
-                Ok(self.seen.last().map(String::as_str))
-            }
-            Err(RecvTimeoutError::Disconnected) => Ok(None),
-            Err(RecvTimeoutError::Timeout) => Err(()),
-        }
-    }
-}
-
-/// `socklab ARGS...`, the binary cargo built for these tests.
-pub fn socklab(args: &[&str]) -> Proc {
-    Proc::spawn(&mut socklab_command(args))
-}
-
-/// The command [`socklab`] runs, to change before spawning it.
-pub fn socklab_command(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_socklab"));
-    command.args(args);
-    command
-}
-
-/// Spawn `command` as a [`Proc`].
-pub fn spawn(command: &mut Command) -> Proc {
-    Proc::spawn(command)
-}
-
-/// The resident memory a process may reach in the tests of bad input before
-/// its watch kills it: far above what socklab needs, far below what would
-/// hurt the machine.
-pub const MEMORY_CEILING: u64 = 1 << 30;
-
-/// Watches a process's memory: kills it if its resident set passes a
-/// ceiling, and remembers its peak.
-pub struct MemoryWatch {
-    done: Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<(u64, bool)>>,
-}
-
-impl MemoryWatch {
-    /// Start watching `pid` every 10 ms.
-    pub fn start(pid: u32, ceiling: u64) -> MemoryWatch {
-        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stop = done.clone();
-        let thread = std::thread::spawn(move || {
-            let (mut peak, mut killed) = (0, false);
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                let Some((rss, hwm)) = memory_of(pid) else {
-                    break;
-                };
-                peak = peak.max(hwm).max(rss);
-                if rss > ceiling {
-                    let _ = Command::new("kill")
-                        .args(["-KILL", &pid.to_string()])
-                        .status();
-                    killed = true;
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            (peak, killed)
-        });
-        MemoryWatch {
-            done,
-            thread: Some(thread),
-        }
-    }
-
-    /// The peak resident memory seen, in bytes; panics if the ceiling was
-    /// passed.
-    pub fn peak(mut self) -> u64 {
-        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
-        let (peak, killed) = self.thread.take().unwrap().join().unwrap();
-        assert!(
-            !killed,
-            "the process passed {MEMORY_CEILING} bytes of memory and was killed"
-        );
-        peak
-    }
-}
-
-/// `VmRSS` and `VmHWM` of `pid`, in bytes, while it lives.
-fn memory_of(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
-/// Run socklab with `args`, expect bad input: exit 2, nothing on stdout, no
-/// panic, and one line on stderr, an error that mentions each of `mentions`.
-pub fn bad_input(args: &[&str], mentions: &[&str]) {
-    assert_one_error_line(&socklab(args).finish(), 2, mentions);
-}
-
-/// Exit `code`, nothing on stdout, no panic, and one `error:` line on
-/// stderr that mentions each of `mentions`.
-pub fn assert_one_error_line(out: &Finished, code: i32, mentions: &[&str]) {
-    out.assert_code(code);
-    assert!(!out.stderr.contains("panicked"), "{out}");
-    assert!(out.stdout.is_empty(), "{out}");
-    let lines: Vec<&str> = out
-        .stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    assert_eq!(lines.len(), 1, "one line on stderr: {out}");
-    assert!(lines[0].starts_with("error: "), "{out}");
-    for word in mentions {
-        assert!(lines[0].contains(word), "it should mention {word:?}: {out}");
-    }
-}
-
-/// Whether `python3` can run; if not, say loudly that the test is skipped.
-pub fn python3() -> bool {
-    let found = Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("SKIPPED: python3 not found; the seed notes' steps were not run");
-    }
-    found
-}
-
-/// `python3 tests/seed_steps.py ARGS...`: the seed notes' socket steps.
-pub fn seed_steps(args: &[&str]) -> Proc {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/seed_steps.py");
-    Proc::spawn(Command::new("python3").arg("-u").arg(script).args(args))
-}
-
-impl Proc {
-    fn spawn(command: &mut Command) -> Proc {
-        let what = format!("{command:?}");
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {what}: {e}"));
-        let stdout = Lines::read(child.stdout.take().unwrap());
-        let stderr = Lines::read(child.stderr.take().unwrap());
-        Proc {
-            what,
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    fn lines(&mut self, stream: Stream) -> &mut Lines {
-        match stream {
-            Stream::Stdout => &mut self.stdout,
-            Stream::Stderr => &mut self.stderr,
-        }
-    }
-
-    /// Wait for a line on `stream` that starts with `prefix`; return the rest
-    /// of it, trimmed.
-    pub fn wait_line(&mut self, stream: Stream, prefix: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            match self.lines(stream).next(deadline) {
-                Ok(Some(line)) => {
-                    if let Some(rest) = line.strip_prefix(prefix) {
-                        return rest.trim().to_string();
-                    }
-                }
-                Ok(None) => panic!(
-                    "{} ended before printing {prefix:?}\n{}",
-                    self.what,
-                    self.seen()
-                ),
-                Err(()) => panic!(
-                    "{} did not print {prefix:?} within {WAIT:?}\n{}",
-                    self.what,
-                    self.seen()
-                ),
-            }
-        }
-    }
-
-    /// The address from socklab's `listening on ADDR` line on stderr.
-    pub fn listening_addr(&mut self) -> SocketAddr {
-        let addr = self.wait_line(Stream::Stderr, "listening on ");
-        addr.parse()
-            .unwrap_or_else(|e| panic!("`listening on {addr}`: {e}\n{}", self.seen()))
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Wait for the process to exit by itself and collect all it printed.
-    pub fn finish(self) -> Finished {
-        self.finish_within(WAIT)
-    }
-
-    /// [`Proc::finish`] for a process known to take longer than [`WAIT`].
-    pub fn finish_within(mut self, limit: Duration) -> Finished {
-        let deadline = Instant::now() + limit;
-        for stream in [Stream::Stdout, Stream::Stderr] {
-            loop {
-                match self.lines(stream).next(deadline) {
-                    Ok(Some(_)) => {}
-                    Ok(None) => break,
-                    Err(()) => panic!(
-                        "{} did not exit within {limit:?}\n{}",
-                        self.what,
-                        self.seen()
-                    ),
-                }
-            }
-        }
-        // Both pipes are closed: the process has exited or is exiting.
-        let status = self.child.wait().expect("waiting for the child");
-        Finished {
-            what: self.what.clone(),
-            code: status.code(),
-            stdout: self.stdout.seen.concat(),
-            stderr: self.stderr.seen.concat(),
-        }
-    }
-
-    /// Everything printed so far, for assertion messages.
-    pub fn seen(&self) -> String {
-        let out = self.stdout.seen.concat();
-        let err = self.stderr.seen.concat();
-        format!("--- stdout so far:\n{out}--- stderr so far:\n{err}---")
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A process that has exited, with everything it printed.
-pub struct Finished {
-    pub what: String,
-    /// The exit code; `None` if a signal ended it.
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Finished {
-    /// Assert the exit code, showing everything the process printed if not.
-    pub fn assert_code(&self, code: i32) -> &Finished {
-        assert_eq!(self.code, Some(code), "exit code of {self}");
-        self
-    }
-
-    /// The bytes of a `received HEX` line (what the seed steps print).
-    pub fn received(&self) -> Vec<u8> {
-        let hex = self
-            .stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("received "))
-            .unwrap_or_else(|| panic!("no `received` line: {self}"));
-        (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-            .collect()
-    }
-
-    /// Stdout as the one JSON document `--json` promises.
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {self}"))
-    }
-}
-
-impl fmt::Display for Finished {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} (exit {:?})\n--- stdout:\n{}--- stderr:\n{}---",
-            self.what, self.code, self.stdout, self.stderr
-        )
+/// Send "one", "two" and "three" to the UDP echo server at `addr`, each
+/// echoed before the next.
+pub fn echo_three_datagrams(addr: SocketAddr) {
+    let client = std::net::UdpSocket::bind(any_port(V4)).unwrap();
+    client.set_read_timeout(Some(WAIT)).unwrap();
+    for datagram in [&b"one"[..], b"two", b"three"] {
+        client.send_to(datagram, addr).unwrap();
+        let mut buf = [0; 64];
+        let (n, _) = client.recv_from(&mut buf).expect("the echo");
+        assert_eq!(&buf[..n], datagram);
     }
 }

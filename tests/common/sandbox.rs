@@ -1,22 +1,11 @@
-//! Fixtures for the sandbox tests (`grant_matrix`, `hostile`, `sandbox_cli`):
-//! one `Lab` per test binary, probe guests run under rules of the test's
-//! choosing with an audit file of their own, a loop that runs a table of
-//! cases and reports every failing one, and the `socklab` binary run under a
-//! deadline and killed if it overstays.
-//!
-//! Every wait has a deadline ([`WAIT`]); a broken host fails a test, it
-//! never hangs the suite.
+//! The sandbox tests' fixtures (`grant_matrix`, `hostile`, `sandbox_cli`):
+//! probe guests run under rules of the test's choosing with an audit file
+//! of their own, a loop that runs a table of cases and reports every
+//! failing one, and native peers a guest may try to reach.
 
-#![allow(dead_code)] // each test binary uses its own part of the fixtures
-
-use std::collections::HashMap;
-use std::future::Future;
-use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -26,36 +15,14 @@ use socklab::grants::{Policy, UserRules};
 use socklab::limits::Limits;
 use socklab::roles::bindings::socklab::lab::types::{ServerConfig, ServerReport};
 use socklab::runtime::state::Sandbox;
-use socklab::runtime::{Guest, Runtime};
 use socklab::runtime::{Outcome, ServerWires, call};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-/// The longest any one step may take. Generous: tests run in parallel on
-/// machines with two cores.
-pub const WAIT: Duration = Duration::from_secs(30);
+use super::{WAIT, guest, lab, within};
 
 /// A second loopback address, for a peer the rules do not name.
 pub const OTHER_LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
-
-/// The one `Lab` of this test binary, so each guest compiles once.
-pub fn lab() -> Arc<Runtime> {
-    static LAB: OnceLock<Arc<Runtime>> = OnceLock::new();
-    LAB.get_or_init(|| Arc::new(Runtime::new(None).expect("creating the lab")))
-        .clone()
-}
-
-/// A bundled guest, loaded once per test binary.
-pub fn guest(name: &str) -> Arc<Guest> {
-    static GUESTS: OnceLock<Mutex<HashMap<String, Arc<Guest>>>> = OnceLock::new();
-    let mut loaded = GUESTS.get_or_init(Mutex::default).lock().unwrap();
-    let load = || {
-        lab()
-            .load(name)
-            .unwrap_or_else(|e| panic!("loading {name}: {e:#}"))
-    };
-    loaded.entry(name.to_string()).or_insert_with(load).clone()
-}
 
 /// `--allow` and `--deny` rules, parsed as the command line parses them.
 pub fn rules(allow: &[String], deny: &[String]) -> UserRules {
@@ -214,13 +181,6 @@ impl Probe {
     }
 }
 
-/// Await `fut`, failing the test if it takes longer than [`WAIT`].
-pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish within {WAIT:?}"))
-}
-
 /// Run every case at once, each under twice [`WAIT`] (so that its own waits
 /// say what they waited for), and fail listing every case
 /// that failed (not just the first); print how many ran.
@@ -259,82 +219,6 @@ where
         failed.len(),
         failed.join("\n")
     );
-}
-
-/// A child process that is killed if the test lets go of it early.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// What a `socklab` run printed and how it exited.
-pub struct Ran {
-    pub args: Vec<String>,
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    /// Wall-clock time from start to exit.
-    pub took: Duration,
-}
-
-impl std::fmt::Display for Ran {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "socklab {:?} (exit {:?})\n--- stdout:\n{}--- stderr:\n{}---",
-            self.args, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Run `socklab ARGS...` (compiling guests afresh, so the user's cache is
-/// left alone) and wait at most [`WAIT`] for it to exit.
-pub fn socklab(args: &[&str]) -> Ran {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_socklab"))
-        .arg("--no-cache")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting socklab");
-    let (tx, rx) = mpsc::channel();
-    let pipes: [(bool, Box<dyn Read + Send>); 2] = [
-        (true, Box::new(child.stdout.take().unwrap())),
-        (false, Box::new(child.stderr.take().unwrap())),
-    ];
-    for (is_stdout, mut pipe) in pipes {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            let _ = tx.send((is_stdout, String::from_utf8_lossy(&bytes).into_owned()));
-        });
-    }
-    let mut child = KillOnDrop(child);
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    for _ in 0..2 {
-        let left = WAIT.saturating_sub(start.elapsed());
-        match rx.recv_timeout(left) {
-            Ok((true, text)) => stdout = text,
-            Ok((false, text)) => stderr = text,
-            Err(_) => panic!("socklab {args:?} did not exit within {WAIT:?}"),
-        }
-    }
-    // Both pipes are closed: the process has exited or is exiting.
-    let status = child.0.wait().expect("waiting for socklab");
-    Ran {
-        args: args.iter().map(|a| a.to_string()).collect(),
-        code: status.code(),
-        stdout,
-        stderr,
-        took: start.elapsed(),
-    }
 }
 
 /// Connect a native client from `from` (any port) to `to`, then read until

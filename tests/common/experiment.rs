@@ -1,0 +1,63 @@
+//! `socklab lab` run on the examples or on a file written by the test, and
+//! readers for its report.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::proc::{Finished, socklab};
+
+/// The examples shipped with socklab.
+pub fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+}
+
+/// `socklab --json lab FILE --out DIR ARGS...`: the finished process, its
+/// JSON document, and the output directory.
+pub fn lab_run(file: &Path, args: &[&str]) -> (Finished, Value, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = out.path().display().to_string();
+    let file_arg = file.display().to_string();
+    let mut all = vec!["--json", "lab", &file_arg, "--out", &out_arg];
+    all.extend_from_slice(args);
+    let done = socklab(&all).finish();
+    let json = done.json();
+    (done, json, out)
+}
+
+/// The figures of `transport` (`"udp"` or `"tcp"`).
+pub fn figures<'a>(report: &'a Value, transport: &str) -> &'a Value {
+    report["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["transport"] == transport)
+        .unwrap_or_else(|| panic!("no {transport} figures in {report:#}"))
+}
+
+/// A count in the report.
+pub fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+/// Every message of `transport` answered.
+pub fn assert_all_answered(done: &Finished, report: &Value, transport: &str) {
+    let f = figures(report, transport);
+    assert!(n(&f["messages"]) > 0, "{done}");
+    assert_eq!(f["answered"], f["messages"], "{transport}: {f:#}\n{done}");
+}
+
+/// Write `text` as an experiment file (and `extra` files beside it) and run
+/// it: the process, its JSON document, and the directory (kept alive).
+pub fn lab_text(text: &str, extra: &[(&str, &str)]) -> (Finished, Value, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("experiment.toml");
+    std::fs::write(&file, text).unwrap();
+    for (name, content) in extra {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
+    let (done, report, _out) = lab_run(&file, &[]);
+    (done, report, dir)
+}
