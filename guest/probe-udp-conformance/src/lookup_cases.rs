@@ -60,7 +60,7 @@ pub fn includes(name: &str, want: &str) -> Outcome {
 pub fn first_call(name: &str) -> Outcome {
     let (_, blocked) = all_addresses(name)?;
     Ok(format!(
-        "first={}",
+        "first-call={}",
         if blocked { "would-block" } else { "ready" }
     ))
 }

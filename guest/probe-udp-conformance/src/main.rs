@@ -7,7 +7,7 @@
 //! `ok`, `ok:VALUE`, or `error:CODE` (the WIT's kebab-case name). Values
 //! that differ between implementations for good reasons are printed as
 //! `key=value` pairs the test allow-lists (`port=`, `buffer=`,
-//! `addresses=`, `first=`). It exits 0 once every case has printed.
+//! `addresses=`, `first-call=`). It exits 0 once every case has printed.
 //!
 //! `tests/conformance.rs` runs it with the grants it needs (loopback UDP,
 //! sends to ports 1024 and up, receives from `127.0.0.1` only, names under
