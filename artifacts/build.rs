@@ -35,7 +35,20 @@ fn main() {
 
     require_wasm_target();
     let guests = declared_guests(&guest_dir);
+    build_guests(&guest_dir, &target_dir, &guests);
+    let rust = rust_guests(&target_dir.join("wasm32-wasip2").join("release"), &guests);
+    let python = python_guests(&root.join("guest-py/guests.toml"));
+    fs::write(out_dir.join("guests.rs"), rust + "\n" + &python).unwrap();
 
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", guest_dir.join(file).display());
+    }
+    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+}
+
+/// `cargo build --release --target=wasm32-wasip2` of `guests`, in a target
+/// directory of their own.
+fn build_guests(guest_dir: &Path, target_dir: &Path, guests: &[Declared]) {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.arg("build")
@@ -43,13 +56,13 @@ fn main() {
         .arg("--target=wasm32-wasip2")
         .arg("--manifest-path")
         .arg(guest_dir.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", &target_dir)
+        .env("CARGO_TARGET_DIR", target_dir)
         // Flags meant for the host's target must not leak into the guests'.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("CARGO_PROFILE_RELEASE_DEBUG");
-    for guest in &guests {
+    for guest in guests {
         cmd.arg("-p").arg(&guest.name);
     }
     let status = cmd
@@ -61,14 +74,16 @@ fn main() {
             guest_dir.display()
         );
     }
+}
 
-    let wasm_dir = target_dir.join("wasm32-wasip2").join("release");
+/// `GUESTS` and `foreach_guest!` for the components built into `wasm_dir`.
+fn rust_guests(wasm_dir: &Path, guests: &[Declared]) -> String {
     let mut list = String::from(
         "/// Every bundled guest, in the order `guest/Cargo.toml` lists them.\n\
          pub const GUESTS: &[Guest] = &[\n",
     );
     let mut each = String::new();
-    for guest in &guests {
+    for guest in guests {
         let path = wasm_dir.join(format!("{}.wasm", guest.stem));
         assert!(
             path.exists(),
@@ -87,7 +102,7 @@ fn main() {
             guest.name
         ));
         println!("cargo:rerun-if-changed={}", guest.manifest.display());
-        for dep in dep_info(&wasm_dir, &guest.stem) {
+        for dep in dep_info(wasm_dir, &guest.stem) {
             println!("cargo:rerun-if-changed={}", dep.display());
         }
     }
@@ -101,17 +116,7 @@ fn main() {
          #[macro_export]\n\
          macro_rules! foreach_guest {{\n    ($mac:ident) => {{\n{each}    }};\n}}\n"
     );
-    let python = python_guests(&root.join("guest-py/guests.toml"));
-    fs::write(
-        out_dir.join("guests.rs"),
-        list + "\n" + &foreach + "\n" + &python,
-    )
-    .unwrap();
-
-    for file in ["Cargo.toml", "Cargo.lock"] {
-        println!("cargo:rerun-if-changed={}", guest_dir.join(file).display());
-    }
-    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+    list + "\n" + &foreach
 }
 
 /// `PYTHON_GUESTS`, from `guest-py/guests.toml` (which `guest-py/build.sh`

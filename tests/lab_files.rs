@@ -288,6 +288,35 @@ fn lab_ctrl_c_stops_and_reports_what_finished() {
     assert!(out.path().join("report.json").exists());
 }
 
+/// What `stream` yields, chunk by chunk, on a thread of its own.
+fn chunks(mut stream: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The highest `N` of the progress bar's `N/TOTAL messages` in `seen`.
+fn messages_shown(seen: &[u8], total: usize) -> u64 {
+    let text = String::from_utf8_lossy(seen);
+    text.split(&format!("/{total} messages"))
+        .filter_map(|before| {
+            before
+                .rsplit(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 #[test]
 fn lab_ctrl_c_keeps_the_fates_already_decided() {
     // A real Ctrl-C on a terminal (through `script`), once the progress bar
@@ -317,32 +346,10 @@ fn lab_ctrl_c_keeps_the_fates_already_decided() {
         eprintln!("SKIPPED: `script` (util-linux) is not installed");
         return;
     };
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut stdout = script.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = chunks(script.stdout.take().unwrap());
     let deadline = std::time::Instant::now() + WAIT;
     let mut seen = Vec::new();
-    let progress = |seen: &[u8]| {
-        let text = String::from_utf8_lossy(seen);
-        text.split("/60 messages")
-            .filter_map(|before| {
-                before
-                    .rsplit(|c: char| !c.is_ascii_digit())
-                    .next()?
-                    .parse::<u64>()
-                    .ok()
-            })
-            .max()
-            .unwrap_or(0)
-    };
-    while progress(&seen) < 10 {
+    while messages_shown(&seen, 60) < 10 {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         match rx.recv_timeout(left) {
             Ok(chunk) => seen.extend(chunk),

@@ -11,15 +11,6 @@ use std::process::Command;
 use common::*;
 use sha2::{Digest, Sha256};
 
-/// A scratch tree for the new guest, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn sha256(path: &Path) -> String {
     let bytes = std::fs::read(path).unwrap();
     Sha256::digest(&bytes)
@@ -67,30 +58,15 @@ export!(Server);
     )
 }
 
-#[test]
-fn swap_new_guest_runs_without_rebuilding_the_host() {
-    let bin = Path::new(env!("CARGO_BIN_EXE_socklab"));
-    let before = sha256(bin);
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let token = format!(
-        "tok{:x}{:x}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-
+/// Write the crate of a new guest answering with `token` at
+/// `SCRATCH/guest/swapped`, beside `SCRATCH/wit` (the repo's WIT), so the
+/// `role!` macro's `../../wit` finds the contract. Its directory.
+fn write_crate(scratch: &Path, repo: &Path, token: &str) -> PathBuf {
     // <scratch>/wit -> the repo's WIT, and the crate at <scratch>/guest/swapped,
     // so the `role!` macro's `../../wit` finds the contract.
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("socklab-swap-{}", std::process::id())));
-    let krate = scratch.0.join("guest").join("swapped");
+    let krate = scratch.join("guest").join("swapped");
     std::fs::create_dir_all(krate.join("src")).unwrap();
-    std::os::unix::fs::symlink(repo.join("wit"), scratch.0.join("wit")).unwrap();
+    std::os::unix::fs::symlink(repo.join("wit"), scratch.join("wit")).unwrap();
     std::fs::write(
         krate.join("Cargo.toml"),
         format!(
@@ -120,8 +96,13 @@ strip = "debuginfo"
     )
     .unwrap();
     std::fs::copy(repo.join("guest/Cargo.lock"), krate.join("Cargo.lock")).unwrap();
-    std::fs::write(krate.join("src/lib.rs"), guest_source(&token)).unwrap();
+    std::fs::write(krate.join("src/lib.rs"), guest_source(token)).unwrap();
 
+    krate
+}
+
+/// Build the crate at `krate` for wasm32-wasip2: its component.
+fn build(krate: &Path) -> PathBuf {
     // Reuse the bundled guests' target directory: their dependencies are
     // already compiled there, so only the new crate builds.
     let target = socklab_artifacts::build_dir()
@@ -136,7 +117,7 @@ strip = "debuginfo"
             "--target",
             "wasm32-wasip2",
         ])
-        .current_dir(&krate)
+        .current_dir(krate)
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .output()
@@ -146,7 +127,29 @@ strip = "debuginfo"
         "building the new guest:\n{}",
         String::from_utf8_lossy(&built.stderr)
     );
-    let wasm = target.join("wasm32-wasip2/release/swapped.wasm");
+
+    target.join("wasm32-wasip2/release/swapped.wasm")
+}
+
+#[test]
+fn swap_new_guest_runs_without_rebuilding_the_host() {
+    let bin = Path::new(env!("CARGO_BIN_EXE_socklab"));
+    let before = sha256(bin);
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let token = format!(
+        "tok{:x}{:x}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+
+    let scratch = tempfile::tempdir().unwrap();
+    let wasm = build(&write_crate(scratch.path(), &repo, &token));
 
     let out = socklab(&[
         "--no-cache",

@@ -1,5 +1,7 @@
 //! Unit tests of `file`.
 
+use std::path::Path;
+
 use super::*;
 
 fn error_of(text: &str) -> String {
