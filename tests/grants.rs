@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use socklab::grants::rules::{Rule, Target};
-use socklab::grants::{Op, Policy, Refusal, UserRules};
+use socklab::grants::{Op, Policy, Refusal, UserRules, wiring};
 use socklab::report::{ClientRecord, ExchangeRecord, Expect, Report};
 use socklab::roles::Transport;
 use socklab::roles::bindings::socklab::lab::types::{
@@ -108,7 +108,7 @@ async fn tcp_guest_client_ungranted_server_access_denied() {
         granted.local_addr().unwrap(),
         forbidden.local_addr().unwrap(),
     );
-    let policy = Policy::for_tcp_client(a);
+    let policy = Policy::wiring_only("client", wiring::tcp_client(a));
     let messages = [b"hello".to_vec()];
     let outcome = run_client("tcp-client", b, &messages, policy.clone()).await;
 
@@ -170,7 +170,7 @@ async fn udp_guest_client_ungranted_server_send_failed() {
         granted.local_addr().unwrap(),
         forbidden.local_addr().unwrap(),
     );
-    let policy = Policy::for_udp_client(a);
+    let policy = Policy::wiring_only("client", wiring::udp_client(a));
     let messages = [b"one".to_vec(), b"two".to_vec()];
     let outcome = run_client("udp-client", b, &messages, policy.clone()).await;
 
@@ -223,8 +223,14 @@ async fn udp_guest_client_ungranted_server_send_failed() {
 /// A server granted `granted` but told to listen on `listen` fails to bind.
 async fn bind_outside_grant(name: &str, granted: SocketAddr, listen: SocketAddr) {
     let (policy, op) = match name {
-        "tcp-echo-server" => (Policy::for_tcp_server(granted), Op::TcpBind),
-        _ => (Policy::for_udp_server(granted), Op::UdpBind),
+        "tcp-echo-server" => (
+            Policy::wiring_only("server", wiring::tcp_server(granted)),
+            Op::TcpBind,
+        ),
+        _ => (
+            Policy::wiring_only("server", wiring::udp_server(granted)),
+            Op::UdpBind,
+        ),
     };
     let started = start(name, listen, policy.clone()).await;
     let listening = started.listening;

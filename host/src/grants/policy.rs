@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use super::audit::{Audit, Decision, now_secs};
 use super::op::{Op, Refusal};
 use super::rules::{Origin, Rule};
-use super::wiring;
 use crate::roles::Transport;
 
 /// The rules one guest runs under, besides the wiring's.
@@ -65,44 +64,10 @@ impl Policy {
         })
     }
 
-    /// A TCP server with only its wiring grants (see [`wiring::tcp_server`]).
-    pub fn for_tcp_server(listen: SocketAddr) -> Arc<Policy> {
-        Policy::new(
-            "server".into(),
-            wiring::tcp_server(listen),
-            &UserRules::default(),
-            None,
-        )
-    }
-
-    /// A TCP client with only its wiring grants.
-    pub fn for_tcp_client(server: SocketAddr) -> Arc<Policy> {
-        Policy::new(
-            "client".into(),
-            wiring::tcp_client(server),
-            &UserRules::default(),
-            None,
-        )
-    }
-
-    /// A UDP server with only its wiring grants.
-    pub fn for_udp_server(listen: SocketAddr) -> Arc<Policy> {
-        Policy::new(
-            "server".into(),
-            wiring::udp_server(listen),
-            &UserRules::default(),
-            None,
-        )
-    }
-
-    /// A UDP client with only its wiring grants.
-    pub fn for_udp_client(server: SocketAddr) -> Arc<Policy> {
-        Policy::new(
-            "client".into(),
-            wiring::udp_client(server),
-            &UserRules::default(),
-            None,
-        )
+    /// A policy of the wiring's grants alone (one of [`wiring`](super::wiring)'s), no
+    /// user rules and no audit: for a guest wired by a program.
+    pub fn wiring_only(guest: &str, wiring: Vec<Rule>) -> Arc<Policy> {
+        Policy::new(guest.into(), wiring, &UserRules::default(), None)
     }
 
     /// The rules in force, as the transcript shows them: `wiring: ...`,
