@@ -51,5 +51,5 @@ pub mod time;
 pub use engine::{FUEL_YIELD_INTERVAL, engine_config, yield_on_fuel};
 pub use exec::{Cancelled, Handle, JoinHandle, Sim, Stalled, spawn};
 pub use log::{DropCause, EventKind, LogEvent};
-pub use net::{DEFAULT_LATENCY, Link, Node};
+pub use net::{DEFAULT_LATENCY, Link, Node, UdpSocket};
 pub use sockets::{ErrorCode, SimView, Transport};

@@ -29,14 +29,16 @@ pub fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Waits `d` of simulated time (rounded down to whole microseconds).
+/// Waits `d` of simulated time (rounded down to whole microseconds),
+/// counted from the first poll, so that a sleep may be made outside the
+/// simulation and awaited inside it.
 ///
 /// # Panics
-/// Outside [`Sim::block_on`](crate::Sim::block_on).
-pub fn sleep(d: Duration) -> Sleep {
+/// When polled outside [`Sim::block_on`](crate::Sim::block_on).
+pub async fn sleep(d: Duration) {
     let handle = handle();
     let due = handle.now_micros().saturating_add(micros(d));
-    Sleep::until(handle, due)
+    Sleep::until(handle, due).await
 }
 
 /// Runs `fut` for at most `d` of simulated time. `fut` is polled before the

@@ -4,9 +4,11 @@
 //!
 //! - `world`: the nodes, links and sockets, addresses and routes.
 //! - `udp`: what a UDP socket does (bind, connect, send, arrive, receive).
+//! - [`UdpSocket`]: a socket for Rust code inside the simulation.
 //! - `link`: one datagram's fate on a link, drawn from the seed.
 
 pub(crate) mod link;
+mod socket;
 pub(crate) mod udp;
 pub(crate) mod world;
 
@@ -16,6 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socklab_relay::{LinkStats, UdpImpairments};
+
+pub use socket::UdpSocket;
 
 use crate::exec::Handle;
 use crate::log::{self, LogEvent};

@@ -147,6 +147,9 @@ impl Core {
         let s = self.udp(id)?;
         let (node, conn_ip) = (s.node, s.conn_ip);
         let local = s.bound.ok_or(ErrorCode::InvalidState)?;
+        if dst.is_ipv6() != s.ipv6 {
+            return Err(ErrorCode::InvalidArgument);
+        }
         // What IP can carry (EMSGSIZE): 65 535 minus the IP and UDP headers.
         let max = if s.ipv6 { 65_527 } else { 65_507 };
         if data.len() > max {
