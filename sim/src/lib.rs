@@ -1,0 +1,55 @@
+//! socklab-sim: a simulated network for socklab's guests. The same `.wasm`
+//! components that run on the real network run here on socklab's own
+//! `wasi:sockets` (UDP), `wasi:clocks` and `wasi:random`, over an
+//! in-memory network in simulated time, so that one seed replays every
+//! event exactly.
+//!
+//! # Where to start reading
+//! - [`exec`](mod@exec): [`Sim`], the deterministic executor (`block_on`,
+//!   [`spawn`], [`Stalled`]); `core` holds what it shares (time, timers,
+//!   run queue, network, log) and the lock order.
+//! - [`time`]: [`time::now_micros`], [`time::sleep`], [`time::timeout`] and
+//!   [`time::Sleep`], which clock pollables are made of.
+//! - [`net`]: [`Node`], [`Link`], the link statistics and the event log as
+//!   users see them; `net::world` (addresses, routes, ports), `net::udp`
+//!   (the kernel's part of a UDP socket), `net::link` (a datagram's fate,
+//!   drawn as socklab-relay draws it).
+//! - [`sockets`]: [`SimView`] (what a host implements) and
+//!   [`sockets::add_to_linker`]: the seven `wasi:sockets` interfaces,
+//!   checked as wasmtime-wasi 48 checks them. [`clocks`]: the two clocks.
+//! - [`log`]: the event log's records and JSON Lines.
+//! - [`random`]: each node's deterministic `wasi:random`.
+//! - [`engine`]: [`engine_config`] and the fuel yield interval.
+//!
+//! The arrows point one way: `sockets`/`clocks` → `net`/`time` → `core` →
+//! `exec`'s shared state; `bindings` (the WIT, generated) is used by
+//! `sockets`, `clocks` and `net::udp` for its types; `log`, `random` and
+//! `engine` depend on nothing here. Nothing here knows the host.
+//!
+//! # TODO
+//! - TCP (part 2): `create-tcp-socket` answers `not-supported`.
+//! - A guest's CPU costs no simulated time (part 3).
+//! - Receive queues count payload bytes, not the kernel's per-datagram
+//!   overhead; buffer sizes are kept and clamped, not doubled.
+//! - Disconnecting a wildcard-bound socket keeps its port (Linux may drop an
+//!   ephemeral one).
+//! - One waiting reader per socket (one guest owns a socket).
+
+#![warn(missing_docs)]
+
+mod bindings;
+pub mod clocks;
+mod core;
+pub mod engine;
+pub mod exec;
+pub mod log;
+pub mod net;
+pub mod random;
+pub mod sockets;
+pub mod time;
+
+pub use engine::{FUEL_YIELD_INTERVAL, engine_config, yield_on_fuel};
+pub use exec::{Cancelled, Handle, JoinHandle, Sim, Stalled, spawn};
+pub use log::{DropCause, EventKind, LogEvent};
+pub use net::{DEFAULT_LATENCY, Link, Node, UdpSocket};
+pub use sockets::{ErrorCode, SimView, Transport};
