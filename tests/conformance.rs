@@ -4,10 +4,11 @@
 //! sandbox's refusals under the grants below; every line is held to what the
 //! WIT and wasmtime-wasi 48 say.
 //!
-//! This is the yardstick of the simulated network (issue 13): [`probe`]
-//! runs the same guest on any network socklab has, so a test can put the
-//! two side by side case by case, with only [`INHERENT`] differences
-//! allowed. Today there is only the real network, held to [`EXPECTED`].
+//! This is the yardstick of the simulated network: [`probe`] runs the same
+//! guest on either network, the real one is held to [`EXPECTED`], and the
+//! simulated one to the real one, case by case, with only [`INHERENT`]
+//! differences allowed (the simulated run inside `unshare -n`, so that it
+//! could not reach a real socket even by mistake).
 
 mod common;
 
@@ -63,10 +64,8 @@ const INHERENT: &[(&str, &str)] = &[
 /// `(case, result)` lines in order.
 ///
 /// `None` is socklab's default, the real network. `Some(name)` passes
-/// `--network NAME` to `socklab run` beside the grants: `Some("simulated")`
-/// is for the simulated network of issue 13, which does not exist yet, so
-/// no test calls it; once it does, a test compares `probe(None)` with
-/// `probe(Some("simulated"))` case by case through [`normalize`].
+/// `--network NAME` to `socklab run` beside the grants, inside `unshare -n`
+/// where it can.
 ///
 /// Panics, with everything the guest printed, if it does not exit 0 within
 /// [`WAIT`] or prints a line that is not `CASE ok`, `CASE ok:VALUE` or
@@ -77,7 +76,10 @@ fn probe(network: Option<&str>) -> Vec<(String, String)> {
         args.extend(["--network", network]);
     }
     args.extend(GRANTS);
-    let out = socklab(&args).finish();
+    let out = match network {
+        Some(_) => socklab_offline(&args).finish(),
+        None => socklab(&args).finish(),
+    };
     out.assert_code(0);
     out.stdout
         .lines()
@@ -357,6 +359,41 @@ fn real_network_matches_the_wit() {
         EXPECTED.len(),
         mismatches.join("\n"),
         listing()
+    );
+}
+
+#[test]
+fn simulated_network_matches_the_real_one_case_by_case() {
+    let real = probe(None);
+    let simulated = probe(Some("simulated"));
+    let mut table = String::from("  case | real | simulated\n");
+    let mut differ = Vec::new();
+    for (i, (case, on_real)) in real.iter().enumerate() {
+        let on_sim = simulated
+            .get(i)
+            .filter(|(c, _)| c == case)
+            .map(|(_, r)| r.as_str());
+        table.push_str(&format!(
+            "  {case} | {on_real} | {}\n",
+            on_sim.unwrap_or("(missing)")
+        ));
+        let same =
+            on_sim.is_some_and(|r| normalize(r).is_ok() && normalize(r) == normalize(on_real));
+        if !same {
+            differ.push(case.as_str());
+        }
+    }
+    eprintln!("{table}");
+    assert_eq!(
+        real.len(),
+        simulated.len(),
+        "the same cases on both networks:\n{table}"
+    );
+    assert!(
+        differ.is_empty(),
+        "{} of {} cases differ between the networks beyond the inherent differences: {differ:?}\n{table}",
+        differ.len(),
+        real.len()
     );
 }
 

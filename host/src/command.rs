@@ -19,7 +19,7 @@ use crate::limits::{LimitHit, LimitKind, Limits};
 use crate::report::{Payload, Verdict};
 use crate::runtime::call::{self, trap_cause};
 use crate::runtime::state::{GuestState, Sandbox, Stdio};
-use crate::runtime::{Compiled, Runtime};
+use crate::runtime::{Compiled, Runtime, tasks};
 use crate::version::{SOCKLAB_VERSION, WASMTIME_VERSION};
 
 /// What a command runs with.
@@ -123,6 +123,7 @@ pub async fn run_command(
         policy: policy.clone(),
         limits: spec.limits.clone(),
         verbose: runtime.verbose,
+        node: tasks::node("command"),
     };
     let state = command_state(sandbox, &name, &spec)?;
     let mut store = call::store(runtime, state);

@@ -1,8 +1,10 @@
 //! Putting guests together: start a server and learn where it listens, run a
 //! client against it, stop the server and collect both reports.
 //!
-//! Each guest runs in its own tokio task with its own `Store`, so a server
-//! serves while its client runs. The wiring decides the grants: the server
+//! Each guest runs in its own task with its own `Store` (tokio's on the
+//! real network, the simulation's on the simulated one: see
+//! [`tasks`](crate::runtime::tasks)), so a server serves while its client
+//! runs. The wiring decides the grants: the server
 //! may listen where it was told, the client may reach that server and
 //! nothing else.
 
@@ -11,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
 
 use crate::grants::{Policy, UserRules, wiring};
 use crate::limits::Limits;
@@ -19,6 +20,7 @@ use crate::report::{ClientRecord, ExchangeRecord, Expect, ServerRecord};
 use crate::roles::Transport;
 use crate::roles::bindings::socklab::lab::types::{ClientConfig, ServerConfig, ServerReport};
 use crate::runtime::state::Sandbox;
+use crate::runtime::tasks::{self, Task};
 use crate::runtime::{Failure, Guest, Outcome, Runtime, ServerWires, call};
 
 /// How long a server may take from instantiation to `host.listening`.
@@ -46,9 +48,26 @@ pub struct ServerSpec {
     pub rules: UserRules,
     /// Its limits.
     pub limits: Limits,
+    /// Its node, on the simulated network (`listen` is then one of the
+    /// node's addresses).
+    pub node: Option<socklab_sim::Node>,
 }
 
 impl ServerSpec {
+    /// On the simulated network, the server on a node of its own called
+    /// `name`: a loopback `listen` address becomes the node's own address
+    /// of that family (its port kept), so that clients on other nodes reach
+    /// it. Unchanged on the real network.
+    pub fn placed(mut self, name: &str) -> ServerSpec {
+        if let Some(node) = tasks::node(name) {
+            if self.listen.ip().is_loopback() {
+                self.listen.set_ip(node_ip(&node, self.listen.is_ipv4()));
+            }
+            self.node = Some(node);
+        }
+        self
+    }
+
     /// `guest` on `listen`, with default limits and only the wiring's grants.
     pub fn new(guest: Arc<Guest>, listen: SocketAddr) -> ServerSpec {
         ServerSpec {
@@ -58,6 +77,7 @@ impl ServerSpec {
             params: Vec::new(),
             rules: UserRules::default(),
             limits: Limits::default(),
+            node: None,
         }
     }
 }
@@ -79,9 +99,18 @@ pub struct ClientSpec {
     pub rules: UserRules,
     /// Its limits.
     pub limits: Limits,
+    /// Its node, on the simulated network.
+    pub node: Option<socklab_sim::Node>,
 }
 
 impl ClientSpec {
+    /// On the simulated network, the client on a node of its own called
+    /// `name`. Unchanged on the real network.
+    pub fn placed(mut self, name: &str) -> ClientSpec {
+        self.node = tasks::node(name);
+        self
+    }
+
     /// `guest` sending `messages`, with a 2 s reply timeout, default limits
     /// and only the wiring's grants.
     pub fn new(guest: Arc<Guest>, messages: Vec<Vec<u8>>) -> ClientSpec {
@@ -93,6 +122,7 @@ impl ClientSpec {
             expect: Expect::Any,
             rules: UserRules::default(),
             limits: Limits::default(),
+            node: None,
         }
     }
 }
@@ -116,7 +146,7 @@ pub struct RunningServer {
     spec: ServerSpec,
     policy: Arc<Policy>,
     stop: watch::Sender<bool>,
-    task: JoinHandle<Outcome<ServerReport>>,
+    task: Task<Outcome<ServerReport>>,
 }
 
 /// Start `spec` under its wiring grants and wait until it listens. A server
@@ -147,12 +177,13 @@ pub async fn start_server(
             policy: policy.clone(),
             limits: spec.limits.clone(),
             verbose: runtime.verbose,
+            node: spec.node.clone(),
         };
         let wires = ServerWires {
             stop: stop_rx,
             listening: listening_tx,
         };
-        tokio::spawn(async move {
+        tasks::spawn(async move {
             let policy = sandbox.policy.clone();
             let outcome = call::serve(&runtime, &guest, config, sandbox, wires).await;
             policy.flush_allowed();
@@ -160,16 +191,18 @@ pub async fn start_server(
         })
     };
     let failed = |outcome: Outcome<ServerReport>| {
+        let outcome = without_tcp(&spec.guest, &spec.node, outcome);
         Box::new(ServerRecord::new(&spec.guest, &policy, None, outcome))
     };
     tokio::select! {
+        biased;
         addr = listening_rx => match addr {
             Ok(addr) => Ok(RunningServer { addr, spec: spec.clone(), policy: policy.clone(), stop, task }),
             // The guest returned without ever listening: its outcome says why.
             Err(_) => Err(failed(join(task.await))),
         },
         outcome = &mut task => Err(failed(join(outcome))),
-        _ = tokio::time::sleep(LISTEN_TIMEOUT) => {
+        _ = tasks::sleep(LISTEN_TIMEOUT) => {
             task.abort();
             Err(failed(Outcome::failed(Failure::Returned(format!(
                 "did not report a listening address within {} s", LISTEN_TIMEOUT.as_secs()
@@ -182,10 +215,12 @@ impl RunningServer {
     /// Where a client should connect: the listening address, with a wildcard
     /// address replaced by the loopback of its family.
     pub fn connect_addr(&self) -> SocketAddr {
-        let ip = match self.addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
+        let ip = match (self.addr.ip(), &self.spec.node) {
+            // On the simulated network, the server's node's own address.
+            (ip, Some(node)) if ip.is_unspecified() => node_ip(node, ip.is_ipv4()),
+            (IpAddr::V4(ip), None) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            (IpAddr::V6(ip), None) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            (ip, _) => ip,
         };
         SocketAddr::new(ip, self.addr.port())
     }
@@ -205,6 +240,7 @@ impl RunningServer {
         grace: Duration,
     ) -> ServerRecord {
         let outcome = tokio::select! {
+            biased;
             outcome = &mut self.task => join(outcome),
             () = stop => {
                 // The stop pollable's resource holds a second receiver of
@@ -220,9 +256,9 @@ impl RunningServer {
                     let outcome = (&mut self.task).await.unwrap_or_else(|_| Outcome::failed(Failure::Cancelled));
                     return ServerRecord::new(&self.spec.guest, &self.policy, Some(self.addr), outcome);
                 }
-                match tokio::time::timeout(grace, &mut self.task).await {
-                    Ok(outcome) => join(outcome),
-                    Err(_) => {
+                match tasks::timeout(grace, &mut self.task).await {
+                    Some(outcome) => join(outcome),
+                    None => {
                         self.task.abort();
                         Outcome::failed(Failure::Returned(format!(
                             "did not stop within {} of being asked", crate::limits::show_duration(grace)
@@ -277,6 +313,7 @@ pub async fn run_client_until(
         policy: policy.clone(),
         limits: spec.limits.clone(),
         verbose: runtime.verbose,
+        node: spec.node.clone(),
     };
     let call = call::run_client(runtime, &spec.guest, &config, sandbox);
     let outcome = tokio::select! {
@@ -285,6 +322,7 @@ pub async fn run_client_until(
         outcome = call => outcome,
     };
     policy.flush_allowed();
+    let outcome = without_tcp(&spec.guest, &spec.node, outcome);
     ClientRecord::new(&spec.guest, &policy, server, &config, spec.expect, outcome)
 }
 
@@ -331,9 +369,35 @@ pub async fn exchange_until(
     }
 }
 
+/// A TCP guest's failure on the simulated network, with why: it has no
+/// TCP yet (`create-tcp-socket` answers `not-supported`).
+fn without_tcp<T>(
+    guest: &Guest,
+    node: &Option<socklab_sim::Node>,
+    mut outcome: Outcome<T>,
+) -> Outcome<T> {
+    if let (Some(_), Transport::Tcp, Err(Failure::Returned(why))) =
+        (node, guest.role.transport, &mut outcome.result)
+    {
+        why.push_str(
+            " (the simulated network carries UDP only for now: its TCP is still to come; run TCP guests on the real network)",
+        );
+    }
+    outcome
+}
+
+/// `node`'s own address of one family.
+fn node_ip(node: &socklab_sim::Node, ipv4: bool) -> IpAddr {
+    if ipv4 {
+        IpAddr::V4(node.ipv4())
+    } else {
+        IpAddr::V6(node.ipv6())
+    }
+}
+
 /// A task's outcome, or a trap-like failure if the task itself panicked or
 /// was cancelled.
-fn join<T>(joined: Result<Outcome<T>, tokio::task::JoinError>) -> Outcome<T> {
+fn join<T>(joined: Result<Outcome<T>, String>) -> Outcome<T> {
     joined.unwrap_or_else(|e| {
         Outcome::failed(Failure::Trapped(format!(
             "the guest's task ended abnormally: {e}"

@@ -7,6 +7,7 @@
 //! code may wake a task while holding `core`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Wake, Waker};
 
@@ -28,13 +29,20 @@ pub(crate) struct Shared {
     pub(crate) core: Mutex<Core>,
     /// Tasks to poll, in the order they became runnable.
     pub(crate) ready: Mutex<ReadyQueue>,
+    /// `Core::now`, readable without the core's lock: a host callback
+    /// made while the core is locked (a grant check that stamps its
+    /// refusal with the time) may ask for the time.
+    pub(crate) clock: Arc<AtomicU64>,
 }
 
 impl Shared {
     pub(crate) fn new(seed: u64) -> Arc<Shared> {
+        let clock = Arc::new(AtomicU64::new(0));
         Arc::new(Shared {
             seed,
+            clock: clock.clone(),
             core: Mutex::new(Core {
+                clock,
                 now: 0,
                 seq: 0,
                 timers: BTreeMap::new(),
@@ -69,6 +77,8 @@ impl Shared {
 pub(crate) struct Core {
     /// Simulated time, in microseconds since the simulation started.
     pub(crate) now: u64,
+    /// The same, for [`Shared::clock`].
+    clock: Arc<AtomicU64>,
     /// Insertion counter: the tie-break between timers due at the same time.
     seq: u64,
     /// What is due when, in (due time, insertion) order.
@@ -121,6 +131,7 @@ impl Core {
             return false;
         };
         self.now = self.now.max(due);
+        self.clock.store(self.now, Ordering::Relaxed);
         while let Some(entry) = self.timers.first_entry() {
             if entry.key().0 != due {
                 break;

@@ -91,9 +91,9 @@ impl Drop for Enter {
 }
 
 fn current() -> Rc<Local> {
-    CURRENT.with(|c| c.borrow().clone()).expect(
-        "socklab_sim: spawn, now_micros, sleep and timeout work only inside Sim::block_on",
-    )
+    CURRENT
+        .with(|c| c.borrow().clone())
+        .expect("socklab_sim: spawn, now_micros, sleep and timeout work only inside Sim::block_on")
 }
 
 /// The handle of the simulation running on this thread.
@@ -102,6 +102,12 @@ fn current() -> Rc<Local> {
 /// Outside [`Sim::block_on`].
 pub fn handle() -> Handle {
     current().handle.clone()
+}
+
+/// The handle of the simulation running on this thread, if one is: how
+/// code shared with the real network tells which clock and executor to use.
+pub fn try_handle() -> Option<Handle> {
+    CURRENT.with(|c| c.borrow().as_ref().map(|local| local.handle.clone()))
 }
 
 impl Sim {
@@ -172,7 +178,11 @@ impl Sim {
                         continue; // finished or aborted; a late wake
                     };
                     let waker = shared.waker(id);
-                    if task.as_mut().poll(&mut Context::from_waker(&waker)).is_pending() {
+                    if task
+                        .as_mut()
+                        .poll(&mut Context::from_waker(&waker))
+                        .is_pending()
+                    {
                         tasks.insert(id, task);
                     }
                 }
@@ -197,7 +207,7 @@ impl Handle {
 
     /// Simulated time, in microseconds since the world was made.
     pub fn now_micros(&self) -> u64 {
-        self.shared.core().now
+        self.shared.clock.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -81,6 +81,7 @@ pub fn sandbox(
         policy,
         limits: socklab::limits::Limits::default(),
         verbose: false,
+        node: None,
     }
 }
 

@@ -85,6 +85,26 @@ pub fn socklab_command(args: &[&str]) -> Command {
     command
 }
 
+/// `socklab ARGS...` inside `unshare -n`, a network namespace of its own
+/// with no interface up, where not even a loopback packet can be sent:
+/// how a simulated run proves it touches no real socket. Where `unshare -n`
+/// cannot run (not root), plain `socklab`, saying so loudly.
+pub fn socklab_offline(args: &[&str]) -> Proc {
+    let unshare = Command::new("unshare")
+        .args(["-n", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !unshare {
+        eprintln!("SKIPPED: `unshare -n` is not available; running without a network namespace");
+        return socklab(args);
+    }
+    let mut command = Command::new("unshare");
+    command
+        .args(["-n", env!("CARGO_BIN_EXE_socklab")])
+        .args(args);
+    spawn(&mut command)
+}
+
 /// Run `socklab --no-cache ARGS...` to its end, at most [`WAIT`]: compiled
 /// afresh, so the user's cache is left alone.
 pub fn socklab_run(args: &[&str]) -> Finished {

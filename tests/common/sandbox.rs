@@ -121,6 +121,7 @@ pub async fn start_probe(
         policy: policy.clone(),
         limits: Limits::default(),
         verbose: false,
+        node: None,
     };
     let task =
         tokio::spawn(async move { call::serve(&lab(), &guest, config, sandbox, wires).await });

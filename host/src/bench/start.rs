@@ -38,6 +38,7 @@ async fn instantiate(runtime: &Runtime, guest: &Guest) -> Result<Duration> {
         policy,
         limits: Limits::default(),
         verbose: false,
+        node: None,
     };
     call::instantiate(runtime, guest, sandbox)
         .await

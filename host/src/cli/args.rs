@@ -40,6 +40,19 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_cache: bool,
 
+    /// Where the guests run: `real`, the host's own network (the default),
+    /// or `simulated`, socklab's in-memory network in simulated time, every
+    /// choice drawn from the seed (for demo, exchange, run and lab; see
+    /// docs/simulated.md).
+    #[arg(long, global = true, value_name = "NETWORK", default_value = "real")]
+    pub network: Network,
+
+    /// On the simulated network, write every socket event (bind, send,
+    /// receive, drop with its cause, close) as JSON Lines to FILE, in
+    /// simulated microseconds.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -51,7 +64,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a TCP and a UDP exchange between the bundled guests on 127.0.0.1
     /// and print what happened.
-    Demo,
+    Demo(DemoArgs),
 
     /// Run a server guest alone until Ctrl-C or its session limit.
     Serve(ServeArgs),
@@ -85,6 +98,33 @@ pub enum Command {
     /// or not a socklab role), what it imports (the capabilities it could ask
     /// for), what it exports, its size and SHA-256.
     Inspect(InspectArgs),
+}
+
+/// Which network guests run on (`--network`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Network {
+    /// The host's own network (loopback and beyond, as granted).
+    Real,
+    /// socklab's simulated network: in memory, in simulated time, seeded.
+    Simulated,
+}
+
+/// The seed of a run on the simulated network.
+#[derive(Args, Debug)]
+pub struct SeedArgs {
+    /// With --network simulated: the seed every choice is drawn from
+    /// (ephemeral ports, the order of simultaneous events, each guest's
+    /// wasi:random); 0 when not given.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_seed)]
+    pub seed: Option<u64>,
+}
+
+/// `socklab demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// The simulated network's seed.
+    #[command(flatten)]
+    pub sim: SeedArgs,
 }
 
 /// `socklab serve`.
@@ -160,6 +200,9 @@ pub struct ExchangeArgs {
     /// Deny RULE for the client only (repeatable).
     #[arg(long, value_name = "RULE", value_parser = parse_deny)]
     pub client_deny: Vec<Rule>,
+    /// The simulated network's seed.
+    #[command(flatten)]
+    pub sim: SeedArgs,
 }
 
 /// `socklab lab`.
@@ -203,6 +246,9 @@ pub struct RunArgs {
     /// The guest's rules and limits.
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+    /// The simulated network's seed.
+    #[command(flatten)]
+    pub sim: SeedArgs,
     /// Its arguments, after `--`.
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<String>,

@@ -1,13 +1,15 @@
 //! The command line: what `main.rs` parses ([`args`], [`values`]) and what
 //! each command drives ([`commands`], one short function each), the usage
-//! errors ([`usage`]), Ctrl-C and SIGTERM ([`interrupt`]) and every exit
-//! code ([`exit`]).
+//! errors ([`usage`]), Ctrl-C and SIGTERM ([`interrupt`]), every exit
+//! code ([`exit`]), and a command on the simulated network (`simulated`:
+//! its seed, its thread, its event log).
 
 mod args;
 mod commands;
 pub mod exit;
 mod guests;
 pub mod interrupt;
+mod simulated;
 pub mod usage;
 mod values;
 
@@ -29,23 +31,32 @@ pub async fn execute(cli: Cli) -> Result<i32> {
     // Caught before anything else happens; a signal ends the process at once
     // until a command has something to report.
     let interrupt = Interrupt::install()?;
+    simulated::check(&cli)?;
     crate::limits::raise_open_file_limit();
     let runtime = Arc::new(runtime_for(&cli)?);
-    let code = commands::dispatch(&runtime, cli, &interrupt).await?;
+    let code = match cli.network {
+        Network::Real => commands::dispatch(&runtime, cli, &interrupt).await?,
+        Network::Simulated => simulated::execute(&runtime, cli, &interrupt).await?,
+    };
     Ok(with_audit_checked(&runtime, code))
 }
 
-/// The runtime the global flags ask for: its guest directory, `-v`, the
-/// audit file (its first line written now), the compiled cache.
+/// The runtime the global flags ask for: its network, its guest
+/// directory, `-v`, the audit file (its first line written now), the
+/// compiled cache.
 fn runtime_for(cli: &Cli) -> Result<Runtime> {
-    let mut runtime = Runtime::new(cli.guest_dir.clone())?;
+    let flavor = match cli.network {
+        Network::Real => &crate::runtime::engine::REAL,
+        Network::Simulated => &crate::runtime::engine::SIMULATED,
+    };
+    let mut runtime = Runtime::of(flavor, cli.guest_dir.clone())?;
     runtime.verbose = cli.verbose;
     if let Some(path) = &cli.audit {
         let audit = match Audit::create(path) {
             Ok(audit) => audit,
             Err(e) => bad_input!("{e:#}; give a writable path to --audit"),
         };
-        audit.start()?;
+        audit.start(cli.network == Network::Simulated)?;
         runtime.audit = Some(audit);
     }
     if !cli.no_cache {

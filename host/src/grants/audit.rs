@@ -117,9 +117,11 @@ impl Audit {
 
     /// Write the first line (who wrote the file) and flush it, so that a
     /// file that cannot be written is found out now, before any guest runs.
-    pub fn start(&self) -> Result<()> {
+    /// On the simulated network (`simulated`) the header's time is 0, the
+    /// simulation's start, as every later time is counted from it.
+    pub fn start(&self, simulated: bool) -> Result<()> {
         self.write(&Header {
-            time: now_secs(),
+            time: if simulated { 0.0 } else { now_secs() },
             kind: "audit",
             socklab: crate::version::SOCKLAB_VERSION,
             wasmtime: crate::version::WASMTIME_VERSION,
@@ -169,8 +171,13 @@ impl Audit {
     }
 }
 
-/// Seconds since the Unix epoch, as a float.
+/// When a decision is made: seconds since the Unix epoch, as a float; on
+/// the simulated network, simulated seconds since the simulation started,
+/// so that the audit of a seeded run repeats byte for byte.
 pub fn now_secs() -> f64 {
+    if let Some(sim) = socklab_sim::exec::try_handle() {
+        return sim.now_micros() as f64 / 1e6;
+    }
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())

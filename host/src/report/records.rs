@@ -58,8 +58,10 @@ impl Payload {
 pub struct GuestRecord {
     /// What the user named it.
     pub name: String,
-    /// Its file.
-    pub path: String,
+    /// Its file; left out on the simulated network, whose reports name
+    /// guests by name and SHA-256 only, so that they repeat on any machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     /// Its SHA-256, hex: the report names exactly what ran.
     pub sha256: String,
     /// Its role's world: `tcp-server`, ...
@@ -103,7 +105,7 @@ impl GuestRecord {
         let stdout = (!outcome.stdout.is_empty()).then(|| outcome.stdout.clone());
         GuestRecord {
             name: guest.name.clone(),
-            path: guest.path.display().to_string(),
+            path: (!crate::runtime::tasks::simulated()).then(|| guest.path.display().to_string()),
             sha256: guest.sha256.clone(),
             world: guest.role.world(),
             grants: policy.describe(),

@@ -8,6 +8,7 @@ use tokio::sync::{oneshot, watch};
 use wasmtime::{Store, UpdateDeadline};
 
 use super::Runtime;
+use super::engine::FUEL_PER_CPU_SECOND;
 use super::load::Guest;
 use super::state::{GuestState, Sandbox, Stdio};
 use crate::limits::{LimitHit, LimitKind};
@@ -85,12 +86,29 @@ pub struct ServerWires {
     pub listening: oneshot::Sender<SocketAddr>,
 }
 
-/// A store for `state` with the guest's limits in force: the memory limiter,
-/// the CPU meter's call hook, and the epoch callback that yields and checks
-/// the CPU budget. Every guest's store is made here.
+/// A store for `state` with the guest's limits in force: the memory limiter
+/// and, on the real network, the CPU meter's call hook and the epoch
+/// callback that yields and checks the CPU budget (on the simulated
+/// network, fuel). Every guest's store is made here.
 pub fn store(runtime: &Runtime, state: GuestState) -> Store<GuestState> {
+    let flavor = runtime.flavor();
+    let cpu = state.meter.limits.cpu;
     let mut store = Store::new(runtime.engine(), state);
     store.limiter(|state| &mut state.memory);
+    if flavor.fuel {
+        // The simulated network: the CPU limit is fuel, the same on every
+        // machine, and the guest yields to the executor as it burns it.
+        let fuel = u64::try_from(cpu.as_micros())
+            .unwrap_or(u64::MAX)
+            .saturating_mul(FUEL_PER_CPU_SECOND / 1_000_000);
+        store
+            .set_fuel(fuel)
+            .and_then(|()| socklab_sim::yield_on_fuel(&mut store))
+            .expect("the simulated flavor's engine consumes fuel");
+    }
+    if !flavor.ticks {
+        return store;
+    }
     store.call_hook(|mut ctx, hook| {
         ctx.data_mut().meter.on_call_hook(hook);
         Ok(())
@@ -188,8 +206,9 @@ pub async fn run_client(
     finish(store, result)
 }
 
-/// The guest's call, cut off at the wall-clock `deadline` if there is one
-/// (`None` then). A spinning guest still yields on every epoch tick, so the
+/// The guest's call, cut off at `deadline` if there is one (`None` then):
+/// wall-clock time on the real network, simulated time on the simulated
+/// one. A spinning guest still yields on every epoch tick, so the
 /// timer gets its turn.
 ///
 /// The call runs outside tokio's cooperative budget: one `wasi:io/poll`
@@ -203,7 +222,7 @@ async fn within<T>(
 ) -> Option<wasmtime::Result<Result<T, String>>> {
     let call = tokio::task::unconstrained(call);
     match deadline {
-        Some(limit) => tokio::time::timeout(limit, call).await.ok(),
+        Some(limit) => super::tasks::timeout(limit, call).await,
         None => Some(call.await),
     }
 }
@@ -220,6 +239,11 @@ fn finish<T>(
     }
     if state.memory.tripped {
         state.meter.hit(LimitKind::Memory, true);
+    }
+    if let Some(Err(trap)) = &result
+        && trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::OutOfFuel)
+    {
+        state.meter.hit(LimitKind::Cpu, true);
     }
     let (stdout, stderr) = state.output();
     let limits = state.meter.hits.clone();

@@ -2,10 +2,10 @@
 //! going: its epoch ticker, and the allocator setting its guests need.
 //!
 //! A [`Flavor`] is one engine configuration with the linker that goes with
-//! it. Today there is one, [`REAL`]: WASI 0.2 on the host's own network. A
-//! simulated network (its own engine settings and socket bindings) or WASI
-//! 0.3 guests each become one more flavor beside it, not a branch inside
-//! every function.
+//! it: [`REAL`], WASI 0.2 on the host's own network, and [`SIMULATED`], the
+//! same guests on socklab's simulated network (its own engine settings,
+//! sockets and clocks). Each is one more flavor beside the others, not a
+//! branch inside every function.
 
 use anyhow::Result;
 use wasmtime::component::Linker;
@@ -26,7 +26,15 @@ pub struct Flavor {
     pub link: fn(&mut Linker<GuestState>) -> Result<()>,
     /// Whether the engine's epoch must tick (the real network's CPU limit).
     pub ticks: bool,
+    /// Whether guests burn fuel (the simulated network's CPU limit, counted
+    /// in instructions: [`FUEL_PER_CPU_SECOND`]).
+    pub fuel: bool,
 }
+
+/// On the simulated network a guest's CPU time is counted in fuel (about
+/// one unit per wasm instruction), so that the limit trips at the same
+/// instruction on every machine: one second of `--cpu-limit` is this much.
+pub const FUEL_PER_CPU_SECOND: u64 = 100_000_000;
 
 /// WASI 0.2 guests on the host's own network: wasmtime-wasi's sockets with
 /// socklab's grants, CPU time measured between epoch ticks.
@@ -35,6 +43,18 @@ pub const REAL: Flavor = Flavor {
     config: real_config,
     link: link::real,
     ticks: true,
+    fuel: false,
+};
+
+/// The same guests on socklab's simulated network: its wasi:sockets and
+/// clocks in simulated time, every choice from a seed, fuel for the CPU
+/// limit, and the settings wasmtime documents for deterministic execution.
+pub const SIMULATED: Flavor = Flavor {
+    name: "simulated",
+    config: socklab_sim::engine_config,
+    link: link::simulated,
+    ticks: false,
+    fuel: true,
 };
 
 fn real_config() -> Config {

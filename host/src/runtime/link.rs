@@ -1,5 +1,6 @@
-//! What a linker offers guests: WASI 0.2 without its sockets, the sockets
-//! (one function per network), and `socklab:lab/host`.
+//! What a linker offers guests: WASI 0.2 without its sockets (and clocks),
+//! the sockets (one function per network: [`real_sockets`], the
+//! simulation's in [`simulated`]), and `socklab:lab/host`.
 //!
 //! wasmtime-wasi's own `add_to_linker_async` links every interface at once;
 //! socklab links the same interfaces one by one, through wasmtime-wasi's
@@ -34,18 +35,28 @@ impl HasData for IoTable {
 /// Every WASI 0.2 interface wasmtime-wasi links but `wasi:sockets`: io,
 /// clocks, filesystem, random and cli.
 pub fn wasi_without_sockets<T: WasiView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
     use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+    use wasmtime_wasi::p2::bindings::clocks;
+
+    wasi_without_sockets_and_clocks(linker)?;
+    clocks::wall_clock::add_to_linker::<T, WasiClocks>(linker, T::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(linker, T::clocks)
+}
+
+/// io, filesystem, random and cli: what both networks take from
+/// wasmtime-wasi (the simulated one brings its own clocks and sockets).
+pub fn wasi_without_sockets_and_clocks<T: WasiView + 'static>(
+    linker: &mut Linker<T>,
+) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
     use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
-    use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, io, random};
+    use wasmtime_wasi::p2::bindings::{cli, filesystem, io, random};
     use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
 
     let l = linker;
     io::error::add_to_linker::<T, IoTable>(l, |t| t.ctx().table)?;
     io::poll::add_to_linker::<T, IoTable>(l, |t| t.ctx().table)?;
     io::streams::add_to_linker::<T, IoTable>(l, |t| t.ctx().table)?;
-    clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
-    clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
     filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
     filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
     random::random::add_to_linker::<T, WasiRandom>(l, T::random)?;
@@ -82,6 +93,24 @@ pub fn real_sockets(linker: &mut Linker<GuestState>) -> Result<()> {
     sockets::udp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     sockets::ip_name_lookup::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     overrides::add(linker).context("linking socklab's socket overrides")
+}
+
+/// The linker of the [`SIMULATED`](super::engine::SIMULATED) flavor:
+/// wasmtime-wasi's io, filesystem, random and cli; the simulation's
+/// `wasi:clocks` (simulated time) and seven `wasi:sockets` interfaces (the
+/// simulated network, checked by each guest's policy through
+/// [`SimView`](socklab_sim::SimView)); and `socklab:lab/host`.
+pub fn simulated(linker: &mut Linker<GuestState>) -> Result<()> {
+    wasi_without_sockets_and_clocks(linker)
+        .map_err(anyhow::Error::from)
+        .context("linking WASI")?;
+    socklab_sim::clocks::add_to_linker(linker)
+        .map_err(anyhow::Error::from)
+        .context("linking the simulated clocks")?;
+    socklab_sim::sockets::add_to_linker(linker)
+        .map_err(anyhow::Error::from)
+        .context("linking the simulated wasi:sockets")?;
+    host(linker).context("linking socklab:lab/host")
 }
 
 /// `socklab:lab/host`: listening, log, the stop signal.

@@ -17,7 +17,9 @@
 //! - [`cache`]: compiled components kept across runs;
 //! - [`state`]: one guest's store data;
 //! - [`call`]: a store with the guest's limits in force, the call, its
-//!   outcome.
+//!   outcome;
+//! - [`tasks`]: spawning, sleeping and timing out on the real network's
+//!   tokio or the simulated network's executor.
 //!
 //! The runtime knows the grants and the limits below it, never the
 //! commands, exchanges or reports above it.
@@ -30,6 +32,7 @@ pub mod link;
 pub mod load;
 pub mod overrides;
 pub mod state;
+pub mod tasks;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

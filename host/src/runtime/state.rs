@@ -22,6 +22,8 @@ use crate::grants::{Op, Policy};
 use crate::limits::{LimitKind, Limits, MemoryLimiter, Meter};
 use crate::roles::{Transport, bindings::socklab::lab::host};
 
+mod sim;
+
 /// Bytes of stdout and of stderr kept per guest; writes past this fail in
 /// the guest, never grow the host.
 pub const OUTPUT_CAP: usize = 64 * 1024;
@@ -43,6 +45,8 @@ pub struct Sandbox {
     pub limits: Limits,
     /// Show its `debug` log lines.
     pub verbose: bool,
+    /// Its node on the simulated network (`None` on the real network).
+    pub node: Option<socklab_sim::Node>,
 }
 
 /// Where a guest's stdout and stderr go.
@@ -85,6 +89,10 @@ pub struct GuestState {
     connections: HashSet<u32>,
     /// The one transport this guest's role may use (`None`: a command).
     pub transport: Option<Transport>,
+    /// Its node, on the simulated network.
+    node: Option<socklab_sim::Node>,
+    /// Sockets it holds on the simulated network, against `max-sockets`.
+    sim_sockets: usize,
 }
 
 /// Which table type a tracked socket has.
@@ -115,8 +123,13 @@ impl GuestState {
             policy,
             limits,
             verbose,
+            node,
         } = sandbox;
         let mut builder = WasiCtxBuilder::new();
+        if let Some(node) = &node {
+            // Its wasi:random from the run's seed and its node's name.
+            socklab_sim::random::for_node(node.handle().seed(), node.name()).apply(&mut builder);
+        }
         let output = match stdio {
             Stdio::Captured => {
                 let pipes = (
@@ -166,6 +179,8 @@ impl GuestState {
             sockets: HashSet::new(),
             connections: HashSet::new(),
             transport,
+            node,
+            sim_sockets: 0,
         }
     }
 
@@ -201,6 +216,15 @@ impl GuestState {
     /// (a refusal recorded like any other), and only within `max-sockets`
     /// (the guest then gets `new-socket-limit`).
     pub fn may_create(&mut self, transport: Transport) -> Result<(), ErrorCode> {
+        self.refuse_other_transport(transport)?;
+        if !self.socket_allowed(None) {
+            return Err(ErrorCode::NewSocketLimit);
+        }
+        Ok(())
+    }
+
+    /// `access-denied`, recorded, for a transport the guest may not use.
+    fn refuse_other_transport(&mut self, transport: Transport) -> Result<(), ErrorCode> {
         let refused = match self.transport {
             Some(own) if own != transport => {
                 Some(format!("a {own} guest is granted no {transport} socket"))
@@ -221,9 +245,6 @@ impl GuestState {
             self.policy
                 .refuse(op, "(socket creation)".to_string(), rule);
             return Err(ErrorCode::AccessDenied);
-        }
-        if !self.socket_allowed(None) {
-            return Err(ErrorCode::NewSocketLimit);
         }
         Ok(())
     }

@@ -1,0 +1,118 @@
+//! A command on the simulated network (`--network simulated`): which
+//! commands may run there, the seed, the thread the simulation runs on, its
+//! event log (`--events`), and how long it took in each clock.
+//!
+//! The command's own code is the same as on the real network: it runs
+//! inside `Sim::block_on`, where [`tasks`](crate::runtime::tasks) spawns,
+//! sleeps and times out on the simulation.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use socklab_sim::Sim;
+
+use super::args::{Cli, Command, Network};
+use super::interrupt::Interrupt;
+use super::{commands, exit};
+use crate::runtime::Runtime;
+use crate::{bad_input, say};
+
+/// Refuse what cannot mean anything on the chosen network: a command that
+/// talks to the outside world (or runs no guest) on the simulated one, and
+/// `--seed`/`--events` on the real one.
+pub fn check(cli: &Cli) -> Result<()> {
+    let name = match &cli.command {
+        Command::Demo(_) | Command::Exchange(_) | Command::Run(_) | Command::Lab(_) => None,
+        Command::Serve(_) => Some("serve"),
+        Command::Connect(_) => Some("connect"),
+        Command::Bench(_) => Some("bench"),
+        Command::Guests => Some("guests"),
+        Command::Inspect(_) => Some("inspect"),
+    };
+    match (cli.network, name) {
+        (Network::Simulated, Some(name)) => bad_input!(
+            "`{name}` {} and cannot run on --network simulated; drop the flag, or use demo, exchange, run or lab",
+            match name {
+                "serve" | "connect" => "talks to the real network",
+                "bench" => "measures the real network",
+                _ => "runs no guest",
+            }
+        ),
+        (Network::Real, _) if cli.events.is_some() => bad_input!(
+            "--events logs the simulated network's events; add --network simulated or drop it"
+        ),
+        (Network::Real, _) if seed_of(cli).is_some() => {
+            bad_input!("--seed seeds the simulated network; add --network simulated or drop it")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The `--seed` of demo, exchange and run.
+fn seed_of(cli: &Cli) -> Option<u64> {
+    match &cli.command {
+        Command::Demo(args) => args.sim.seed,
+        Command::Exchange(args) => args.sim.seed,
+        Command::Run(args) => args.sim.seed,
+        _ => None,
+    }
+}
+
+/// Run `cli`'s command inside a simulation seeded with its `--seed` (0 by
+/// default), on a thread of its own; write the event log; say on stderr how
+/// much simulated time took how much real time. The command's exit code.
+pub async fn execute(runtime: &Arc<Runtime>, cli: Cli, interrupt: &Interrupt) -> Result<i32> {
+    let seed = seed_of(&cli).unwrap_or(0);
+    let events = cli.events.clone();
+    let events_file = match &events {
+        // Opened before anything runs, as every output is.
+        Some(path) => Some(
+            File::create(path)
+                .with_context(|| format!("cannot create the events file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let tokio = tokio::runtime::Handle::current();
+    let started = Instant::now();
+    let (code, sim) = tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let thread = scope.spawn(|| {
+                // wasmtime-wasi's stdio may reach for tokio; the guests' own
+                // tasks, sleeps and sockets are the simulation's.
+                let _tokio = tokio.enter();
+                let mut sim = Sim::new(seed);
+                let code = sim.block_on(commands::dispatch(runtime, cli, interrupt));
+                (code, sim.handle())
+            });
+            thread.join().expect("the simulation's thread panicked")
+        })
+    });
+    let wall = started.elapsed();
+    say!(
+        "simulated network (seed {seed}): {:.6} s of simulated time in {:.3} s of real time",
+        sim.now_micros() as f64 / 1e6,
+        wall.as_secs_f64()
+    );
+    if let (Some(path), Some(file)) = (&events, events_file) {
+        write_events(&sim, path, file)?;
+    }
+    match code {
+        Ok(code) => code,
+        Err(stalled) => {
+            say!("error: {stalled}; every guest was waiting for something that never comes");
+            Ok(exit::FAILED)
+        }
+    }
+}
+
+/// The simulation's events as JSON Lines in `file` (`path`).
+fn write_events(sim: &socklab_sim::Handle, path: &Path, file: File) -> Result<()> {
+    let mut out = BufWriter::new(file);
+    sim.write_jsonl(&mut out)
+        .and_then(|()| out.flush())
+        .with_context(|| format!("cannot write the events file {}", path.display()))
+}
