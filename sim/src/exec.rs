@@ -91,9 +91,9 @@ impl Drop for Enter {
 }
 
 fn current() -> Rc<Local> {
-    CURRENT.with(|c| c.borrow().clone()).expect(
-        "socklab_sim: spawn, now_micros, sleep and timeout work only inside Sim::block_on",
-    )
+    CURRENT
+        .with(|c| c.borrow().clone())
+        .expect("socklab_sim: spawn, now_micros, sleep and timeout work only inside Sim::block_on")
 }
 
 /// The handle of the simulation running on this thread.
@@ -172,7 +172,11 @@ impl Sim {
                         continue; // finished or aborted; a late wake
                     };
                     let waker = shared.waker(id);
-                    if task.as_mut().poll(&mut Context::from_waker(&waker)).is_pending() {
+                    if task
+                        .as_mut()
+                        .poll(&mut Context::from_waker(&waker))
+                        .is_pending()
+                    {
                         tasks.insert(id, task);
                     }
                 }

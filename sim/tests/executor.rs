@@ -18,7 +18,10 @@ fn executor_time_jumps_to_the_next_timer() {
         })
         .expect("finishes");
     assert_eq!(at, 3_600_000_000);
-    assert!(start.elapsed() < Duration::from_secs(5), "an hour took real time");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "an hour took real time"
+    );
 }
 
 #[test]
@@ -41,13 +44,19 @@ fn executor_timers_due_together_fire_in_insertion_order() {
     })
     .expect("finishes");
     let order = order.borrow().clone();
-    assert_eq!(order, [("b", 5000), ("a", 10_000), ("c", 10_000), ("d", 10_000)]);
+    assert_eq!(
+        order,
+        [("b", 5000), ("a", 10_000), ("c", 10_000), ("d", 10_000)]
+    );
 }
 
 #[test]
 fn executor_timeout_elapses_and_takes_its_timer_along() {
     let mut sim = Sim::new(1);
-    let slow = sim.block_on(timeout(Duration::from_millis(1), sleep(Duration::from_secs(10))));
+    let slow = sim.block_on(timeout(
+        Duration::from_millis(1),
+        sleep(Duration::from_secs(10)),
+    ));
     assert_eq!(slow, Ok(Err(Elapsed)));
     assert_eq!(sim.handle().now_micros(), 1000);
     let quick = sim.block_on(timeout(Duration::from_secs(10), async { 7 }));
@@ -55,7 +64,13 @@ fn executor_timeout_elapses_and_takes_its_timer_along() {
     // Neither abandoned timer is pending: a deadlock is reported at once,
     // not after a jump to 10 s.
     let stuck = sim.block_on(std::future::pending::<()>());
-    assert_eq!(stuck, Err(Stalled { at_micros: 1000, tasks: 0 }));
+    assert_eq!(
+        stuck,
+        Err(Stalled {
+            at_micros: 1000,
+            tasks: 0
+        })
+    );
 }
 
 #[test]
@@ -66,7 +81,13 @@ fn executor_reports_a_deadlock_instead_of_hanging() {
         sleep(Duration::from_millis(2)).await;
         never.await
     });
-    assert_eq!(stuck, Err(Stalled { at_micros: 2000, tasks: 1 }));
+    assert_eq!(
+        stuck,
+        Err(Stalled {
+            at_micros: 2000,
+            tasks: 1
+        })
+    );
 }
 
 #[test]

@@ -18,8 +18,14 @@ fn udp_nodes_have_addresses_and_names_resolve() {
     let h = sim.handle();
     let a = h.add_node("a");
     let b = h.add_node("b");
-    assert_eq!((a.ipv4(), b.ipv4()), (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)));
-    assert_eq!(b.ipv6(), "fd00::2".parse::<std::net::Ipv6Addr>().expect("v6"));
+    assert_eq!(
+        (a.ipv4(), b.ipv4()),
+        (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2))
+    );
+    assert_eq!(
+        b.ipv6(),
+        "fd00::2".parse::<std::net::Ipv6Addr>().expect("v6")
+    );
     let b_addrs = h.resolve(&a, "B").expect("known");
     let expected: [std::net::IpAddr; 2] = [b.ipv4().into(), b.ipv6().into()];
     assert_eq!(b_addrs, expected);
@@ -37,7 +43,10 @@ fn udp_ephemeral_ports_come_from_the_seed() {
     };
     assert_eq!(port(7), port(7));
     let ports: Vec<u16> = (0..6).map(port).collect();
-    assert!(ports.iter().all(|p| (32768..=60999).contains(p)), "{ports:?}");
+    assert!(
+        ports.iter().all(|p| (32768..=60999).contains(p)),
+        "{ports:?}"
+    );
     assert!(ports.windows(2).any(|w| w[0] != w[1]), "{ports:?}");
 }
 
@@ -48,11 +57,20 @@ fn udp_bind_conflicts_and_foreign_addresses() {
     let a = h.add_node("a");
     h.add_node("b");
     let _wild = a.udp_bind(addr("0.0.0.0:7")).expect("binds");
-    assert_eq!(a.udp_bind(addr("10.0.0.1:7")).err(), Some(ErrorCode::AddressInUse));
-    assert_eq!(a.udp_bind(addr("127.0.0.1:7")).err(), Some(ErrorCode::AddressInUse));
+    assert_eq!(
+        a.udp_bind(addr("10.0.0.1:7")).err(),
+        Some(ErrorCode::AddressInUse)
+    );
+    assert_eq!(
+        a.udp_bind(addr("127.0.0.1:7")).err(),
+        Some(ErrorCode::AddressInUse)
+    );
     // IPv6 sockets are IPv6-only: the port is free in the other family.
     let _v6 = a.udp_bind(addr("[::]:7")).expect("binds");
-    assert_eq!(a.udp_bind(addr("10.0.0.2:0")).err(), Some(ErrorCode::AddressNotBindable));
+    assert_eq!(
+        a.udp_bind(addr("10.0.0.2:0")).err(),
+        Some(ErrorCode::AddressNotBindable)
+    );
     // Closing frees the port.
     let once = a.udp_bind(addr("10.0.0.1:8")).expect("binds");
     drop(once);
@@ -66,14 +84,22 @@ fn udp_loopback_is_per_node_and_immediate() {
     let a = h.add_node("a");
     let b = h.add_node("b");
     let on_a = a.udp_bind(addr("127.0.0.1:9")).expect("binds");
-    let on_b = b.udp_bind(addr("127.0.0.1:9")).expect("binds: b's own loopback");
+    let on_b = b
+        .udp_bind(addr("127.0.0.1:9"))
+        .expect("binds: b's own loopback");
     let sender = a.udp_bind(addr("127.0.0.1:0")).expect("binds");
     sender.send_to(b"hi", addr("127.0.0.1:9")).expect("sent");
-    let got = on_a.try_recv_from().expect("no error").expect("arrived at once");
+    let got = on_a
+        .try_recv_from()
+        .expect("no error")
+        .expect("arrived at once");
     assert_eq!(got, (b"hi".to_vec(), sender.local_addr().expect("bound")));
     assert_eq!(on_b.try_recv_from(), Ok(None));
     // A loopback source cannot leave the node.
-    assert_eq!(sender.send_to(b"x", addr("10.0.0.2:9")), Err(ErrorCode::InvalidArgument));
+    assert_eq!(
+        sender.send_to(b"x", addr("10.0.0.2:9")),
+        Err(ErrorCode::InvalidArgument)
+    );
     sim.block_on(async {}).expect("finishes");
 }
 
@@ -105,7 +131,10 @@ fn udp_datagrams_cross_links_with_their_latency() {
         .expect("finishes");
     assert_eq!(at, (100, 5000));
     let stats = h.link_stats("ab");
-    assert_eq!((stats.to_server.received, stats.to_server.delivered), (1, 1));
+    assert_eq!(
+        (stats.to_server.received, stats.to_server.delivered),
+        (1, 1)
+    );
 }
 
 /// A lossy link both ways; returns the world's handle after 200 tagged
@@ -137,7 +166,9 @@ fn lossy_exchange(seed: u64) -> socklab_sim::Handle {
         let client = a.udp_bind(addr("0.0.0.0:0")).expect("binds");
         for n in 0..200u64 {
             let message = format!("#{n:06} hello");
-            client.send_to(message.as_bytes(), addr("10.0.0.2:7")).expect("sent");
+            client
+                .send_to(message.as_bytes(), addr("10.0.0.2:7"))
+                .expect("sent");
             socklab_sim::time::sleep(Duration::from_millis(1)).await;
         }
         socklab_sim::time::sleep(Duration::from_millis(50)).await;
@@ -167,7 +198,12 @@ fn udp_loss_follows_the_relay_draw_and_the_stats_add_up() {
     let events = h.events();
     let lost = events
         .iter()
-        .filter(|e| e.kind == EventKind::Drop { cause: DropCause::Loss })
+        .filter(|e| {
+            e.kind
+                == EventKind::Drop {
+                    cause: DropCause::Loss,
+                }
+        })
         .count() as u64;
     assert_eq!(lost, up.lost + stats.to_client.lost);
 }
@@ -176,7 +212,9 @@ fn udp_loss_follows_the_relay_draw_and_the_stats_add_up() {
 fn udp_same_seed_same_event_log_bytes() {
     let log = |seed| {
         let mut out = Vec::new();
-        lossy_exchange(seed).write_jsonl(&mut out).expect("in memory");
+        lossy_exchange(seed)
+            .write_jsonl(&mut out)
+            .expect("in memory");
         out
     };
     let first = log(5);
@@ -207,6 +245,11 @@ fn udp_no_listener_drops_and_refuses_a_connected_sender() {
         .into_iter()
         .find(|e| matches!(e.kind, EventKind::Drop { .. }))
         .expect("a drop");
-    assert_eq!(drop.kind, EventKind::Drop { cause: DropCause::NoListener });
+    assert_eq!(
+        drop.kind,
+        EventKind::Drop {
+            cause: DropCause::NoListener
+        }
+    );
     assert_eq!((drop.at_micros, drop.node.as_str()), (100, "a"));
 }

@@ -112,7 +112,10 @@ impl Core {
     pub(crate) fn udp_local(&mut self, id: u64) -> Result<SocketAddr, ErrorCode> {
         let s = self.udp(id)?;
         let bound = s.bound.ok_or(ErrorCode::InvalidState)?;
-        Ok(SocketAddr::new(s.conn_ip.unwrap_or(bound.ip()), bound.port()))
+        Ok(SocketAddr::new(
+            s.conn_ip.unwrap_or(bound.ip()),
+            bound.port(),
+        ))
     }
 
     /// `connect`: sets the default peer and, on a wildcard socket, the
@@ -143,7 +146,12 @@ impl Core {
 
     /// Hands `data` to the network towards `dst`. Succeeds when the
     /// datagram left, whatever becomes of it.
-    pub(crate) fn udp_send(&mut self, id: u64, data: Vec<u8>, dst: SocketAddr) -> Result<(), ErrorCode> {
+    pub(crate) fn udp_send(
+        &mut self,
+        id: u64,
+        data: Vec<u8>,
+        dst: SocketAddr,
+    ) -> Result<(), ErrorCode> {
         let s = self.udp(id)?;
         let (node, conn_ip) = (s.node, s.conn_ip);
         let local = s.bound.ok_or(ErrorCode::InvalidState)?;
@@ -234,7 +242,11 @@ impl Core {
         }
         let (src, dst, len) = (flight.src, flight.dst, flight.data.len() as u64);
         let detail = format!("{src} -> {dst}, {len} B");
-        let to = self.net.sockets.iter_mut().find(|(_, s)| s.accepts(flight.to_node, dst, src));
+        let to = self
+            .net
+            .sockets
+            .iter_mut()
+            .find(|(_, s)| s.accepts(flight.to_node, dst, src));
         let Some((&id, socket)) = to else {
             self.refuse(&flight);
             let (node, id) = (flight.from_node, flight.from_socket);
@@ -307,7 +319,9 @@ impl Core {
     /// The socket's resource was dropped.
     pub(crate) fn udp_close(&mut self, id: u64) {
         if let Some(s) = self.net.sockets.remove(&id) {
-            let detail = s.bound.map_or_else(|| "unbound".to_owned(), |b| b.to_string());
+            let detail = s
+                .bound
+                .map_or_else(|| "unbound".to_owned(), |b| b.to_string());
             self.record(s.node, id, EventKind::Close, detail);
         }
     }

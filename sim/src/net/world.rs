@@ -106,7 +106,10 @@ impl Net {
         if name.eq_ignore_ascii_case("localhost") {
             return Some(vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()]);
         }
-        let node = self.nodes.iter().find(|n| n.name.eq_ignore_ascii_case(name))?;
+        let node = self
+            .nodes
+            .iter()
+            .find(|n| n.name.eq_ignore_ascii_case(name))?;
         Some(vec![node.v4.into(), node.v6.into()])
     }
 
@@ -164,7 +167,9 @@ impl Net {
                 && s.bound.is_some_and(|b| {
                     b.is_ipv4() == addr.is_ipv4()
                         && b.port() == addr.port()
-                        && (b.ip() == addr.ip() || b.ip().is_unspecified() || addr.ip().is_unspecified())
+                        && (b.ip() == addr.ip()
+                            || b.ip().is_unspecified()
+                            || addr.ip().is_unspecified())
                 })
         })
     }

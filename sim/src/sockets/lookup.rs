@@ -59,9 +59,8 @@ fn parse(name: &str) -> Result<Option<IpAddr>, ErrorCode> {
     if let Ok(ip) = Ipv6Addr::from_str(bare.unwrap_or(name)) {
         return Ok(Some(ip.into()));
     }
-    let forbidden = |c: char| {
-        c.is_ascii_control() || c.is_ascii_whitespace() || "#%/:<>?@[\\]^|".contains(c)
-    };
+    let forbidden =
+        |c: char| c.is_ascii_control() || c.is_ascii_whitespace() || "#%/:<>?@[\\]^|".contains(c);
     if name.is_empty() || name.contains(forbidden) {
         return Err(ErrorCode::InvalidArgument);
     }

@@ -91,7 +91,13 @@ impl<T: SimView> udp::HostUdpSocket for SimCtx<'_, T> {
         if s.binding {
             return Ok(Err(ErrorCode::ConcurrencyConflict));
         }
-        if node.handle.shared.core().udp(id).is_ok_and(|s| s.bound.is_some()) {
+        if node
+            .handle
+            .shared
+            .core()
+            .udp(id)
+            .is_ok_and(|s| s.bound.is_some())
+        {
             return Ok(Err(ErrorCode::InvalidState));
         }
         if !valid_family(addr.ip(), ipv6) {
@@ -120,10 +126,15 @@ impl<T: SimView> udp::HostUdpSocket for SimCtx<'_, T> {
         &mut self,
         this: Resource<UdpSocket>,
         remote: Option<IpSocketAddress>,
-    ) -> Wit<(Resource<IncomingDatagramStream>, Resource<OutgoingDatagramStream>)> {
-        let streams = self.0.table().iter_children(&this)?.any(|c| {
-            c.is::<IncomingDatagramStream>() || c.is::<OutgoingDatagramStream>()
-        });
+    ) -> Wit<(
+        Resource<IncomingDatagramStream>,
+        Resource<OutgoingDatagramStream>,
+    )> {
+        let streams = self
+            .0
+            .table()
+            .iter_children(&this)?
+            .any(|c| c.is::<IncomingDatagramStream>() || c.is::<OutgoingDatagramStream>());
         if streams {
             wasmtime::bail!("UDP streams not dropped yet");
         }
@@ -165,7 +176,10 @@ impl<T: SimView> udp::HostUdpSocket for SimCtx<'_, T> {
             permits: 0,
         };
         let table = self.0.table();
-        Ok(Ok((table.push_child(incoming, &this)?, table.push_child(outgoing, &this)?)))
+        Ok(Ok((
+            table.push_child(incoming, &this)?,
+            table.push_child(outgoing, &this)?,
+        )))
     }
 
     fn local_address(&mut self, this: Resource<UdpSocket>) -> Wit<IpSocketAddress> {
@@ -176,7 +190,9 @@ impl<T: SimView> udp::HostUdpSocket for SimCtx<'_, T> {
     fn remote_address(&mut self, this: Resource<UdpSocket>) -> Wit<IpSocketAddress> {
         let s = self.0.table().get(&this)?;
         let mut core = s.node.handle.shared.core();
-        let remote = core.udp(s.id).and_then(|s| s.remote.ok_or(ErrorCode::InvalidState));
+        let remote = core
+            .udp(s.id)
+            .and_then(|s| s.remote.ok_or(ErrorCode::InvalidState));
         Ok(remote.map(from_std))
     }
 
@@ -267,7 +283,9 @@ impl<T: SimView> udp::HostIncomingDatagramStream for SimCtx<'_, T> {
     ) -> Wit<Vec<udp::IncomingDatagram>> {
         let s = self.0.table().get(&this)?;
         let (id, connected, handle) = (s.id, s.connected, s.node.handle.clone());
-        let max = usize::try_from(max_results).unwrap_or(usize::MAX).min(MAX_DATAGRAMS);
+        let max = usize::try_from(max_results)
+            .unwrap_or(usize::MAX)
+            .min(MAX_DATAGRAMS);
         let mut datagrams = Vec::new();
         let mut sum = 0;
         while datagrams.len() < max && sum < MAX_READ {
