@@ -78,3 +78,26 @@ pub(crate) fn valid_family(ip: IpAddr, ipv6: bool) -> bool {
 pub(crate) fn valid_remote(addr: SocketAddr) -> bool {
     !addr.ip().to_canonical().is_unspecified() && addr.port() != 0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_sockets_refuse_ipv4_mapped_and_compatible_addresses() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("an address");
+        assert!(valid_family(ip("fd00::1"), true));
+        assert!(valid_family(ip("::1"), true));
+        assert!(valid_family(ip("::"), true));
+        assert!(!valid_family(ip("::ffff:10.0.0.1"), true), "mapped");
+        assert!(!valid_family(ip("::10.0.0.1"), true), "compatible");
+        assert!(!valid_family(ip("10.0.0.1"), true));
+        assert!(!valid_family(ip("fd00::1"), false));
+        assert!(valid_remote("10.0.0.1:7".parse().expect("an address")));
+        assert!(!valid_remote("0.0.0.0:7".parse().expect("an address")));
+        assert!(!valid_remote(
+            "[::ffff:0.0.0.0]:7".parse().expect("an address")
+        ));
+        assert!(!valid_remote("10.0.0.1:0".parse().expect("an address")));
+    }
+}
