@@ -141,6 +141,11 @@ pub async fn run_command(
     if state.memory.tripped {
         state.meter.hit(LimitKind::Memory, true);
     }
+    if let Some(Err(trap)) = &result
+        && call::out_of_fuel(trap)
+    {
+        state.meter.hit(LimitKind::Cpu, true);
+    }
     let (verdict, error) = ending(runtime.verbose, result, state.meter.stopped_by());
     let (stdout, stderr) = state.output();
     let captured = spec.capture_output;

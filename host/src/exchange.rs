@@ -225,6 +225,11 @@ impl RunningServer {
         SocketAddr::new(ip, self.addr.port())
     }
 
+    /// Its node, on the simulated network.
+    pub fn node(&self) -> Option<&socklab_sim::Node> {
+        self.spec.node.as_ref()
+    }
+
     /// Wait for the server to return by itself (it reached `max_sessions`),
     /// or until `stop` resolves, whichever comes first; then collect its
     /// record.

@@ -5,6 +5,7 @@
 //! `net-command tcp ADDR TEXT` connects, sends a line and prints the reply;
 //! `net-command udp ADDR TEXT` sends a datagram and prints the reply;
 //! `net-command read PATH` prints a file; `net-command exit N` exits with N;
+//! `net-command spin` computes forever (for the CPU limit);
 //! `net-command ping ADDR COUNT SIZE` connects once, sends COUNT messages of
 //! SIZE bytes and reads each one echoed back before the next (the ping-pong
 //! `socklab bench` times under `socklab run` and `wasmtime run`).
@@ -63,8 +64,15 @@ fn main() {
             Err(e) => fail("read", e),
         },
         "exit" => exit(arg(1).parse().unwrap_or(1)),
+        "spin" => {
+            // A loop the optimiser cannot remove, that never calls the host.
+            let mut x: u64 = 1;
+            loop {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        }
         other => {
-            eprintln!("usage: net-command echo|tcp|udp|ping|read|exit ... (got `{other}`)");
+            eprintln!("usage: net-command echo|tcp|udp|ping|read|exit|spin ... (got `{other}`)");
             exit(2);
         }
     }

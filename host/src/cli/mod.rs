@@ -31,6 +31,7 @@ pub async fn execute(cli: Cli) -> Result<i32> {
     // Caught before anything else happens; a signal ends the process at once
     // until a command has something to report.
     let interrupt = Interrupt::install()?;
+    let cli = simulated::from_file(cli);
     simulated::check(&cli)?;
     crate::limits::raise_open_file_limit();
     let runtime = Arc::new(runtime_for(&cli)?);

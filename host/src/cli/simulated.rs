@@ -21,6 +21,17 @@ use super::{commands, exit};
 use crate::runtime::Runtime;
 use crate::{bad_input, say};
 
+/// `cli` with `--network simulated` when its experiment file says
+/// `network = "simulated"`.
+pub fn from_file(mut cli: Cli) -> Cli {
+    if let Command::Lab(args) = &cli.command
+        && let Some((Some(true), _)) = crate::experiment::plan::peek(&args.file)
+    {
+        cli.network = Network::Simulated;
+    }
+    cli
+}
+
 /// Refuse what cannot mean anything on the chosen network: a command that
 /// talks to the outside world (or runs no guest) on the simulated one, and
 /// `--seed`/`--events` on the real one.
@@ -42,6 +53,12 @@ pub fn check(cli: &Cli) -> Result<()> {
                 _ => "runs no guest",
             }
         ),
+        (Network::Simulated, None) if matches!(&cli.command, Command::Lab(a) if a.pcap.is_some()) =>
+        {
+            bad_input!(
+                "--pcap records what the relays carry, and the simulated network has none (its capture comes with its TCP); drop --pcap or run on the real network"
+            )
+        }
         (Network::Real, _) if cli.events.is_some() => bad_input!(
             "--events logs the simulated network's events; add --network simulated or drop it"
         ),
@@ -62,11 +79,23 @@ fn seed_of(cli: &Cli) -> Option<u64> {
     }
 }
 
+/// The simulation's seed: `--seed`, or for `lab` the experiment's own seed
+/// (so that its links draw the fates its relays would), else 0.
+fn simulation_seed(cli: &Cli) -> u64 {
+    match &cli.command {
+        Command::Lab(args) => args
+            .seed
+            .or_else(|| crate::experiment::plan::peek(&args.file).map(|(_, seed)| seed))
+            .unwrap_or(0),
+        _ => seed_of(cli).unwrap_or(0),
+    }
+}
+
 /// Run `cli`'s command inside a simulation seeded with its `--seed` (0 by
 /// default), on a thread of its own; write the event log; say on stderr how
 /// much simulated time took how much real time. The command's exit code.
 pub async fn execute(runtime: &Arc<Runtime>, cli: Cli, interrupt: &Interrupt) -> Result<i32> {
-    let seed = seed_of(&cli).unwrap_or(0);
+    let seed = simulation_seed(&cli);
     let events = cli.events.clone();
     let events_file = match &events {
         // Opened before anything runs, as every output is.

@@ -51,6 +51,19 @@ pub struct FileDoc {
     /// Which client is wired to which server, and how the path misbehaves.
     #[serde(default)]
     pub links: Vec<Spanned<LinkDoc>>,
+    /// Where it runs: `"real"` (the default) or `"simulated"`, as
+    /// `--network` says.
+    pub network: Option<Spanned<NetworkDoc>>,
+}
+
+/// `network = "real"` or `network = "simulated"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkDoc {
+    /// The host's network, through impairing relays.
+    Real,
+    /// socklab's simulated network, its links impairing.
+    Simulated,
 }
 
 /// Where a client's messages come from: exactly one of `inline`, `file`, or

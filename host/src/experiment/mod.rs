@@ -65,7 +65,9 @@ pub async fn run_plan(
     let run_options = runner::Options {
         capture: outputs.pcap.is_some(),
     };
+    let wall = std::time::Instant::now();
     let run = runner::run(runtime, plan, &run_options, interrupt).await?;
+    let wall = wall.elapsed();
 
     let chart_path = outputs.chart.as_ref().map(|c| c.path.display().to_string());
     let pcap_path = outputs.pcap.as_ref().map(|p| p.path.display().to_string());
@@ -85,6 +87,18 @@ pub async fn run_plan(
         && let Err(e) = pcap.write_with(|out| capture.write_pcap_packets(out))
     {
         failed.push(e);
+    }
+    if crate::runtime::tasks::simulated() {
+        // report.json holds only what the seed decides; how long it took
+        // in real time goes beside it.
+        let timing = serde_json::json!({
+            "simulated_ms": run.elapsed.as_secs_f64() * 1e3,
+            "wall_ms": wall.as_secs_f64() * 1e3,
+        });
+        let path = out.join("timing.json");
+        if let Err(e) = std::fs::write(&path, format!("{timing:#}\n")) {
+            failed.push(anyhow::anyhow!("cannot write {}: {e}", path.display()));
+        }
     }
     if options.json {
         output::stdout_line(&json);

@@ -1,6 +1,7 @@
 //! The rounds of a lab run: every client instance of a round started with
-//! its own relay in front of its server, then waited for while the
-//! progress bar follows what the relays carry.
+//! its own relay in front of its server (on the simulated network, its own
+//! node and a link to the server's node that impairs as the relay would),
+//! then waited for while the progress bar follows what the relays carry.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Weak};
@@ -9,14 +10,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use indicatif::ProgressBar;
 use socklab_relay::{Capture, LinkSpec, Relay, start_tcp, start_udp};
+use socklab_sim::{Link, Node};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 use super::plan::{ClientNode, Impairments, Plan};
 use super::runner::ClientRun;
 use crate::exchange::{self, ClientSpec};
 use crate::roles::Transport;
 use crate::runtime::Runtime;
+use crate::runtime::tasks::{self, Task};
 
 /// What every round of a run shares.
 pub struct Rounds<'a> {
@@ -26,6 +28,8 @@ pub struct Rounds<'a> {
     pub plan: &'a Plan,
     /// Where each server of `plan` is reached.
     pub server_addrs: Vec<SocketAddr>,
+    /// Each server's node, on the simulated network.
+    pub server_nodes: Vec<Option<Node>>,
     /// What the relays carried, when `--pcap` asks.
     pub capture: Option<Capture>,
     /// When the run started: every time in the report counts from it.
@@ -36,10 +40,18 @@ pub struct Rounds<'a> {
     pub bar: ProgressBar,
 }
 
-/// One round's client tasks, and their relays for the progress bar.
+/// One round's client tasks, in node and instance order, and their relays
+/// for the progress bar.
 pub struct Round {
-    tasks: JoinSet<ClientRun>,
+    tasks: Vec<Task<ClientRun>>,
     relays: Vec<Weak<Relay>>,
+}
+
+/// What a client instance is wired through: its relay on the real network,
+/// its link on the simulated one.
+enum Wire {
+    Relay(Arc<Relay>),
+    Link(SocketAddr),
 }
 
 impl Rounds<'_> {
@@ -49,22 +61,39 @@ impl Rounds<'_> {
         self.bar
             .set_message(format!("round {} of {}", repeat + 1, plan.repeats));
         let mut round = Round {
-            tasks: JoinSet::new(),
+            tasks: Vec::new(),
             relays: Vec::new(),
         };
         for node in &plan.clients {
             for instance in 0..node.instances {
                 let server_name = &plan.servers[node.server].name;
-                let mut link = format!("{}#{instance}->{server_name}", node.name);
-                if plan.repeats > 1 {
-                    link.push_str(&format!("/r{repeat}"));
-                }
+                let link = format!(
+                    "{}#{instance}->{server_name}{}",
+                    node.name,
+                    round_suffix(plan.repeats, repeat)
+                );
                 let server_addr = self.server_addrs[node.server];
-                let relay = start_relay(node, &link, plan.seed, server_addr, self.capture.clone())
-                    .await
-                    .with_context(|| format!("starting the relay of link {link}"))?;
-                let relay = Arc::new(relay);
-                round.relays.push(Arc::downgrade(&relay));
+                let mut spec = node.spec.clone();
+                let wire = match &self.server_nodes[node.server] {
+                    Some(server_node) => {
+                        let name = link.split("->").next().unwrap_or(&link).to_string();
+                        spec =
+                            spec.placed(&format!("{name}{}", round_suffix(plan.repeats, repeat)));
+                        let client_node =
+                            spec.node.as_ref().expect("placed on the simulated network");
+                        wire_link(node, &link, client_node, server_node);
+                        Wire::Link(server_addr)
+                    }
+                    None => {
+                        let relay =
+                            start_relay(node, &link, plan.seed, server_addr, self.capture.clone())
+                                .await
+                                .with_context(|| format!("starting the relay of link {link}"))?;
+                        let relay = Arc::new(relay);
+                        round.relays.push(Arc::downgrade(&relay));
+                        Wire::Relay(relay)
+                    }
+                };
                 let id = ClientId {
                     link,
                     client: node.name.clone(),
@@ -74,36 +103,49 @@ impl Rounds<'_> {
                     instance,
                     server_addr,
                 };
-                round.tasks.spawn(self.client(id, node.spec.clone(), relay));
+                round.tasks.push(tasks::spawn(self.client(id, spec, wire)));
             }
         }
         Ok(round)
     }
 
     /// One client instance's task: its run through its relay, then the
-    /// relay stopped with its final counts.
+    /// relay stopped with its final counts (on the simulated network, its
+    /// link's counts).
     fn client(
         &self,
         id: ClientId,
         spec: ClientSpec,
-        relay: Arc<Relay>,
+        wire: Wire,
     ) -> impl Future<Output = ClientRun> + use<> {
         let runtime = self.runtime.clone();
         let start = self.start;
         let mut stop = self.stop.clone();
         async move {
-            let started_at_us = micros(start.elapsed());
+            let started_at_us = micros(tasks::since(start));
             let stopped = async move {
                 let _ = stop.wait_for(|s| *s).await;
             };
-            let record = exchange::run_client_until(&runtime, &spec, relay.addr(), stopped).await;
-            let ended_at_us = micros(start.elapsed());
-            let relay_addr = relay.addr();
-            // The progress bar only borrows the relay now and then; once it
-            // lets go the relay stops with its final counts.
-            let relay_stats = match Arc::try_unwrap(relay) {
-                Ok(relay) => relay.stop().await,
-                Err(relay) => relay.stats(),
+            let relay_addr = match &wire {
+                Wire::Relay(relay) => relay.addr(),
+                Wire::Link(server) => *server,
+            };
+            let record = exchange::run_client_until(&runtime, &spec, relay_addr, stopped).await;
+            let ended_at_us = micros(tasks::since(start));
+            let relay_stats = match wire {
+                // The progress bar only borrows the relay now and then; once
+                // it lets go the relay stops with its final counts.
+                Wire::Relay(relay) => match Arc::try_unwrap(relay) {
+                    Ok(relay) => relay.stop().await,
+                    Err(relay) => relay.stats(),
+                },
+                Wire::Link(_) => {
+                    let node = spec
+                        .node
+                        .as_ref()
+                        .expect("a client on the simulated network");
+                    node.handle().link_stats(&id.link)
+                }
             };
             ClientRun {
                 link: id.link,
@@ -134,28 +176,29 @@ impl Rounds<'_> {
     ) -> Result<Vec<ClientRun>> {
         let done_before: u64 = before.iter().map(|c| c.record.messages.len() as u64).sum();
         let total = self.bar.length().unwrap_or(0);
-        let mut ticker = tokio::time::interval(Duration::from_millis(200));
+        // The bar ticks in real time, so only on the real network: the
+        // simulated one runs faster than a bar could show.
+        let bar = !self.bar.is_hidden() && !tasks::simulated();
         let mut finished = Vec::new();
-        loop {
-            tokio::select! {
-                biased;
-                () = interrupt.as_mut(), if !*stop.borrow() => {
-                    stop.send_replace(true);
+        for mut task in std::mem::take(&mut round.tasks) {
+            let run = loop {
+                tokio::select! {
+                    biased;
+                    () = interrupt.as_mut(), if !*stop.borrow() => {
+                        stop.send_replace(true);
+                    }
+                    joined = &mut task => break joined,
+                    () = tasks::sleep(Duration::from_millis(200)), if bar => {
+                        let carried: u64 = round
+                            .relays
+                            .iter()
+                            .filter_map(|r| r.upgrade().map(|r| r.stats().to_server.received))
+                            .sum();
+                        self.bar.set_position((done_before + carried).min(total));
+                    }
                 }
-                joined = round.tasks.join_next() => match joined {
-                    Some(Ok(run)) => finished.push(run),
-                    Some(Err(e)) => return Err(anyhow!("a client task failed: {e}")),
-                    None => break,
-                },
-                _ = ticker.tick(), if !self.bar.is_hidden() => {
-                    let carried: u64 = round
-                        .relays
-                        .iter()
-                        .filter_map(|r| r.upgrade().map(|r| r.stats().to_server.received))
-                        .sum();
-                    self.bar.set_position((done_before + carried).min(total));
-                }
-            }
+            };
+            finished.push(run.map_err(|e| anyhow!("a client task failed: {e}"))?);
         }
         finished.sort_by(|a, b| (&a.client, a.instance).cmp(&(&b.client, b.instance)));
         let done: u64 = finished
@@ -211,6 +254,38 @@ async fn start_relay(
             to_server,
             to_client,
         } => start_tcp(spec(link, seed, server, (to_server, to_client), capture)).await,
+    }
+}
+
+/// `/rN` for round N when a run has several rounds.
+fn round_suffix(repeats: u32, repeat: u32) -> String {
+    if repeats > 1 {
+        format!("/r{repeat}")
+    } else {
+        String::new()
+    }
+}
+
+/// On the simulated network, `link` between a client's node and its
+/// server's: each direction impaired as the relay would impair it, on the
+/// network's usual latency.
+fn wire_link(node: &ClientNode, link: &str, client: &Node, server: &Node) {
+    let Impairments::Udp {
+        to_server,
+        to_client,
+    } = &node.impairments
+    else {
+        // TCP guests have no socket there yet (part 2); nothing to impair.
+        return;
+    };
+    let handle = client.handle();
+    for (from, to, impair) in [(client, server, to_server), (server, client, to_client)] {
+        let link = Link {
+            latency: socklab_sim::DEFAULT_LATENCY,
+            impair: impair.clone(),
+            name: link.to_string(),
+        };
+        handle.set_link(from, to, link);
     }
 }
 

@@ -23,7 +23,7 @@ use crate::exchange::{self, RunningServer};
 use crate::grants::audit::{Audit, now_secs};
 use crate::report::{ClientRecord, ServerRecord};
 use crate::roles::Transport;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, tasks};
 use crate::say;
 
 /// How a lab run is carried out, beyond the file.
@@ -49,7 +49,8 @@ pub struct ClientRun {
     pub repeat: u32,
     /// Which copy of the client node (from 0).
     pub instance: u32,
-    /// Where the client was wired: the relay.
+    /// Where the client was wired: the relay (on the simulated network,
+    /// where the link itself impairs, the server).
     pub relay: SocketAddr,
     /// The server's address behind it.
     pub server_addr: SocketAddr,
@@ -77,7 +78,8 @@ pub struct LabRun {
     pub fates: Vec<Fate>,
     /// What the relays carried, when a capture was asked for.
     pub capture: Option<Capture>,
-    /// Wall-clock time of the whole run.
+    /// How long the whole run took: wall-clock time on the real network,
+    /// simulated time on the simulated one.
     pub elapsed: Duration,
     /// Whether Ctrl-C cut the run short.
     pub interrupted: bool,
@@ -109,7 +111,7 @@ pub async fn run(
                 clients: Vec::new(),
                 fates: Vec::new(),
                 capture,
-                elapsed: start.elapsed(),
+                elapsed: tasks::since(start),
                 interrupted: false,
             });
         }
@@ -120,6 +122,7 @@ pub async fn run(
         runtime,
         plan: &plan,
         server_addrs: running.iter().map(|s| s.connect_addr()).collect(),
+        server_nodes: running.iter().map(|s| s.node().cloned()).collect(),
         capture: capture.clone(),
         start,
         stop: stop_rx,
@@ -157,7 +160,7 @@ pub async fn run(
         clients,
         fates,
         capture,
-        elapsed: start.elapsed(),
+        elapsed: tasks::since(start),
         interrupted,
     })
 }
@@ -170,7 +173,8 @@ async fn start_servers(
 ) -> Result<Vec<RunningServer>, Vec<ServerRecord>> {
     let mut running: Vec<RunningServer> = Vec::new();
     for node in &plan.servers {
-        match exchange::start_server(runtime, node.spec.clone()).await {
+        let spec = node.spec.clone().placed(&node.name);
+        match exchange::start_server(runtime, spec).await {
             Ok(server) => running.push(server),
             Err(record) => {
                 let mut servers = Vec::new();

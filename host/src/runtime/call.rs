@@ -241,7 +241,7 @@ fn finish<T>(
         state.meter.hit(LimitKind::Memory, true);
     }
     if let Some(Err(trap)) = &result
-        && trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::OutOfFuel)
+        && out_of_fuel(trap)
     {
         state.meter.hit(LimitKind::Cpu, true);
     }
@@ -274,6 +274,12 @@ fn finish<T>(
         stdout,
         limits,
     }
+}
+
+/// Whether `trap` is the guest running out of fuel: its CPU limit on the
+/// simulated network.
+pub fn out_of_fuel(trap: &wasmtime::Error) -> bool {
+    trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::OutOfFuel)
 }
 
 /// Why a guest's call trapped, on one line: every message of the error's

@@ -87,3 +87,13 @@ pub async fn timeout<F: Future>(d: Duration, fut: F) -> Option<F::Output> {
 pub fn node(name: &str) -> Option<socklab_sim::Node> {
     socklab_sim::exec::try_handle().map(|h| h.add_node(name))
 }
+
+/// How long since `start` (an `Instant` taken when the run began): real
+/// time on the real network; on the simulated one, simulated time since
+/// the simulation began (which a run's start coincides with).
+pub fn since(start: std::time::Instant) -> Duration {
+    match socklab_sim::exec::try_handle() {
+        Some(sim) => Duration::from_micros(sim.now_micros()),
+        None => start.elapsed(),
+    }
+}

@@ -123,6 +123,7 @@ pub fn load(runtime: &Runtime, path: &Path, overrides: &Overrides) -> Result<Pla
     };
     let source = Source { path, text: &text };
     let doc = file::parse(&text).map_err(|e| source.fail(e))?;
+    check_network(&source, &doc, runtime)?;
     if doc.nodes.is_empty() {
         bad_input!(
             "{}: no nodes; add a [nodes.NAME] table for each guest (see examples/)",
@@ -131,7 +132,10 @@ pub fn load(runtime: &Runtime, path: &Path, overrides: &Overrides) -> Result<Pla
     }
     let base = path.parent().unwrap_or(Path::new("."));
     let nodes = nodes::read(runtime, &source, &doc, base, overrides.count)?;
-    let (servers, clients) = links::wire(&source, &doc, nodes)?;
+    let (mut servers, mut clients) = links::wire(&source, &doc, nodes)?;
+    if runtime.flavor().name == crate::runtime::engine::SIMULATED.name {
+        (servers, clients) = udp_only(servers, clients);
+    }
     if clients.is_empty() {
         bad_input!(
             "{}: no links, so nothing would be exchanged; add a [[links]] entry from a client node to a server node",
@@ -154,6 +158,74 @@ pub fn load(runtime: &Runtime, path: &Path, overrides: &Overrides) -> Result<Pla
         servers,
         clients,
     })
+}
+
+/// The UDP part of an experiment, for the simulated network, which has no
+/// TCP yet: its TCP links and servers are left out, and stderr says which.
+fn udp_only(
+    servers: Vec<ServerNode>,
+    clients: Vec<ClientNode>,
+) -> (Vec<ServerNode>, Vec<ClientNode>) {
+    let (udp, tcp): (Vec<ClientNode>, Vec<ClientNode>) = clients
+        .into_iter()
+        .partition(|c| c.transport == Transport::Udp);
+    if !tcp.is_empty() {
+        let names: Vec<&str> = tcp.iter().map(|c| c.name.as_str()).collect();
+        crate::say!(
+            "lab: the simulated network carries UDP only for now; the TCP links from {} are left out",
+            names.join(", ")
+        );
+    }
+    let mut kept = Vec::new();
+    let mut index = vec![None; servers.len()];
+    for (i, server) in servers.into_iter().enumerate() {
+        if server.spec.guest.role.transport == Transport::Udp {
+            index[i] = Some(kept.len());
+            kept.push(server);
+        }
+    }
+    let clients = udp
+        .into_iter()
+        .filter_map(|mut c| {
+            c.server = index[c.server]?;
+            Some(c)
+        })
+        .collect();
+    (kept, clients)
+}
+
+/// What an experiment file says of its network before anything is loaded:
+/// its `network` (`true` for `"simulated"`) and its seed. `None` when the
+/// file cannot be read or parsed ([`load`] then says why).
+pub fn peek(path: &Path) -> Option<(Option<bool>, u64)> {
+    let bytes = read_capped(path, MAX_EXPERIMENT, "an experiment file").ok()?;
+    let doc = file::parse(std::str::from_utf8(&bytes).ok()?).ok()?;
+    let simulated = doc
+        .network
+        .map(|n| *n.get_ref() == file::NetworkDoc::Simulated);
+    Some((simulated, doc.seed))
+}
+
+/// A file that asks for the real network run with `--network simulated`
+/// (or the other way round) is refused, naming the line.
+fn check_network(source: &Source, doc: &file::FileDoc, runtime: &Runtime) -> Result<()> {
+    let Some(network) = &doc.network else {
+        return Ok(());
+    };
+    let simulated = runtime.flavor().name == crate::runtime::engine::SIMULATED.name;
+    let wants_simulated = *network.get_ref() == file::NetworkDoc::Simulated;
+    if simulated != wants_simulated {
+        let (file, flag) = if wants_simulated {
+            ("simulated", "real")
+        } else {
+            ("real", "simulated")
+        };
+        return Err(source.fail(FileError::at(
+            network.span(),
+            format!("the file asks for the {file} network but --network says {flag}; drop one of the two"),
+        )));
+    }
+    Ok(())
 }
 
 /// The most bytes of messages an experiment holds at once: every client
