@@ -7,11 +7,11 @@ use std::net::SocketAddr;
 use tokio::sync::{oneshot, watch};
 use wasmtime::{Store, UpdateDeadline};
 
-use super::Runtime;
 use super::load::Guest;
+use super::{Runtime, call03};
 use super::state::{GuestState, Sandbox, Stdio};
 use crate::limits::{LimitHit, LimitKind};
-use crate::roles::Transport;
+use crate::roles::{Transport, Wasi};
 use crate::roles::bindings::exports::socklab::lab::{
     tcp_client_role, tcp_server_role, udp_client_role, udp_server_role,
 };
@@ -85,11 +85,12 @@ pub struct ServerWires {
     pub listening: oneshot::Sender<SocketAddr>,
 }
 
-/// A store for `state` with the guest's limits in force: the memory limiter,
-/// the CPU meter's call hook, and the epoch callback that yields and checks
-/// the CPU budget. Every guest's store is made here.
-pub fn store(runtime: &Runtime, state: GuestState) -> Store<GuestState> {
-    let mut store = Store::new(runtime.engine(), state);
+/// A store on `engine` (the engine of the guest's WASI version) for
+/// `state` with the guest's limits in force: the memory limiter, the CPU
+/// meter's call hook, and the epoch callback that yields and checks the CPU
+/// budget. Every guest's store is made here.
+pub fn store(engine: &wasmtime::Engine, state: GuestState) -> Store<GuestState> {
+    let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.memory);
     store.call_hook(|mut ctx, hook| {
         ctx.data_mut().meter.on_call_hook(hook);
@@ -106,14 +107,10 @@ pub fn store(runtime: &Runtime, state: GuestState) -> Store<GuestState> {
     store
 }
 
-/// A role guest's store: `sandbox`, its output captured.
-fn role_store(
-    runtime: &Runtime,
-    sandbox: Sandbox,
-    wires: Option<ServerWires>,
-) -> Store<GuestState> {
+/// A role guest's store, on its own engine: `sandbox`, its output captured.
+fn role_store(guest: &Guest, sandbox: Sandbox, wires: Option<ServerWires>) -> Store<GuestState> {
     store(
-        runtime,
+        guest.pre.component().engine(),
         GuestState::new(sandbox, wires, Stdio::Captured, |_| {}),
     )
 }
@@ -121,26 +118,30 @@ fn role_store(
 /// Instantiate `guest` in a store of `sandbox` and go no further (how long
 /// that takes is a bench row).
 pub async fn instantiate(
-    runtime: &Runtime,
+    _runtime: &Runtime,
     guest: &Guest,
     sandbox: Sandbox,
 ) -> wasmtime::Result<()> {
-    let mut store = role_store(runtime, sandbox, None);
+    let mut store = role_store(guest, sandbox, None);
     guest.pre.instantiate_async(&mut store).await.map(drop)
 }
 
 /// Run a server guest until it returns: it reaches `max_sessions` or the
-/// host fires `wires.stop`.
+/// host fires `wires.stop`. (The runtime that loaded `guest` is named for
+/// the callers' sake; the guest carries its engine, which makes its store.)
 pub async fn serve(
-    runtime: &Runtime,
+    _runtime: &Runtime,
     guest: &Guest,
     config: ServerConfig,
     sandbox: Sandbox,
     wires: ServerWires,
 ) -> Outcome<ServerReport> {
     let deadline = sandbox.limits.deadline;
-    let mut store = role_store(runtime, sandbox, Some(wires));
+    let mut store = role_store(guest, sandbox, Some(wires));
     let result = within(deadline, async {
+        if guest.wasi == Wasi::P3 {
+            return call03::serve(&mut store, guest, &config).await;
+        }
         let instance = guest.pre.instantiate_async(&mut store).await?;
         match guest.role.transport {
             Transport::Tcp => {
@@ -161,15 +162,18 @@ pub async fn serve(
 
 /// Run a client guest's script to the end.
 pub async fn run_client(
-    runtime: &Runtime,
+    _runtime: &Runtime,
     guest: &Guest,
     config: &ClientConfig,
     sandbox: Sandbox,
 ) -> Outcome<ClientReport> {
     // A client has no stop signal; its reply timeouts bound it.
     let deadline = sandbox.limits.deadline;
-    let mut store = role_store(runtime, sandbox, None);
+    let mut store = role_store(guest, sandbox, None);
     let result = within(deadline, async {
+        if guest.wasi == Wasi::P3 {
+            return call03::run_client(&mut store, guest, config).await;
+        }
         let instance = guest.pre.instantiate_async(&mut store).await?;
         match guest.role.transport {
             Transport::Tcp => {

@@ -2,10 +2,12 @@
 //! going: its epoch ticker, and the allocator setting its guests need.
 //!
 //! A [`Flavor`] is one engine configuration with the linker that goes with
-//! it. Today there is one, [`REAL`]: WASI 0.2 on the host's own network. A
-//! simulated network (its own engine settings and socket bindings) or WASI
-//! 0.3 guests each become one more flavor beside it, not a branch inside
-//! every function.
+//! it. There are two, both on the host's own network: [`REAL`] for WASI 0.2
+//! guests, on an engine without concurrency support (so a 0.2 call takes
+//! wasmtime's plain async path, never the concurrent one), and [`REAL03`]
+//! for WASI 0.3 guests, with the component model's async ABI. A runtime
+//! makes its 0.3 engine only when a 0.3 guest is loaded. A simulated network
+//! becomes one more pair beside them, not a branch inside every function.
 
 use anyhow::Result;
 use wasmtime::component::Linker;
@@ -14,11 +16,17 @@ use wasmtime::{Config, Engine};
 use super::link;
 use super::state::GuestState;
 use crate::limits::TICK;
+use crate::roles::Wasi;
 
 /// One engine configuration and the linker that goes with it.
 pub struct Flavor {
-    /// Its name in reports and errors: `real`.
+    /// Its name in reports and errors: `real`, `real-wasi03`.
     pub name: &'static str,
+    /// The WASI version of the guests it runs.
+    pub wasi: Wasi,
+    /// The flavor this one's runtime gives its WASI 0.3 guests (`None`: it
+    /// runs none, or it is that flavor).
+    pub wasi03: Option<&'static Flavor>,
     /// The engine's settings; the compiled-component cache keys its entries
     /// on them, so each flavor has entries of its own.
     pub config: fn() -> Config,
@@ -32,15 +40,42 @@ pub struct Flavor {
 /// socklab's grants, CPU time measured between epoch ticks.
 pub const REAL: Flavor = Flavor {
     name: "real",
+    wasi: Wasi::P2,
+    wasi03: Some(&REAL03),
     config: real_config,
     link: link::real,
+    ticks: true,
+};
+
+/// WASI 0.3 guests on the host's own network: wasmtime-wasi's `p3` sockets
+/// with the same grants (wasmtime-wasi 48 calls `socket_addr_check` for
+/// them too), plus the WASI 0.2 interfaces Rust's std brings in.
+pub const REAL03: Flavor = Flavor {
+    name: "real-wasi03",
+    wasi: Wasi::P3,
+    wasi03: None,
+    config: real03_config,
+    link: link::real03,
     ticks: true,
 };
 
 fn real_config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
+    // The `component-model-async` feature turns concurrency support on by
+    // default, and with it every `call_async` goes through
+    // `run_concurrent`; 0.2 guests need none of it.
+    config.concurrency_support(false);
     // Epoch ticks drive the CPU limit and make spinning guests yield.
+    config.epoch_interruption(true);
+    config
+}
+
+fn real03_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.wasm_component_model_async(true);
+    config.concurrency_support(true);
     config.epoch_interruption(true);
     config
 }

@@ -72,6 +72,9 @@ pub struct GuestState {
     stop: Option<watch::Receiver<bool>>,
     /// The one resource behind every stop pollable handed out.
     stop_resource: Option<Resource<StopSignal>>,
+    /// A WASI 0.3 guest's hold on the stop signal, kept from its first
+    /// `stop-requested` on (the host counts holders to know it asked).
+    stop_asked: Option<watch::Receiver<bool>>,
     /// The guest's network rules, also consulted for name lookups.
     policy: Arc<Policy>,
     /// The guest's limits and what it has used of them.
@@ -94,6 +97,10 @@ pub enum SocketKind {
     Tcp,
     /// A `udp-socket`.
     Udp,
+    /// A WASI 0.3 `tcp-socket`.
+    Tcp03,
+    /// A WASI 0.3 `udp-socket`.
+    Udp03,
 }
 
 impl GuestState {
@@ -157,6 +164,7 @@ impl GuestState {
             stop,
             listening,
             stop_resource: None,
+            stop_asked: None,
             policy,
             memory: MemoryLimiter {
                 limit: usize::try_from(limits.memory).unwrap_or(usize::MAX),
@@ -309,6 +317,12 @@ fn live(table: &ResourceTable, kind: SocketKind, rep: u32) -> bool {
     match kind {
         SocketKind::Tcp => table.get(&Resource::<TcpSocket>::new_borrow(rep)).is_ok(),
         SocketKind::Udp => table.get(&Resource::<UdpSocket>::new_borrow(rep)).is_ok(),
+        SocketKind::Tcp03 => table
+            .get(&Resource::<wasmtime_wasi::sockets::TcpSocket>::new_borrow(rep))
+            .is_ok(),
+        SocketKind::Udp03 => table
+            .get(&Resource::<wasmtime_wasi::sockets::UdpSocket>::new_borrow(rep))
+            .is_ok(),
     }
 }
 
@@ -340,29 +354,25 @@ impl Pollable for StopSignal {
     }
 }
 
-impl host::Host for GuestState {
-    fn listening(&mut self, local: IpSocketAddress) -> wasmtime::Result<()> {
-        let addr = SocketAddr::from(local);
+impl GuestState {
+    /// `host.listening`, of either package: hand the address to whoever
+    /// waits for it, once.
+    pub fn announce(&mut self, addr: SocketAddr) {
         if let Some(tx) = self.listening.take() {
             let _ = tx.send(addr);
         }
-        Ok(())
     }
 
-    fn log(&mut self, level: host::Level, message: String) -> wasmtime::Result<()> {
-        if level == host::Level::Debug && !self.verbose {
-            return Ok(());
+    /// `host.log`, of either package: `level` is `debug`, `info`, `warn` or
+    /// `error`; debug lines only with `-v`, and at most [`LOG_CAP`] bytes.
+    pub fn log_line(&mut self, level: &str, message: &str) {
+        if level == "debug" && !self.verbose {
+            return;
         }
         if self.logged >= LOG_CAP {
-            return Ok(());
+            return;
         }
         self.logged += message.len();
-        let level = match level {
-            host::Level::Debug => "debug",
-            host::Level::Info => "info",
-            host::Level::Warn => "warn",
-            host::Level::Error => "error",
-        };
         let message = message.replace(['\n', '\r'], " ");
         eprintln!("[{}] {level}: {message}", self.label);
         if self.logged >= LOG_CAP {
@@ -371,6 +381,32 @@ impl host::Host for GuestState {
                 self.label
             );
         }
+    }
+
+    /// The stop signal for a WASI 0.3 guest's `stop-requested` future
+    /// (`None`: nobody will ever ask); from the first call on, the guest
+    /// counts as one that stops by itself.
+    pub fn stop_signal(&mut self) -> Option<watch::Receiver<bool>> {
+        let stop = self.stop.clone()?;
+        self.stop_asked.get_or_insert_with(|| stop.clone());
+        Some(stop)
+    }
+}
+
+impl host::Host for GuestState {
+    fn listening(&mut self, local: IpSocketAddress) -> wasmtime::Result<()> {
+        self.announce(SocketAddr::from(local));
+        Ok(())
+    }
+
+    fn log(&mut self, level: host::Level, message: String) -> wasmtime::Result<()> {
+        let level = match level {
+            host::Level::Debug => "debug",
+            host::Level::Info => "info",
+            host::Level::Warn => "warn",
+            host::Level::Error => "error",
+        };
+        self.log_line(level, &message);
         Ok(())
     }
 
