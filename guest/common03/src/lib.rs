@@ -111,8 +111,11 @@ pub fn code_text(code: &ErrorCode) -> String {
     if let ErrorCode::Other(message) = code {
         return format!("other: {}", message.as_deref().unwrap_or("(no message)"));
     }
+    // Debug reads `ErrorCode::AccessDenied`.
+    let debug = format!("{code:?}");
+    let case = debug.rsplit("::").next().unwrap_or(&debug);
     let mut text = String::new();
-    for c in format!("{code:?}").chars() {
+    for c in case.chars() {
         if c.is_ascii_uppercase() && !text.is_empty() {
             text.push('-');
         }
