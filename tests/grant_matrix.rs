@@ -103,6 +103,21 @@ async fn target_case<S>(transport: &str, peer: IpAddr, allow: &[S], deny: &[S], 
 where
     S: AsRef<str>,
 {
+    target_case_of("probe-tcp", transport, peer, allow, deny, decided).await;
+}
+
+/// [`target_case`] with `tcp_probe` as the TCP probe (`probe-tcp` on WASI
+/// 0.2, `wasi03-probe-tcp` on 0.3).
+async fn target_case_of<S>(
+    tcp_probe: &'static str,
+    transport: &str,
+    peer: IpAddr,
+    allow: &[S],
+    deny: &[S],
+    decided: &str,
+) where
+    S: AsRef<str>,
+{
     let native = Native::bind(transport, peer);
     let to = native.addr();
     assert!((1024..65000).contains(&to.port()), "{to}");
@@ -117,7 +132,7 @@ where
     allow.push(format!("{transport}-bind={}:0", lit(peer).1));
     let label = format!("{transport} to {to} allow {allow:?} deny {deny:?}");
     let (probe, op, step) = match transport {
-        "tcp" => ("probe-tcp", "tcp-connect", "connect"),
+        "tcp" => (tcp_probe, "tcp-connect", "connect"),
         _ => ("probe-udp", "udp-send", "send"),
     };
     let params = [("op", step.to_string()), ("target", to.to_string())];
@@ -139,7 +154,12 @@ where
 /// One operation, one family, one verdict: a real probe makes the call, a
 /// native peer on loopback plays the other side where there is one.
 async fn op_case(op: &'static str, ip: IpAddr, verdict: Verdict) {
-    let label = format!("{op} {ip} {verdict:?}");
+    op_case_of("probe-tcp", op, ip, verdict).await;
+}
+
+/// [`op_case`] with `tcp_probe` making the TCP calls.
+async fn op_case_of(tcp_probe: &'static str, op: &'static str, ip: IpAddr, verdict: Verdict) {
+    let label = format!("{tcp_probe}: {op} {ip} {verdict:?}");
     let lo = lit(ip).0;
     let listen = SocketAddr::new(ip, 0);
     // Receive names only the first sender: the second is a sentinel.
@@ -153,12 +173,12 @@ async fn op_case(op: &'static str, ip: IpAddr, verdict: Verdict) {
     let (probe, step) = match op {
         "tcp-connect" | "udp-send" => {
             let (allow, deny, decided) = verdict.rules(&format!("{op}={lo}:{{P}}"));
-            return target_case(&op[..3], ip, &allow, &deny, &decided).await;
+            return target_case_of(tcp_probe, &op[..3], ip, &allow, &deny, &decided).await;
         }
-        "tcp-bind" => ("probe-tcp", "bind"),
+        "tcp-bind" => (tcp_probe, "bind"),
         "udp-bind" => ("probe-udp", "bind"),
-        "tcp-listen" => ("probe-tcp", "listen"),
-        "tcp-accept" => ("probe-tcp", "accept"),
+        "tcp-listen" => (tcp_probe, "listen"),
+        "tcp-accept" => (tcp_probe, "accept"),
         "udp-receive" => ("probe-udp", "receive"),
         _ => unreachable!("{op}"),
     };
@@ -214,6 +234,23 @@ async fn grants_every_op_allowed_unlisted_and_denied_on_v4_and_v6() {
     }
     assert_eq!(cases.len(), 7 * 2 * 3);
     run_cases("operation x verdict x family", cases).await;
+}
+
+/// The TCP operations again, made by the WASI 0.3 probe: wasmtime-wasi's
+/// 0.3 sockets consult the same policy, and the audit reads the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn grants_tcp_ops_on_a_wasi03_probe_allowed_unlisted_and_denied_on_v4_and_v6() {
+    let mut cases = Vec::new();
+    for op in ["tcp-bind", "tcp-listen", "tcp-accept", "tcp-connect"] {
+        for ip in [V4, V6] {
+            for verdict in [Verdict::Allow, Verdict::Unlisted, Verdict::Deny] {
+                let case = op_case_of("wasi03-probe-tcp", op, ip, verdict);
+                cases.push((format!("wasi03 {op} {ip} {verdict:?}"), case));
+            }
+        }
+    }
+    assert_eq!(cases.len(), 4 * 2 * 3);
+    run_cases("WASI 0.3 TCP operation x verdict x family", cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
