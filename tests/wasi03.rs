@@ -2,14 +2,13 @@
 //! every TCP client across versions, byte-exact on IPv4 and IPv6; 0.3 guests
 //! with native `std::net` peers and the seed notes' Python steps; their
 //! grants, refusals and audit; the stop future ending a 0.3 server with its
-//! report; `socklab run` of a `wasi:cli@0.3.0` command (and `wasmtime run`
-//! of it when `wasmtime` is on PATH); `inspect` and `guests` naming the
-//! version; and components of a version socklab does not serve.
+//! report; `inspect` and `guests` naming the version; and components of a
+//! version socklab does not serve. (`socklab run` of a `wasi:cli@0.3.0`
+//! command is in `tests/run.rs`.)
 
 mod common;
 
-use std::net::{IpAddr, SocketAddr};
-use std::process::Command;
+use std::net::IpAddr;
 
 use common::sandbox::{decisions, read_audit, rules, start_probe};
 use common::*;
@@ -143,7 +142,11 @@ async fn wasi03_client_native_server(ip: IpAddr, writes: Writes, sent: Vec<Vec<u
         client: Some(record),
     }]);
     let framed_sent: Vec<Vec<u8>> = sent.iter().map(|m| framed(m)).collect();
-    assert_eq!(server.join(), framed_sent, "the native server got each line:\n{report:#}");
+    assert_eq!(
+        server.join(),
+        framed_sent,
+        "the native server got each line:\n{report:#}"
+    );
     assert_replies(&report, &sent, |m| framed(&m.to_ascii_uppercase()));
 }
 
@@ -218,8 +221,17 @@ fn tcp_wasi03_client_denied_connect_refused_and_audited() {
     let deny = format!("tcp-connect={to}");
     let path = audit.display().to_string();
     let out = socklab(&[
-        "connect", "wasi03-tcp-client", "--to", &to, "--message", "hi", "--deny", &deny,
-        "--audit", &path, "--json",
+        "connect",
+        "wasi03-tcp-client",
+        "--to",
+        &to,
+        "--message",
+        "hi",
+        "--deny",
+        &deny,
+        "--audit",
+        &path,
+        "--json",
     ])
     .finish();
     out.assert_code(1);
@@ -227,7 +239,10 @@ fn tcp_wasi03_client_denied_connect_refused_and_audited() {
     let error = client["error"].as_str().unwrap_or_default();
     assert!(error.ends_with("access-denied"), "{out}");
     native.set_nonblocking(true).unwrap();
-    assert!(native.accept().is_err(), "the native server saw a connection: {out}");
+    assert!(
+        native.accept().is_err(),
+        "the native server saw a connection: {out}"
+    );
     let lines = read_audit(&audit);
     let denied = decisions(&lines, "deny", "tcp-connect", &to);
     assert_eq!(denied.len(), 1, "{lines:#?}");
@@ -239,9 +254,20 @@ fn tcp_wasi03_client_denied_connect_refused_and_audited() {
 async fn tcp_wasi03_role_refused_a_udp_socket_and_audited() {
     let params = [("op", "udp".to_string())];
     let allow = vec!["tcp=127.0.0.1:*".to_string()];
-    let probe = start_probe("wasi03-probe-tcp", "udp", any_port(V4), &params, rules(&allow, &[]));
+    let probe = start_probe(
+        "wasi03-probe-tcp",
+        "udp",
+        any_port(V4),
+        &params,
+        rules(&allow, &[]),
+    );
     let probed = probe.await.finish().await;
-    assert_eq!(probed.result, Err("socket: access-denied".into()), "{}", probed.stderr);
+    assert_eq!(
+        probed.result,
+        Err("socket: access-denied".into()),
+        "{}",
+        probed.stderr
+    );
     let refused = decisions(&probed.audit, "deny", "udp-bind", "(socket creation)");
     assert_eq!(refused.len(), 1, "{:#?}", probed.audit);
     assert_eq!(refused[0]["rule"], "a TCP guest is granted no UDP socket");
@@ -282,63 +308,28 @@ fn component(wat: &str) -> (tempfile::TempDir, String) {
 fn wasi_unserved_version_or_mixed_sockets_one_line_exit_2() {
     let (_d, unserved) = component(r#"(component (import "wasi:sockets/types@0.4.0" (instance)))"#);
     for cmd in ["inspect", "serve"] {
-        bad_input(&[cmd, &unserved], &["wasi:sockets/types@0.4.0", "0.2.x", "0.3.0"]);
+        bad_input(
+            &[cmd, &unserved],
+            &["wasi:sockets/types@0.4.0", "0.2.x", "0.3.0"],
+        );
     }
     let (_d, mixed) = component(
         r#"(component
             (import "wasi:sockets/tcp@0.2.3" (instance))
             (import "wasi:sockets/types@0.3.0" (instance)))"#,
     );
-    bad_input(&["run", &mixed], &["mixes", "wasi:sockets/tcp@0.2.3", "wasi:sockets/types@0.3.0"]);
-    let (_d, rc) = component(r#"(component (import "wasi:cli/stdout@0.3.0-rc-2025-09-16" (instance)))"#);
-    bad_input(&["run", &rc], &["wasi:cli/stdout@0.3.0-rc-2025-09-16", "0.3.0"]);
-}
-
-/// A native TCP server on loopback answering one line in upper case.
-fn upper_once() -> (SocketAddr, Peer<Vec<Vec<u8>>>) {
-    native_tcp_server(V4, Writes::Whole, |line| line.to_ascii_uppercase())
-}
-
-#[test]
-fn wasi03_command_prints_reads_args_and_opens_a_tcp_socket() {
-    let out = socklab(&["run", "wasi03-command", "--", "echo", "hello", "0.3"]).finish();
-    out.assert_code(0);
-    assert_eq!(out.stdout, "hello 0.3\n", "{out}");
-    // Nothing granted: the socket itself is refused.
-    let out = socklab(&["run", "wasi03-command", "--", "tcp", "127.0.0.1:9", "hi"]).finish();
-    out.assert_code(1);
-    assert!(out.stdout.contains("AccessDenied"), "{out}");
-    let (addr, server) = upper_once();
-    let (to, allow) = (addr.to_string(), format!("tcp-connect={addr}"));
-    let out = socklab(&["run", "--allow", &allow, "wasi03-command", "--", "tcp", &to, "hi"]).finish();
-    out.assert_code(0);
-    assert_eq!(out.stdout, "HI\n", "{out}");
-    assert_eq!(server.join(), vec![b"hi\n".to_vec()]);
-}
-
-/// The same command under `wasmtime run`, when it is installed: the same
-/// output and exit code.
-#[test]
-fn wasi03_command_same_under_wasmtime_run() {
-    let found = Command::new("wasmtime").arg("--version").output();
-    if !found.is_ok_and(|o| o.status.success()) {
-        eprintln!("SKIPPED: wasmtime not on PATH; wasi03-command was not compared with `wasmtime run`");
-        return;
-    }
-    let path = lab().compile("wasi03-command").expect("the bundled command").path;
-    let (addr, server) = upper_once();
-    let to = addr.to_string();
-    let theirs = Command::new("wasmtime")
-        .args(["run", "-Wcomponent-model-async", "-Sp3,inherit-network"])
-        .arg(&path)
-        .args(["tcp", &to, "hi"])
-        .output()
-        .expect("running wasmtime");
-    server.join();
-    let (addr, server) = upper_once();
-    let (to, allow) = (addr.to_string(), format!("tcp-connect={addr}"));
-    let ours = socklab(&["run", "--allow", &allow, "wasi03-command", "--", "tcp", &to, "hi"]).finish();
-    server.join();
-    assert_eq!(ours.code, theirs.status.code(), "{ours}\n{theirs:?}");
-    assert_eq!(ours.stdout.as_bytes(), theirs.stdout, "{ours}\n{theirs:?}");
+    bad_input(
+        &["run", &mixed],
+        &[
+            "mixes",
+            "wasi:sockets/tcp@0.2.3",
+            "wasi:sockets/types@0.3.0",
+        ],
+    );
+    let (_d, rc) =
+        component(r#"(component (import "wasi:cli/stdout@0.3.0-rc-2025-09-16" (instance)))"#);
+    bad_input(
+        &["run", &rc],
+        &["wasi:cli/stdout@0.3.0-rc-2025-09-16", "0.3.0"],
+    );
 }

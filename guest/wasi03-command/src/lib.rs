@@ -25,7 +25,9 @@ wit_bindgen::generate!({
 });
 
 use wasi::cli::{environment, stdout};
-use wasi::sockets::types::{IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress, TcpSocket};
+use wasi::sockets::types::{
+    IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress, TcpSocket,
+};
 use wit_bindgen::StreamResult;
 
 struct Command;
@@ -40,7 +42,10 @@ impl exports::wasi::cli::run::Guest for Command {
                 Ok(reply) => (reply, true),
                 Err(e) => (format!("tcp: {e}\n"), false),
             },
-            _ => ("usage: wasi03-command echo WORDS... | tcp ADDR MESSAGE\n".into(), false),
+            _ => (
+                "usage: wasi03-command echo WORDS... | tcp ADDR MESSAGE\n".into(),
+                false,
+            ),
         };
         print(text.into_bytes()).await;
         if ok { Ok(()) } else { Err(()) }
@@ -64,7 +69,10 @@ async fn tcp(addr: &str, message: &str) -> Result<String, String> {
     // client_sock = socket.socket(AF_INET, SOCK_STREAM)
     let socket = TcpSocket::create(family).map_err(|e| format!("socket: {e:?}"))?;
     // client_sock.connect((host, port))
-    socket.connect(remote).await.map_err(|e| format!("connect: {e:?}"))?;
+    socket
+        .connect(remote)
+        .await
+        .map_err(|e| format!("connect: {e:?}"))?;
     let (mut rx, _received) = socket.receive();
     let (mut tx, to_send) = wit_stream::new();
     let _sent = socket.send(to_send);
@@ -91,12 +99,23 @@ fn wasi_addr(addr: std::net::SocketAddr) -> (IpAddressFamily, IpSocketAddress) {
         std::net::SocketAddr::V4(a) => {
             let [x, y, z, w] = a.ip().octets();
             let address = (x, y, z, w);
-            (IpAddressFamily::Ipv4, IpSocketAddress::Ipv4(Ipv4SocketAddress { port: a.port(), address }))
+            (
+                IpAddressFamily::Ipv4,
+                IpSocketAddress::Ipv4(Ipv4SocketAddress {
+                    port: a.port(),
+                    address,
+                }),
+            )
         }
         std::net::SocketAddr::V6(a) => {
             let s = a.ip().segments();
             let address = (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]);
-            let v6 = Ipv6SocketAddress { port: a.port(), flow_info: 0, address, scope_id: 0 };
+            let v6 = Ipv6SocketAddress {
+                port: a.port(),
+                flow_info: 0,
+                address,
+                scope_id: 0,
+            };
             (IpAddressFamily::Ipv6, IpSocketAddress::Ipv6(v6))
         }
     }

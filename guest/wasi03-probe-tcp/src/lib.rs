@@ -37,7 +37,10 @@ impl exports::socklab::lab::tcp_server_role::Guest for Probe {
                 let socket =
                     TcpSocket::create(family_of(&target)).map_err(|e| failed("socket", e))?;
                 // connect((host, port))
-                socket.connect(target).await.map_err(|e| failed("connect", e))?;
+                socket
+                    .connect(target)
+                    .await
+                    .map_err(|e| failed("connect", e))?;
                 1
             }
             "udp" => {
@@ -124,6 +127,5 @@ fn target(config: &ServerConfig) -> Result<IpSocketAddress, String> {
         }
     })
 }
-
 
 export!(Probe);

@@ -14,7 +14,9 @@
 use socklab_guest03::types::{ClientConfig, ClientReport, Exchange, Reply};
 use socklab_guest03::wasi::clocks::monotonic_clock;
 use socklab_guest03::wasi::sockets::types::TcpSocket;
-use socklab_guest03::{Read, StreamReader, addr_text, debug, elapsed_ns, failed, family_of, read_until};
+use socklab_guest03::{
+    Read, StreamReader, addr_text, debug, elapsed_ns, failed, family_of, read_until,
+};
 
 socklab_guest03::role!("socklab:lab/tcp-client@0.2.0");
 

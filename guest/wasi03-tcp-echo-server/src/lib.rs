@@ -135,7 +135,9 @@ async fn echo(socket: TcpSocket, served: &Served) {
                 // peer no longer takes.
                 let rest = tx.write_all(data).await;
                 let written = n - rest.len();
-                served.bytes_out.set(served.bytes_out.get() + written as u64);
+                served
+                    .bytes_out
+                    .set(served.bytes_out.get() + written as u64);
                 if !rest.is_empty() {
                     break;
                 }

@@ -8,16 +8,16 @@ use tokio::sync::{oneshot, watch};
 use wasmtime::{Store, UpdateDeadline};
 
 use super::load::Guest;
-use super::{Runtime, call03};
 use super::state::{GuestState, Sandbox, Stdio};
+use super::{Runtime, call03};
 use crate::limits::{LimitHit, LimitKind};
-use crate::roles::{Transport, Wasi};
 use crate::roles::bindings::exports::socklab::lab::{
     tcp_client_role, tcp_server_role, udp_client_role, udp_server_role,
 };
 use crate::roles::bindings::socklab::lab::types::{
     ClientConfig, ClientReport, ServerConfig, ServerReport,
 };
+use crate::roles::{Transport, Wasi};
 
 /// How a guest's call ended, besides returning normally.
 #[derive(Debug, Clone)]
@@ -240,7 +240,7 @@ fn finish<T>(
             if state.verbose() {
                 crate::say!("[{}] trapped: {trap:?}", state.label());
             }
-            let words = state.last_words();
+            let words = last_words(&stderr);
             Err(Failure::Trapped(if words.is_empty() {
                 kind
             } else {
@@ -270,4 +270,27 @@ pub fn trap_cause(trap: &wasmtime::Error) -> String {
     } else {
         causes.join(": ")
     }
+}
+
+/// What the guest said when it gave up, from its `stderr`: the message of a
+/// Rust panic (`panicked at src/lib.rs:12:9: <message>`), or else its last
+/// line.
+fn last_words(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if let Some(at) = lines.iter().rposition(|l| l.contains("panicked at ")) {
+        let place = &lines[at][lines[at].find("panicked at ").unwrap_or(0)..];
+        let message: Vec<&str> = lines[at + 1..]
+            .iter()
+            .take_while(|l| !l.starts_with("note:"))
+            .copied()
+            .collect();
+        return format!("{} {}", place, message.join(" "))
+            .trim()
+            .to_string();
+    }
+    lines.last().map_or(String::new(), |l| l.to_string())
 }

@@ -34,12 +34,6 @@ impl host::Host for GuestState {
     }
 
     fn log(&mut self, level: host::Level, message: String) -> wasmtime::Result<()> {
-        let level = match level {
-            host::Level::Debug => "debug",
-            host::Level::Info => "info",
-            host::Level::Warn => "warn",
-            host::Level::Error => "error",
-        };
         self.log_line(level, &message);
         Ok(())
     }

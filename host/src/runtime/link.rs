@@ -12,8 +12,8 @@ use anyhow::{Context, Result};
 use wasmtime::component::{HasData, HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::WasiView;
 
-use super::{host03, overrides, overrides03};
 use super::state::GuestState;
+use super::{host03, overrides, overrides03};
 use crate::roles::bindings;
 
 /// The linker of the [`REAL`](super::engine::REAL) flavor: WASI 0.2, the

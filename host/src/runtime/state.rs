@@ -15,6 +15,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::p2::{
     DynInputStream, DynOutputStream, DynPollable, Pollable, TcpSocket, UdpSocket,
 };
+use wasmtime_wasi::sockets::{TcpSocket as TcpSocket03, UdpSocket as UdpSocket03};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::call::ServerWires;
@@ -72,8 +73,7 @@ pub struct GuestState {
     stop: Option<watch::Receiver<bool>>,
     /// The one resource behind every stop pollable handed out.
     stop_resource: Option<Resource<StopSignal>>,
-    /// A WASI 0.3 guest's hold on the stop signal, kept from its first
-    /// `stop-requested` on (the host counts holders to know it asked).
+    /// A WASI 0.3 guest's hold on the stop signal from its first ask on.
     stop_asked: Option<watch::Receiver<bool>>,
     /// The guest's network rules, also consulted for name lookups.
     policy: Arc<Policy>,
@@ -286,30 +286,6 @@ impl GuestState {
         self.table.delete(socket)?;
         Ok(())
     }
-
-    /// What the guest said when it gave up: the message of a Rust panic
-    /// (`panicked at src/lib.rs:12:9: <message>`), or else its last stderr
-    /// line.
-    pub fn last_words(&self) -> String {
-        let (_, text) = self.output();
-        let lines: Vec<&str> = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        if let Some(at) = lines.iter().rposition(|l| l.contains("panicked at ")) {
-            let place = &lines[at][lines[at].find("panicked at ").unwrap_or(0)..];
-            let message: Vec<&str> = lines[at + 1..]
-                .iter()
-                .take_while(|l| !l.starts_with("note:"))
-                .copied()
-                .collect();
-            return format!("{} {}", place, message.join(" "))
-                .trim()
-                .to_string();
-        }
-        lines.last().map_or(String::new(), |l| l.to_string())
-    }
 }
 
 /// Whether the resource `rep` is still a socket of `kind` in the table.
@@ -317,12 +293,8 @@ fn live(table: &ResourceTable, kind: SocketKind, rep: u32) -> bool {
     match kind {
         SocketKind::Tcp => table.get(&Resource::<TcpSocket>::new_borrow(rep)).is_ok(),
         SocketKind::Udp => table.get(&Resource::<UdpSocket>::new_borrow(rep)).is_ok(),
-        SocketKind::Tcp03 => table
-            .get(&Resource::<wasmtime_wasi::sockets::TcpSocket>::new_borrow(rep))
-            .is_ok(),
-        SocketKind::Udp03 => table
-            .get(&Resource::<wasmtime_wasi::sockets::UdpSocket>::new_borrow(rep))
-            .is_ok(),
+        SocketKind::Tcp03 => table.get(&Resource::<TcpSocket03>::new_borrow(rep)).is_ok(),
+        SocketKind::Udp03 => table.get(&Resource::<UdpSocket03>::new_borrow(rep)).is_ok(),
     }
 }
 
@@ -355,17 +327,18 @@ impl Pollable for StopSignal {
 }
 
 impl GuestState {
-    /// `host.listening`, of either package: hand the address to whoever
-    /// waits for it, once.
+    /// `host.listening` (both packages): the address to whoever waits, once.
     pub fn announce(&mut self, addr: SocketAddr) {
         if let Some(tx) = self.listening.take() {
             let _ = tx.send(addr);
         }
     }
 
-    /// `host.log`, of either package: `level` is `debug`, `info`, `warn` or
-    /// `error`; debug lines only with `-v`, and at most [`LOG_CAP`] bytes.
-    pub fn log_line(&mut self, level: &str, message: &str) {
+    /// `host.log` (both packages): debug lines only with `-v`, at most [`LOG_CAP`] bytes.
+    /// `level` is either package's `level` enum, named by its case.
+    pub fn log_line(&mut self, level: impl std::fmt::Debug, message: &str) {
+        let level = format!("{level:?}");
+        let level = level.rsplit("::").next().unwrap_or("info").to_lowercase();
         if level == "debug" && !self.verbose {
             return;
         }
@@ -383,9 +356,7 @@ impl GuestState {
         }
     }
 
-    /// The stop signal for a WASI 0.3 guest's `stop-requested` future
-    /// (`None`: nobody will ever ask); from the first call on, the guest
-    /// counts as one that stops by itself.
+    /// The stop signal for a 0.3 guest's `stop-requested` (`None`: never).
     pub fn stop_signal(&mut self) -> Option<watch::Receiver<bool>> {
         let stop = self.stop.clone()?;
         self.stop_asked.get_or_insert_with(|| stop.clone());
@@ -400,12 +371,6 @@ impl host::Host for GuestState {
     }
 
     fn log(&mut self, level: host::Level, message: String) -> wasmtime::Result<()> {
-        let level = match level {
-            host::Level::Debug => "debug",
-            host::Level::Info => "info",
-            host::Level::Warn => "warn",
-            host::Level::Error => "error",
-        };
         self.log_line(level, &message);
         Ok(())
     }

@@ -76,10 +76,7 @@ fn served(version: &str) -> Option<Wasi> {
 /// A component without socket imports: 0.3 if a role export is of the 0.3
 /// package or anything of WASI 0.3 is named, else 0.2.
 fn by_other_names(imports: &[String], exports: &[String]) -> Wasi {
-    if let Some((_, wasi)) = exports
-        .iter()
-        .find_map(|e| Role::from_versioned_export(e))
-    {
+    if let Some((_, wasi)) = exports.iter().find_map(|e| Role::from_versioned_export(e)) {
         return wasi;
     }
     let is_p3 = |n: &String| {
