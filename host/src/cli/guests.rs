@@ -56,13 +56,14 @@ pub fn list(runtime: &Runtime, json: bool) -> Result<()> {
         return Ok(());
     }
     let mut text = format!(
-        "{:<22} {:<7} {:<9} {:<4} path  language  (what it does)\n",
-        "name", "role", "transport", "wasi"
+        "{:<22} {:<7} {:<9} path  language  wasi  (what it does)\n",
+        "name", "role", "transport"
     );
+    // The WASI version goes after the columns scripts already read.
     for r in rows {
         text.push_str(&format!(
-            "{:<22} {:<7} {:<9} {:<4} {}  {}  ({})\n",
-            r.name, r.role, r.transport, r.wasi, r.path, r.language, r.about
+            "{:<22} {:<7} {:<9} {}  {}  {}  ({})\n",
+            r.name, r.role, r.transport, r.path, r.language, r.wasi, r.about
         ));
     }
     output::stdout(&text);
