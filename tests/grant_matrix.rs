@@ -14,93 +14,26 @@ use serde_json::Value;
 
 const V4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const V6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
-const NONE: &str = "no rule allows it";
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Verdict {
-    /// An `--allow` rule names the use.
-    Allow,
-    /// Only the steps before it are allowed; no rule names the use.
-    Unlisted,
-    /// The same rule is allowed and denied: deny wins.
-    Deny,
-}
-
-impl Verdict {
-    /// The allow and deny rules that give this verdict on `rule`, and the
-    /// rule the audit must then name.
-    fn rules(self, rule: &str) -> (Vec<String>, Vec<String>, String) {
-        let own = vec![rule.to_string()];
-        match self {
-            Verdict::Allow => (own, vec![], format!("allow: {rule}")),
-            Verdict::Unlisted => (vec![], vec![], NONE.to_string()),
-            Verdict::Deny => (own.clone(), own, format!("deny: {rule}")),
-        }
-    }
-}
-
-/// The loopback of `ip`'s family as rules write it, and its wildcard.
-fn lit(ip: IpAddr) -> (&'static str, &'static str) {
-    match ip {
-        IpAddr::V4(_) => ("127.0.0.1", "0.0.0.0"),
-        IpAddr::V6(_) => ("[::1]", "[::]"),
-    }
-}
-
-/// Assert the one audit line about `op` on `target` (`ADDR:*`: a port the
-/// kernel chose): a use allowed once by `decided`, or refused by it, silently
-/// for accept and receive.
-fn assert_audit(label: &str, lines: &[Value], op: &str, target: &str, decided: &str) {
-    let all = format!("{label}: audit:\n{lines:#?}");
-    let about: Vec<&Value> = lines.iter().filter(|l| l["op"] == op).collect();
-    assert_eq!(about.len(), 1, "one line about {op}: {all}");
-    let line = about[0];
-    let shown = line["target"].as_str().unwrap_or_default();
-    let (ip, any_port) = (target.strip_suffix(":*"), shown.rsplit_once(':'));
-    match (ip, any_port) {
-        (Some(ip), Some((a, p))) => assert!(a == ip && p != "0", "{all}"),
-        _ => assert_eq!(shown, target, "{all}"),
-    }
-    assert_eq!(line["guest"], label, "{all}");
-    assert_eq!(line["rule"], decided, "{all}");
-    let (decision, key, value) = match decided.starts_with("allow: ") {
-        true => ("allow", "count", Value::from(1)),
-        false => (
-            "deny",
-            "silent",
-            matches!(op, "tcp-accept" | "udp-receive").into(),
-        ),
-    };
-    assert_eq!(line["decision"], decision, "{all}");
-    assert_eq!(line[key], value, "{all}");
-    assert!(line["time"].as_f64().is_some_and(|t| t > 1e9), "{all}");
-}
-
-/// Assert what the guest saw: one success, `access-denied` at `step`, or
-/// for accept and receive (refused silently) nothing at all.
-fn assert_saw(label: &str, probed: &Probed, allowed: bool, step: &str) {
-    let want = match (allowed, step) {
-        (true, _) => Ok(1),
-        (false, "accept" | "receive") => Ok(0),
-        (false, _) => Err(format!("{step}: access-denied")),
-    };
-    assert_eq!(probed.result, want, "{label}: {}", probed.stderr);
-}
-
-/// `{P}`, `{P-1}`, `{P+1}` and `{P+9}` in a rule, around the peer's port.
-fn with_port(text: &str, port: u16) -> String {
-    let around = |d: i32| (i32::from(port) + d).to_string();
-    text.replace("{P}", &port.to_string())
-        .replace("{P-1}", &around(-1))
-        .replace("{P+1}", &around(1))
-        .replace("{P+9}", &around(9))
-}
-
 /// A connect (`tcp`) or a datagram (`udp`) from a probe to a native peer on
 /// `peer`, under `allow` and `deny` (besides the wildcard bind either makes
 /// first); `decided` is the rule the audit must name.
 async fn target_case<S>(transport: &str, peer: IpAddr, allow: &[S], deny: &[S], decided: &str)
 where
+    S: AsRef<str>,
+{
+    target_case_of("probe-tcp", transport, peer, allow, deny, decided).await;
+}
+
+/// [`target_case`] with `tcp_probe` as the TCP probe (`probe-tcp` on WASI
+/// 0.2, `wasi03-probe-tcp` on 0.3).
+async fn target_case_of<S>(
+    tcp_probe: &'static str,
+    transport: &str,
+    peer: IpAddr,
+    allow: &[S],
+    deny: &[S],
+    decided: &str,
+) where
     S: AsRef<str>,
 {
     let native = Native::bind(transport, peer);
@@ -117,7 +50,7 @@ where
     allow.push(format!("{transport}-bind={}:0", lit(peer).1));
     let label = format!("{transport} to {to} allow {allow:?} deny {deny:?}");
     let (probe, op, step) = match transport {
-        "tcp" => ("probe-tcp", "tcp-connect", "connect"),
+        "tcp" => (tcp_probe, "tcp-connect", "connect"),
         _ => ("probe-udp", "udp-send", "send"),
     };
     let params = [("op", step.to_string()), ("target", to.to_string())];
@@ -139,7 +72,12 @@ where
 /// One operation, one family, one verdict: a real probe makes the call, a
 /// native peer on loopback plays the other side where there is one.
 async fn op_case(op: &'static str, ip: IpAddr, verdict: Verdict) {
-    let label = format!("{op} {ip} {verdict:?}");
+    op_case_of("probe-tcp", op, ip, verdict).await;
+}
+
+/// [`op_case`] with `tcp_probe` making the TCP calls.
+async fn op_case_of(tcp_probe: &'static str, op: &'static str, ip: IpAddr, verdict: Verdict) {
+    let label = format!("{tcp_probe}: {op} {ip} {verdict:?}");
     let lo = lit(ip).0;
     let listen = SocketAddr::new(ip, 0);
     // Receive names only the first sender: the second is a sentinel.
@@ -153,12 +91,12 @@ async fn op_case(op: &'static str, ip: IpAddr, verdict: Verdict) {
     let (probe, step) = match op {
         "tcp-connect" | "udp-send" => {
             let (allow, deny, decided) = verdict.rules(&format!("{op}={lo}:{{P}}"));
-            return target_case(&op[..3], ip, &allow, &deny, &decided).await;
+            return target_case_of(tcp_probe, &op[..3], ip, &allow, &deny, &decided).await;
         }
-        "tcp-bind" => ("probe-tcp", "bind"),
+        "tcp-bind" => (tcp_probe, "bind"),
         "udp-bind" => ("probe-udp", "bind"),
-        "tcp-listen" => ("probe-tcp", "listen"),
-        "tcp-accept" => ("probe-tcp", "accept"),
+        "tcp-listen" => (tcp_probe, "listen"),
+        "tcp-accept" => (tcp_probe, "accept"),
         "udp-receive" => ("probe-udp", "receive"),
         _ => unreachable!("{op}"),
     };
@@ -214,6 +152,23 @@ async fn grants_every_op_allowed_unlisted_and_denied_on_v4_and_v6() {
     }
     assert_eq!(cases.len(), 7 * 2 * 3);
     run_cases("operation x verdict x family", cases).await;
+}
+
+/// The TCP operations again, made by the WASI 0.3 probe: wasmtime-wasi's
+/// 0.3 sockets consult the same policy, and the audit reads the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn grants_tcp_ops_on_a_wasi03_probe_allowed_unlisted_and_denied_on_v4_and_v6() {
+    let mut cases = Vec::new();
+    for op in ["tcp-bind", "tcp-listen", "tcp-accept", "tcp-connect"] {
+        for ip in [V4, V6] {
+            for verdict in [Verdict::Allow, Verdict::Unlisted, Verdict::Deny] {
+                let case = op_case_of("wasi03-probe-tcp", op, ip, verdict);
+                cases.push((format!("wasi03 {op} {ip} {verdict:?}"), case));
+            }
+        }
+    }
+    assert_eq!(cases.len(), 4 * 2 * 3);
+    run_cases("WASI 0.3 TCP operation x verdict x family", cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, TcpStream};
 
 use common::*;
 use socklab::exchange::{self, start_server};
@@ -209,70 +209,4 @@ fn tcp_guest_client_python_server_seed_steps() {
     // every byte before the close.
     assert_eq!(record["status"], "closed", "{client}");
     assert_eq!(record["reply"]["text"], "reply_message", "{client}");
-}
-/// How a native TCP server writes each reply.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Writes {
-    /// One `write_all` per reply.
-    Whole,
-    /// One byte per write, with Nagle off and a flush after each byte, so
-    /// the reply reaches the client in as many segments as it has bytes.
-    ByteAtATime,
-}
-
-/// A native TCP server on `ip`: it accepts one connection and answers each
-/// line it reads with `answer(line)` until the client closes. The peer yields
-/// the lines it received, `\n` included.
-pub fn native_tcp_server(
-    ip: IpAddr,
-    writes: Writes,
-    answer: fn(&[u8]) -> Vec<u8>,
-) -> (SocketAddr, Peer<Vec<Vec<u8>>>) {
-    let listener = TcpListener::bind(any_port(ip)).expect("binding a native TCP server");
-    let addr = listener.local_addr().unwrap();
-    let peer = peer("the native TCP server", move || {
-        let (mut conn, _) = listener.accept().expect("accepting the guest");
-        conn.set_read_timeout(Some(WAIT)).unwrap();
-        conn.set_nodelay(true).unwrap();
-        let mut reader = BufReader::new(conn.try_clone().unwrap());
-        let mut lines = Vec::new();
-        for _ in 0..1000 {
-            let mut line = Vec::new();
-            if reader.read_until(b'\n', &mut line).expect("reading a line") == 0 {
-                break;
-            }
-            let reply = answer(&line);
-            match writes {
-                Writes::Whole => conn.write_all(&reply).unwrap(),
-                Writes::ByteAtATime => {
-                    for byte in &reply {
-                        conn.write_all(std::slice::from_ref(byte)).unwrap();
-                        conn.flush().unwrap();
-                    }
-                }
-            }
-            lines.push(line);
-        }
-        lines
-    });
-    (addr, peer)
-}
-
-/// A native TCP client: connect to `server`, send each line and read one line
-/// back for each, then close. Returns the replies.
-pub fn native_tcp_client(server: SocketAddr, lines: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    let conn = TcpStream::connect_timeout(&server, WAIT).expect("connecting to the guest");
-    conn.set_read_timeout(Some(WAIT)).unwrap();
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
-    let mut writer = conn;
-    let mut replies = Vec::new();
-    for line in lines {
-        writer.write_all(line).unwrap();
-        let mut reply = Vec::new();
-        reader
-            .read_until(b'\n', &mut reply)
-            .expect("reading a reply");
-        replies.push(reply);
-    }
-    replies
 }

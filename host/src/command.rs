@@ -4,19 +4,23 @@
 //! Nothing is granted by default: no network (until `--allow`), no
 //! directories (until `--dir`), no environment (until `--env`). The
 //! command's stdio is socklab's (with `--json`, its output is kept for the
-//! report instead), and its exit code becomes socklab's.
+//! report instead), and its exit code becomes socklab's. A WASI 0.3 command
+//! (exporting `wasi:cli/run@0.3.0`) runs on the runtime's 0.3 engine, its
+//! `run` called inside `run_concurrent`, under the same rules and limits.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use serde::Serialize;
 use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::p3::bindings::CommandPre as CommandPre03;
 use wasmtime_wasi::{FsPerms, I32Exit};
 
 use crate::bad_input;
 use crate::grants::{Policy, Refusal, UserRules};
 use crate::limits::{LimitHit, LimitKind, Limits};
 use crate::report::{Payload, Verdict};
+use crate::roles::Wasi;
 use crate::runtime::call::{self, trap_cause};
 use crate::runtime::state::{GuestState, Sandbox, Stdio};
 use crate::runtime::{Compiled, Runtime, tasks};
@@ -126,10 +130,20 @@ pub async fn run_command(
         node: tasks::node("command"),
     };
     let state = command_state(sandbox, &name, &spec)?;
-    let mut store = call::store(runtime, state);
+    let mut store = call::store(compiled.component.engine(), state);
     let call = async {
-        let command = pre.instantiate_async(&mut store).await?;
-        command.wasi_cli_run().call_run(&mut store).await
+        match &pre {
+            Pre::P2(pre) => {
+                let command = pre.instantiate_async(&mut store).await?;
+                command.wasi_cli_run().call_run(&mut store).await
+            }
+            Pre::P3(pre) => {
+                let command = pre.instantiate_async(&mut store).await?;
+                store
+                    .run_concurrent(async |a| command.wasi_cli_run().call_run(a).await)
+                    .await?
+            }
+        }
     };
     let result = tokio::select! {
         biased;
@@ -202,14 +216,25 @@ fn command_state(sandbox: Sandbox, name: &str, spec: &CommandSpec) -> Result<Gue
     }
 }
 
+/// A command pre-instantiated on the engine of its WASI version.
+enum Pre {
+    P2(CommandPre<GuestState>),
+    P3(CommandPre03<GuestState>),
+}
+
 /// The command's pre-instantiation, once it is known to be a command whose
 /// imports socklab offers.
-fn command_pre(runtime: &Runtime, compiled: &Compiled) -> Result<CommandPre<GuestState>> {
+fn command_pre(runtime: &Runtime, compiled: &Compiled) -> Result<Pre> {
     let path = compiled.path.display();
-    let exports = crate::runtime::load::export_names(runtime.engine(), &compiled.component);
-    if !exports.iter().any(|e| e.starts_with("wasi:cli/run@0.2.")) {
+    let engine = compiled.component.engine();
+    let exports = crate::runtime::load::export_names(engine, &compiled.component);
+    let run = match compiled.wasi {
+        Wasi::P2 => "wasi:cli/run@0.2.",
+        Wasi::P3 => "wasi:cli/run@0.3.",
+    };
+    if !exports.iter().any(|e| e.starts_with(run)) {
         bad_input!(
-            "{path} is not a wasi:cli command: it exports {}; `socklab run` needs a component exporting wasi:cli/run@0.2.x (socklab roles run with serve, connect or exchange)",
+            "{path} is not a wasi:cli command: it exports {}; `socklab run` needs a component exporting wasi:cli/run@0.2.x or wasi:cli/run@0.3.0 (socklab roles run with serve, connect or exchange)",
             if exports.is_empty() {
                 "nothing".to_string()
             } else {
@@ -217,14 +242,17 @@ fn command_pre(runtime: &Runtime, compiled: &Compiled) -> Result<CommandPre<Gues
             }
         );
     }
-    let pre = match runtime.instantiate_pre(&compiled.component) {
+    let pre = match runtime.instantiate_pre(&compiled.component, compiled.wasi) {
         Ok(pre) => pre,
         Err(e) => bad_input!(
-            "{path} needs an import socklab does not provide: {}; socklab offers WASI 0.2 (cli, clocks, filesystem, io, random, sockets)",
+            "{path} needs an import socklab does not provide: {}; socklab offers WASI 0.2 (cli, clocks, filesystem, io, random, sockets) and WASI 0.3 (cli, clocks, filesystem, random, sockets)",
             first_line(&format!("{e:#}"))
         ),
     };
-    CommandPre::new(pre).map_err(anyhow::Error::from)
+    Ok(match compiled.wasi {
+        Wasi::P2 => Pre::P2(CommandPre::new(pre).map_err(anyhow::Error::from)?),
+        Wasi::P3 => Pre::P3(CommandPre03::new(pre).map_err(anyhow::Error::from)?),
+    })
 }
 
 /// How a command's call ended (`None`: interrupted), with the words for

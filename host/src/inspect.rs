@@ -7,7 +7,7 @@ use anyhow::Result;
 use serde::Serialize;
 use wasmtime::component::types::ComponentItem;
 
-use crate::roles::{Role, Side, Transport};
+use crate::roles::{Role, Side, Transport, Wasi};
 use crate::runtime::{Compiled, Runtime};
 use crate::version::{SOCKLAB_VERSION, WASMTIME_VERSION};
 
@@ -26,6 +26,9 @@ pub struct Inspection {
     pub sha256: String,
     /// `tcp-server`, ..., `a wasi:cli command`, or `not a socklab role`.
     pub kind: Kind,
+    /// The WASI version it is written against (`0.2`, `0.3`), from its
+    /// socket imports (or, without any, its other WASI names).
+    pub wasi: Wasi,
     /// The imported interfaces: the capabilities it could ask for.
     pub imports: Vec<String>,
     /// The exported interfaces and functions.
@@ -85,9 +88,10 @@ pub fn inspect(runtime: &Runtime, spec: &str) -> Result<Inspection> {
         path,
         sha256,
         component,
+        wasi,
         ..
     } = runtime.compile(spec)?;
-    let engine = runtime.engine();
+    let engine = component.engine();
     let ty = component.component_type();
     let imports: Vec<String> = ty
         .imports(engine)
@@ -98,11 +102,14 @@ pub fn inspect(runtime: &Runtime, spec: &str) -> Result<Inspection> {
         .map(|(name, item)| describe(name, &item.ty))
         .collect();
     let export_names: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
-    let kind = if let Some(role) = export_names.iter().find_map(|e| Role::from_export(e)) {
+    let kind = if let Some((role, _)) = export_names
+        .iter()
+        .find_map(|e| Role::from_versioned_export(e))
+    {
         Kind::Role(role)
     } else if export_names
         .iter()
-        .any(|e| e.starts_with("wasi:cli/run@0.2"))
+        .any(|e| e.starts_with("wasi:cli/run@0.2") || e.starts_with("wasi:cli/run@0.3"))
     {
         Kind::Command
     } else {
@@ -115,6 +122,7 @@ pub fn inspect(runtime: &Runtime, spec: &str) -> Result<Inspection> {
         path: path.display().to_string(),
         sha256,
         kind,
+        wasi,
         imports,
         exports,
     })
@@ -137,8 +145,9 @@ impl Inspection {
             .file_name()
             .map_or(self.path.clone(), |f| f.to_string_lossy().into_owned());
         let mut out = format!(
-            "{file}: {}\n  path    {}\n  size    {} bytes\n  sha256  {}\n  imports ({}):\n",
+            "{file}: {}\n  wasi    {}\n  path    {}\n  size    {} bytes\n  sha256  {}\n  imports ({}):\n",
             self.kind.name(),
+            self.wasi.name(),
             self.path,
             self.size,
             self.sha256,

@@ -13,14 +13,16 @@
 //! - [`report`]: records built from each guest's runtime outcome, the
 //!   transcript and the JSON, the verdict the exit code is made from;
 //! - [`runtime`]: the only place a guest's `Store` is built: the engine and
-//!   linker of each flavor (WASI 0.2 on the real network today), loading and
-//!   role detection, the compiled cache, a guest's store state and the
-//!   `socklab:lab/host` implementation, the call and its outcome, socklab's
-//!   overrides of wasmtime-wasi functions;
+//!   linker of each flavor (WASI 0.2, and WASI 0.3 on an engine of its own,
+//!   both on the real network), a guest's WASI version from its imports
+//!   (`runtime/wasi.rs`), loading and role detection, the compiled cache, a
+//!   guest's store state and the `socklab:lab/host` implementations (0.3's
+//!   in `runtime/host03.rs`), the call and its outcome (0.3's in
+//!   `runtime/call03.rs`), socklab's overrides of wasmtime-wasi functions;
 //! - [`grants`]: the operations a rule names, the rule grammar, the
 //!   wiring's least-privilege grants, the policy check, the audit trail;
 //! - at the bottom, known to all and knowing none of them: [`roles`] (the
-//!   WIT bindings, a guest's role), [`limits`], [`input`] (files users name),
+//!   WIT bindings of both packages, a guest's role and WASI version), [`limits`], [`input`] (files users name),
 //!   [`output`] (stdout and stderr), [`error`] (bad input), [`version`].
 //!
 //! # The arrows

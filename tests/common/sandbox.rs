@@ -285,3 +285,88 @@ impl Native {
         }
     }
 }
+
+// The grant matrix's verdicts and its checks of what a probe saw and the
+// audit said.
+
+pub const NONE: &str = "no rule allows it";
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Verdict {
+    /// An `--allow` rule names the use.
+    Allow,
+    /// Only the steps before it are allowed; no rule names the use.
+    Unlisted,
+    /// The same rule is allowed and denied: deny wins.
+    Deny,
+}
+
+impl Verdict {
+    /// The allow and deny rules that give this verdict on `rule`, and the
+    /// rule the audit must then name.
+    pub fn rules(self, rule: &str) -> (Vec<String>, Vec<String>, String) {
+        let own = vec![rule.to_string()];
+        match self {
+            Verdict::Allow => (own, vec![], format!("allow: {rule}")),
+            Verdict::Unlisted => (vec![], vec![], NONE.to_string()),
+            Verdict::Deny => (own.clone(), own, format!("deny: {rule}")),
+        }
+    }
+}
+
+/// The loopback of `ip`'s family as rules write it, and its wildcard.
+pub fn lit(ip: IpAddr) -> (&'static str, &'static str) {
+    match ip {
+        IpAddr::V4(_) => ("127.0.0.1", "0.0.0.0"),
+        IpAddr::V6(_) => ("[::1]", "[::]"),
+    }
+}
+
+/// Assert the one audit line about `op` on `target` (`ADDR:*`: a port the
+/// kernel chose): a use allowed once by `decided`, or refused by it, silently
+/// for accept and receive.
+pub fn assert_audit(label: &str, lines: &[Value], op: &str, target: &str, decided: &str) {
+    let all = format!("{label}: audit:\n{lines:#?}");
+    let about: Vec<&Value> = lines.iter().filter(|l| l["op"] == op).collect();
+    assert_eq!(about.len(), 1, "one line about {op}: {all}");
+    let line = about[0];
+    let shown = line["target"].as_str().unwrap_or_default();
+    let (ip, any_port) = (target.strip_suffix(":*"), shown.rsplit_once(':'));
+    match (ip, any_port) {
+        (Some(ip), Some((a, p))) => assert!(a == ip && p != "0", "{all}"),
+        _ => assert_eq!(shown, target, "{all}"),
+    }
+    assert_eq!(line["guest"], label, "{all}");
+    assert_eq!(line["rule"], decided, "{all}");
+    let (decision, key, value) = match decided.starts_with("allow: ") {
+        true => ("allow", "count", Value::from(1)),
+        false => (
+            "deny",
+            "silent",
+            matches!(op, "tcp-accept" | "udp-receive").into(),
+        ),
+    };
+    assert_eq!(line["decision"], decision, "{all}");
+    assert_eq!(line[key], value, "{all}");
+    assert!(line["time"].as_f64().is_some_and(|t| t > 1e9), "{all}");
+}
+
+/// Assert what the guest saw: one success, `access-denied` at `step`, or
+/// for accept and receive (refused silently) nothing at all.
+pub fn assert_saw(label: &str, probed: &Probed, allowed: bool, step: &str) {
+    let want = match (allowed, step) {
+        (true, _) => Ok(1),
+        (false, "accept" | "receive") => Ok(0),
+        (false, _) => Err(format!("{step}: access-denied")),
+    };
+    assert_eq!(probed.result, want, "{label}: {}", probed.stderr);
+}
+
+/// `{P}`, `{P-1}`, `{P+1}` and `{P+9}` in a rule, around the peer's port.
+pub fn with_port(text: &str, port: u16) -> String {
+    let around = |d: i32| (i32::from(port) + d).to_string();
+    text.replace("{P}", &port.to_string())
+        .replace("{P-1}", &around(-1))
+        .replace("{P+1}", &around(1))
+        .replace("{P+9}", &around(9))
+}

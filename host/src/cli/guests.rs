@@ -15,6 +15,8 @@ struct Listed {
     role: &'static str,
     /// `tcp`, `udp`, `any` (a command) or `-`.
     transport: &'static str,
+    /// The WASI version it is written against: `0.2` or `0.3`.
+    wasi: &'static str,
     /// `rust` or `python`.
     language: &'static str,
     path: String,
@@ -32,12 +34,13 @@ pub fn list(runtime: &Runtime, json: bool) -> Result<()> {
     }
     let mut rows = Vec::new();
     for (guest, path) in bundled {
-        let kind = crate::inspect::inspect(runtime, &path.display().to_string())?.kind;
-        let (role, transport) = kind.columns();
+        let inspected = crate::inspect::inspect(runtime, &path.display().to_string())?;
+        let (role, transport) = inspected.kind.columns();
         rows.push(Listed {
             name: guest.name,
             role,
             transport,
+            wasi: inspected.wasi.name(),
             language: guest.language,
             path: path.display().to_string(),
             about: guest.about,
@@ -53,13 +56,14 @@ pub fn list(runtime: &Runtime, json: bool) -> Result<()> {
         return Ok(());
     }
     let mut text = format!(
-        "{:<20} {:<7} {:<9} path  language  (what it does)\n",
+        "{:<22} {:<7} {:<9} path  language  wasi  (what it does)\n",
         "name", "role", "transport"
     );
+    // The WASI version goes after the columns scripts already read.
     for r in rows {
         text.push_str(&format!(
-            "{:<20} {:<7} {:<9} {}  {}  ({})\n",
-            r.name, r.role, r.transport, r.path, r.language, r.about
+            "{:<22} {:<7} {:<9} {}  {}  {}  ({})\n",
+            r.name, r.role, r.transport, r.path, r.language, r.wasi, r.about
         ));
     }
     output::stdout(&text);

@@ -7,18 +7,18 @@ use std::net::SocketAddr;
 use tokio::sync::{oneshot, watch};
 use wasmtime::{Store, UpdateDeadline};
 
-use super::Runtime;
 use super::engine::FUEL_PER_CPU_SECOND;
 use super::load::Guest;
 use super::state::{GuestState, Sandbox, Stdio};
+use super::{Runtime, call03};
 use crate::limits::{LimitHit, LimitKind};
-use crate::roles::Transport;
 use crate::roles::bindings::exports::socklab::lab::{
     tcp_client_role, tcp_server_role, udp_client_role, udp_server_role,
 };
 use crate::roles::bindings::socklab::lab::types::{
     ClientConfig, ClientReport, ServerConfig, ServerReport,
 };
+use crate::roles::{Transport, Wasi};
 
 /// How a guest's call ended, besides returning normally.
 #[derive(Debug, Clone)]
@@ -86,16 +86,17 @@ pub struct ServerWires {
     pub listening: oneshot::Sender<SocketAddr>,
 }
 
-/// A store for `state` with the guest's limits in force: the memory limiter
-/// and, on the real network, the CPU meter's call hook and the epoch
-/// callback that yields and checks the CPU budget (on the simulated
+/// A store on `engine` (the engine of the guest's WASI version and
+/// network) for `state` with the guest's limits in force: the memory
+/// limiter and, on the real network, the CPU meter's call hook and the
+/// epoch callback that yields and checks the CPU budget (on the simulated
 /// network, fuel). Every guest's store is made here.
-pub fn store(runtime: &Runtime, state: GuestState) -> Store<GuestState> {
-    let flavor = runtime.flavor();
+pub fn store(engine: &wasmtime::Engine, state: GuestState) -> Store<GuestState> {
+    let simulated = state.simulated();
     let cpu = state.meter.limits.cpu;
-    let mut store = Store::new(runtime.engine(), state);
+    let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.memory);
-    if flavor.fuel {
+    if simulated {
         // The simulated network: the CPU limit is fuel, the same on every
         // machine, and the guest yields to the executor as it burns it.
         let fuel = u64::try_from(cpu.as_micros())
@@ -105,8 +106,6 @@ pub fn store(runtime: &Runtime, state: GuestState) -> Store<GuestState> {
             .set_fuel(fuel)
             .and_then(|()| socklab_sim::yield_on_fuel(&mut store))
             .expect("the simulated flavor's engine consumes fuel");
-    }
-    if !flavor.ticks {
         return store;
     }
     store.call_hook(|mut ctx, hook| {
@@ -124,14 +123,10 @@ pub fn store(runtime: &Runtime, state: GuestState) -> Store<GuestState> {
     store
 }
 
-/// A role guest's store: `sandbox`, its output captured.
-fn role_store(
-    runtime: &Runtime,
-    sandbox: Sandbox,
-    wires: Option<ServerWires>,
-) -> Store<GuestState> {
+/// A role guest's store, on its own engine: `sandbox`, its output captured.
+fn role_store(guest: &Guest, sandbox: Sandbox, wires: Option<ServerWires>) -> Store<GuestState> {
     store(
-        runtime,
+        guest.pre.component().engine(),
         GuestState::new(sandbox, wires, Stdio::Captured, |_| {}),
     )
 }
@@ -139,26 +134,30 @@ fn role_store(
 /// Instantiate `guest` in a store of `sandbox` and go no further (how long
 /// that takes is a bench row).
 pub async fn instantiate(
-    runtime: &Runtime,
+    _runtime: &Runtime,
     guest: &Guest,
     sandbox: Sandbox,
 ) -> wasmtime::Result<()> {
-    let mut store = role_store(runtime, sandbox, None);
+    let mut store = role_store(guest, sandbox, None);
     guest.pre.instantiate_async(&mut store).await.map(drop)
 }
 
 /// Run a server guest until it returns: it reaches `max_sessions` or the
-/// host fires `wires.stop`.
+/// host fires `wires.stop`. (The runtime that loaded `guest` is named for
+/// the callers' sake; the guest carries its engine, which makes its store.)
 pub async fn serve(
-    runtime: &Runtime,
+    _runtime: &Runtime,
     guest: &Guest,
     config: ServerConfig,
     sandbox: Sandbox,
     wires: ServerWires,
 ) -> Outcome<ServerReport> {
     let deadline = sandbox.limits.deadline;
-    let mut store = role_store(runtime, sandbox, Some(wires));
+    let mut store = role_store(guest, sandbox, Some(wires));
     let result = within(deadline, async {
+        if guest.wasi == Wasi::P3 {
+            return call03::serve(&mut store, guest, &config).await;
+        }
         let instance = guest.pre.instantiate_async(&mut store).await?;
         match guest.role.transport {
             Transport::Tcp => {
@@ -179,15 +178,18 @@ pub async fn serve(
 
 /// Run a client guest's script to the end.
 pub async fn run_client(
-    runtime: &Runtime,
+    _runtime: &Runtime,
     guest: &Guest,
     config: &ClientConfig,
     sandbox: Sandbox,
 ) -> Outcome<ClientReport> {
     // A client has no stop signal; its reply timeouts bound it.
     let deadline = sandbox.limits.deadline;
-    let mut store = role_store(runtime, sandbox, None);
+    let mut store = role_store(guest, sandbox, None);
     let result = within(deadline, async {
+        if guest.wasi == Wasi::P3 {
+            return call03::run_client(&mut store, guest, config).await;
+        }
         let instance = guest.pre.instantiate_async(&mut store).await?;
         match guest.role.transport {
             Transport::Tcp => {
@@ -260,7 +262,7 @@ fn finish<T>(
             if state.verbose() {
                 crate::say!("[{}] trapped: {trap:?}", state.label());
             }
-            let words = state.last_words();
+            let words = last_words(&stderr);
             Err(Failure::Trapped(if words.is_empty() {
                 kind
             } else {
@@ -296,4 +298,27 @@ pub fn trap_cause(trap: &wasmtime::Error) -> String {
     } else {
         causes.join(": ")
     }
+}
+
+/// What the guest said when it gave up, from its `stderr`: the message of a
+/// Rust panic (`panicked at src/lib.rs:12:9: <message>`), or else its last
+/// line.
+fn last_words(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if let Some(at) = lines.iter().rposition(|l| l.contains("panicked at ")) {
+        let place = &lines[at][lines[at].find("panicked at ").unwrap_or(0)..];
+        let message: Vec<&str> = lines[at + 1..]
+            .iter()
+            .take_while(|l| !l.starts_with("note:"))
+            .copied()
+            .collect();
+        return format!("{} {}", place, message.join(" "))
+            .trim()
+            .to_string();
+    }
+    lines.last().map_or(String::new(), |l| l.to_string())
 }

@@ -2,10 +2,14 @@
 //! going: its epoch ticker, and the allocator setting its guests need.
 //!
 //! A [`Flavor`] is one engine configuration with the linker that goes with
-//! it: [`REAL`], WASI 0.2 on the host's own network, and [`SIMULATED`], the
-//! same guests on socklab's simulated network (its own engine settings,
-//! sockets and clocks). Each is one more flavor beside the others, not a
-//! branch inside every function.
+//! it. On the host's own network there are two: [`REAL`] for WASI 0.2
+//! guests, on an engine without concurrency support (so a 0.2 call takes
+//! wasmtime's plain async path, never the concurrent one), and [`REAL03`]
+//! for WASI 0.3 guests, with the component model's async ABI. A runtime
+//! makes its 0.3 engine only when a 0.3 guest is loaded. [`SIMULATED`] runs
+//! the WASI 0.2 guests on socklab's simulated network (its own engine
+//! settings, sockets and clocks); it has no 0.3 pair yet. Each is one more
+//! flavor beside the others, not a branch inside every function.
 
 use anyhow::Result;
 use wasmtime::component::Linker;
@@ -14,11 +18,17 @@ use wasmtime::{Config, Engine};
 use super::link;
 use super::state::GuestState;
 use crate::limits::TICK;
+use crate::roles::Wasi;
 
 /// One engine configuration and the linker that goes with it.
 pub struct Flavor {
-    /// Its name in reports and errors: `real`.
+    /// Its name in reports and errors: `real`, `real-wasi03`.
     pub name: &'static str,
+    /// The WASI version of the guests it runs.
+    pub wasi: Wasi,
+    /// The flavor this one's runtime gives its WASI 0.3 guests (`None`: it
+    /// runs none, or it is that flavor).
+    pub wasi03: Option<&'static Flavor>,
     /// The engine's settings; the compiled-component cache keys its entries
     /// on them, so each flavor has entries of its own.
     pub config: fn() -> Config,
@@ -40,27 +50,64 @@ pub const FUEL_PER_CPU_SECOND: u64 = 100_000_000;
 /// socklab's grants, CPU time measured between epoch ticks.
 pub const REAL: Flavor = Flavor {
     name: "real",
+    wasi: Wasi::P2,
+    wasi03: Some(&REAL03),
     config: real_config,
     link: link::real,
     ticks: true,
     fuel: false,
 };
 
-/// The same guests on socklab's simulated network: its wasi:sockets and
+/// WASI 0.3 guests on the host's own network: wasmtime-wasi's `p3` sockets
+/// with the same grants (wasmtime-wasi 48 calls `socket_addr_check` for
+/// them too), plus the WASI 0.2 interfaces Rust's std brings in.
+pub const REAL03: Flavor = Flavor {
+    name: "real-wasi03",
+    wasi: Wasi::P3,
+    wasi03: None,
+    config: real03_config,
+    link: link::real03,
+    ticks: true,
+    fuel: false,
+};
+
+/// WASI 0.2 guests on socklab's simulated network: its wasi:sockets and
 /// clocks in simulated time, every choice from a seed, fuel for the CPU
 /// limit, and the settings wasmtime documents for deterministic execution.
 pub const SIMULATED: Flavor = Flavor {
     name: "simulated",
-    config: socklab_sim::engine_config,
+    wasi: Wasi::P2,
+    wasi03: None,
+    config: simulated_config,
     link: link::simulated,
     ticks: false,
     fuel: true,
 };
 
+fn simulated_config() -> Config {
+    let mut config = socklab_sim::engine_config();
+    // As for REAL: no concurrent call path for 0.2 guests.
+    config.concurrency_support(false);
+    config
+}
+
 fn real_config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
+    // The `component-model-async` feature turns concurrency support on by
+    // default, and with it every `call_async` goes through
+    // `run_concurrent`; 0.2 guests need none of it.
+    config.concurrency_support(false);
     // Epoch ticks drive the CPU limit and make spinning guests yield.
+    config.epoch_interruption(true);
+    config
+}
+
+fn real03_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.wasm_component_model_async(true);
+    config.concurrency_support(true);
     config.epoch_interruption(true);
     config
 }

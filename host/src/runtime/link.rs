@@ -1,6 +1,8 @@
 //! What a linker offers guests: WASI 0.2 without its sockets (and clocks),
 //! the sockets (one function per network: [`real_sockets`], the
-//! simulation's in [`simulated`]), and `socklab:lab/host`.
+//! simulation's in [`simulated`]), and `socklab:lab/host`; for WASI 0.3
+//! guests, wasmtime-wasi's `p3` interfaces, socklab's socket creation over
+//! them, and `socklab:lab/host@0.2.0`.
 //!
 //! wasmtime-wasi's own `add_to_linker_async` links every interface at once;
 //! socklab links the same interfaces one by one, through wasmtime-wasi's
@@ -11,8 +13,8 @@ use anyhow::{Context, Result};
 use wasmtime::component::{HasData, HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::WasiView;
 
-use super::overrides;
 use super::state::GuestState;
+use super::{host03, overrides, overrides03};
 use crate::roles::bindings;
 
 /// The linker of the [`REAL`](super::engine::REAL) flavor: WASI 0.2, the
@@ -23,6 +25,28 @@ pub fn real(linker: &mut Linker<GuestState>) -> Result<()> {
         .context("linking WASI")?;
     real_sockets(linker).context("linking wasi:sockets")?;
     host(linker).context("linking socklab:lab/host")
+}
+
+/// The linker of the [`REAL03`](super::engine::REAL03) flavor: WASI 0.3
+/// (cli, clocks, filesystem, random, sockets on the host's network with
+/// socklab's grants), the WASI 0.2 interfaces but sockets that Rust's std
+/// brings into a 0.3 guest, and `socklab:lab/host@0.2.0`.
+pub fn real03(linker: &mut Linker<GuestState>) -> Result<()> {
+    use wasmtime_wasi::p3;
+    wasi_without_sockets(linker)
+        .map_err(anyhow::Error::from)
+        .context("linking WASI 0.2")?;
+    let l = &mut *linker;
+    let wasi03 = p3::cli::add_to_linker(l)
+        .and_then(|()| p3::clocks::add_to_linker(l))
+        .and_then(|()| p3::filesystem::add_to_linker(l))
+        .and_then(|()| p3::random::add_to_linker(l))
+        .and_then(|()| p3::sockets::add_to_linker(l));
+    wasi03
+        .map_err(anyhow::Error::from)
+        .context("linking WASI 0.3")?;
+    overrides03::add(linker).context("linking socklab's WASI 0.3 socket overrides")?;
+    host03::add(linker).context("linking socklab:lab/host@0.2.0")
 }
 
 /// `HasData` for wasmtime-wasi-io's `wasi:io`, which works on the table.

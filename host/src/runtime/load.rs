@@ -14,7 +14,7 @@ use wasmtime::component::{Component, InstancePre};
 use super::state::GuestState;
 use crate::bad_input;
 use crate::input::{MAX_COMPONENT, read_capped};
-use crate::roles::Role;
+use crate::roles::{Role, Wasi};
 use crate::version::hex;
 
 /// A guest ready to instantiate.
@@ -27,6 +27,8 @@ pub struct Guest {
     pub sha256: String,
     /// Its role, from its exports.
     pub role: Role,
+    /// The WASI version it is written against, from its socket imports.
+    pub wasi: Wasi,
     /// Pre-instantiated against the runtime's imports.
     pub pre: InstancePre<GuestState>,
 }
@@ -77,10 +79,21 @@ pub fn export_names(engine: &Engine, component: &Component) -> Vec<String> {
         .collect()
 }
 
-/// The socklab role `component` exports, or why it has none.
-pub fn role_of(engine: &Engine, path: &Path, component: &Component) -> Result<Role> {
+/// The socklab role `component` (of WASI version `wasi`) exports, or why it
+/// has none.
+pub fn role_of(engine: &Engine, path: &Path, component: &Component, wasi: Wasi) -> Result<Role> {
     let exports = export_names(engine, component);
-    if let Some(role) = exports.iter().find_map(|e| Role::from_export(e)) {
+    if let Some((role, written_for)) = exports.iter().find_map(|e| Role::from_versioned_export(e)) {
+        if written_for != wasi {
+            bad_input!(
+                "guest {} exports a {written_for} {role} role but imports the sockets of {wasi}; build it against {}",
+                path.display(),
+                match written_for {
+                    Wasi::P2 => "wit/worlds.wit",
+                    Wasi::P3 => "wit/p3/worlds.wit",
+                }
+            );
+        }
         return Ok(role);
     }
     if exports.is_empty() && component.component_type().imports(engine).len() == 0 {
@@ -96,7 +109,8 @@ pub fn role_of(engine: &Engine, path: &Path, component: &Component) -> Result<Ro
     };
     bad_input!(
         "guest {} is not a socklab role: it exports {list}; a guest must export one of \
-         socklab:lab/{{tcp-server,tcp-client,udp-server,udp-client}}-role (see wit/roles.wit)",
+         socklab:lab/{{tcp-server,tcp-client,udp-server,udp-client}}-role@0.1.x (see wit/roles.wit) \
+         or, on WASI 0.3, socklab:lab/{{tcp-server,tcp-client}}-role@0.2.x (wit/p3/roles.wit)",
         path.display()
     );
 }

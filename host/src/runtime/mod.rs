@@ -1,23 +1,29 @@
 //! The runtime: the only place a guest's `Store` is built.
 //!
-//! A [`Runtime`] is one engine and its linker (one [`engine::Flavor`]: today
-//! WASI 0.2 on the host's network), the guests loaded into it and the
-//! compiled-component cache. Calling a guest and what its call left behind
-//! are in [`call`]; the data of one guest's store (its own `WasiCtx` with its
-//! grants, and the host side of `socklab:lab/host`) in [`state`].
+//! A [`Runtime`] is an engine and its linker per WASI version (one
+//! [`engine::Flavor`] each: WASI 0.2 on the host's network, and its WASI 0.3
+//! twin, made when the first 0.3 guest is loaded), the guests loaded into
+//! them and the compiled-component cache. Calling a guest and what its call
+//! left behind are in [`call`]; the data of one guest's store (its own
+//! `WasiCtx` with its grants, and the host side of `socklab:lab/host`) in
+//! [`state`].
 //!
 //! # Layout
 //! - [`engine`]: each flavor's engine settings, the epoch ticker;
+//! - [`wasi`]: a component's WASI version, from its import names, before it
+//!   is compiled;
 //! - [`link`]: WASI 0.2 without its sockets, the sockets (one function per
-//!   network), `socklab:lab/host`;
+//!   network), `socklab:lab/host`; the WASI 0.3 linker;
 //! - [`overrides`]: socklab's socket creation, `accept` and name lookup over
-//!   wasmtime-wasi's;
+//!   wasmtime-wasi's; [`overrides03`]: the same for 0.3 socket creation;
+//! - [`host03`]: `socklab:lab/host@0.2.0`, the stop signal as a `future`;
 //! - [`guests`]: where a guest named by the user is found;
 //! - [`load`]: from a file to a compiled component of a known role;
 //! - [`cache`]: compiled components kept across runs;
 //! - [`state`]: one guest's store data;
 //! - [`call`]: a store with the guest's limits in force, the call, its
-//!   outcome;
+//!   outcome; [`call03`]: the call of a WASI 0.3 role, inside
+//!   `run_concurrent`, and its records;
 //! - [`tasks`]: spawning, sleeping and timing out on the real network's
 //!   tokio or the simulated network's executor.
 //!
@@ -26,17 +32,21 @@
 
 pub mod cache;
 pub mod call;
+pub mod call03;
 pub mod engine;
 pub mod guests;
+pub mod host03;
 pub mod link;
 pub mod load;
 pub mod overrides;
+pub mod overrides03;
 pub mod state;
 pub mod tasks;
+pub mod wasi;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, Result};
 use wasmtime::Engine;
@@ -50,11 +60,31 @@ pub use self::load::Guest;
 use self::state::GuestState;
 use crate::bad_input;
 use crate::grants::audit::Audit;
+use crate::roles::Wasi;
 
-/// One engine and linker, shared by every guest of a command.
-pub struct Runtime {
+/// One engine and its linker.
+struct Arm {
     engine: Engine,
     linker: Linker<GuestState>,
+}
+
+impl Arm {
+    fn new(flavor: &Flavor) -> Result<Arm> {
+        let engine = engine::engine(flavor).context("configuring wasmtime")?;
+        let mut linker = Linker::new(&engine);
+        (flavor.link)(&mut linker)?;
+        Ok(Arm { engine, linker })
+    }
+}
+
+/// An engine and linker per WASI version, shared by every guest of a
+/// command.
+pub struct Runtime {
+    /// The WASI 0.2 engine and linker.
+    p2: Arm,
+    /// The WASI 0.3 engine and linker, made for the first 0.3 guest (the
+    /// error, as text, if that failed).
+    p3: OnceLock<Result<Arm, String>>,
     flavor: &'static Flavor,
     /// Where bundled guests are looked up.
     dirs: GuestDirs,
@@ -79,6 +109,8 @@ pub struct Compiled {
     pub sha256: String,
     /// The compiled component.
     pub component: Component,
+    /// The WASI version it is written against, which chose its engine.
+    pub wasi: Wasi,
 }
 
 impl Runtime {
@@ -90,12 +122,9 @@ impl Runtime {
     /// A runtime of `flavor`.
     pub fn of(flavor: &'static Flavor, guest_dir: Option<PathBuf>) -> Result<Runtime> {
         let dirs = GuestDirs::new(guest_dir)?;
-        let engine = engine::engine(flavor).context("configuring wasmtime")?;
-        let mut linker = Linker::new(&engine);
-        (flavor.link)(&mut linker)?;
         Ok(Runtime {
-            engine,
-            linker,
+            p2: Arm::new(flavor)?,
+            p3: OnceLock::new(),
             flavor,
             dirs,
             compiled: Mutex::default(),
@@ -109,17 +138,27 @@ impl Runtime {
     pub fn compile(&self, spec: &str) -> Result<Compiled> {
         let (name, path) = self.dirs.resolve(spec)?;
         let file = load::read(&path)?;
+        let wasi = wasi::version_of(&path, &file.bytes)?;
+        if wasi == Wasi::P3 && self.flavor.wasi03.is_none() {
+            bad_input!(
+                "guest {} is a WASI 0.3 component, and the {} network runs WASI 0.2 guests only for now; run it on the real network",
+                path.display(),
+                self.flavor.name
+            );
+        }
         if let Some(component) = self.compiled.lock().unwrap().get(&file.sha256) {
             return Ok(Compiled {
                 name,
                 path,
                 sha256: file.sha256,
                 component: component.clone(),
+                wasi,
             });
         }
-        let compile = || load::compile(&self.engine, &file);
+        let engine = &self.arm(wasi)?.engine;
+        let compile = || load::compile(engine, &file);
         let component = match &self.cache {
-            Some(cache) => cache.get_or_compile(&self.engine, &file.sha256, compile)?,
+            Some(cache) => cache.get_or_compile(engine, &file.sha256, compile)?,
             None => compile()?,
         };
         self.compiled
@@ -131,7 +170,26 @@ impl Runtime {
             path,
             sha256: file.sha256,
             component,
+            wasi,
         })
+    }
+
+    /// The engine and linker of `wasi`, the 0.3 one made on first use.
+    fn arm(&self, wasi: Wasi) -> Result<&Arm> {
+        let Some(flavor) = (match wasi {
+            Wasi::P2 => return Ok(&self.p2),
+            Wasi::P3 => self.flavor.wasi03,
+        }) else {
+            bad_input!(
+                "this is a WASI 0.3 component, and the {} network runs WASI 0.2 guests only for now; run it on the real network",
+                self.flavor.name
+            );
+        };
+        let arm = self
+            .p3
+            .get_or_init(|| Arm::new(flavor).map_err(|e| format!("{e:#}")));
+        arm.as_ref()
+            .map_err(|e| anyhow::anyhow!("setting up the WASI 0.3 engine: {e}"))
     }
 
     /// Find, read, check and compile the guest named `spec` (a path to a
@@ -143,13 +201,19 @@ impl Runtime {
             path,
             sha256,
             component,
+            wasi,
         } = self.compile(spec)?;
-        let role = load::role_of(&self.engine, &path, &component)?;
-        let pre = match self.instantiate_pre(&component) {
+        let role = load::role_of(self.engine(wasi)?, &path, &component, wasi)?;
+        let pre = match self.instantiate_pre(&component, wasi) {
             Ok(pre) => pre,
             Err(e) => bad_input!(
-                "guest {} needs an import socklab does not provide: {e:#}; build it against wit/worlds.wit",
-                path.display()
+                "guest {} needs an import socklab does not provide: {}; build it against {}",
+                path.display(),
+                format!("{e:#}").replace('\n', " "),
+                match wasi {
+                    Wasi::P2 => "wit/worlds.wit",
+                    Wasi::P3 => "wit/p3/worlds.wit",
+                }
             ),
         };
         Ok(Arc::new(Guest {
@@ -157,16 +221,19 @@ impl Runtime {
             path,
             sha256,
             role,
+            wasi,
             pre,
         }))
     }
 
-    /// Pre-instantiate `component` against this runtime's imports.
+    /// Pre-instantiate `component` (of `wasi`) against this runtime's
+    /// imports for that version.
     pub fn instantiate_pre(
         &self,
         component: &Component,
-    ) -> wasmtime::Result<InstancePre<GuestState>> {
-        self.linker.instantiate_pre(component)
+        wasi: Wasi,
+    ) -> Result<InstancePre<GuestState>> {
+        Ok(self.arm(wasi)?.linker.instantiate_pre(component)?)
     }
 
     /// The bundled guests that can be found, with their paths.
@@ -174,9 +241,14 @@ impl Runtime {
         self.dirs.bundled()
     }
 
-    /// The engine its guests run on.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+    /// The engine its WASI 0.2 guests run on.
+    pub fn engine02(&self) -> &Engine {
+        &self.p2.engine
+    }
+
+    /// The engine guests of `wasi` run on.
+    pub fn engine(&self, wasi: Wasi) -> Result<&Engine> {
+        Ok(&self.arm(wasi)?.engine)
     }
 
     /// Which kind of runtime this is.

@@ -15,6 +15,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::p2::{
     DynInputStream, DynOutputStream, DynPollable, Pollable, TcpSocket, UdpSocket,
 };
+use wasmtime_wasi::sockets::{TcpSocket as TcpSocket03, UdpSocket as UdpSocket03};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::call::ServerWires;
@@ -76,6 +77,8 @@ pub struct GuestState {
     stop: Option<watch::Receiver<bool>>,
     /// The one resource behind every stop pollable handed out.
     stop_resource: Option<Resource<StopSignal>>,
+    /// A WASI 0.3 guest's hold on the stop signal from its first ask on.
+    stop_asked: Option<watch::Receiver<bool>>,
     /// The guest's network rules, also consulted for name lookups.
     policy: Arc<Policy>,
     /// The guest's limits and what it has used of them.
@@ -102,6 +105,10 @@ pub enum SocketKind {
     Tcp,
     /// A `udp-socket`.
     Udp,
+    /// A WASI 0.3 `tcp-socket`.
+    Tcp03,
+    /// A WASI 0.3 `udp-socket`.
+    Udp03,
 }
 
 impl GuestState {
@@ -170,6 +177,7 @@ impl GuestState {
             stop,
             listening,
             stop_resource: None,
+            stop_asked: None,
             policy,
             memory: MemoryLimiter {
                 limit: usize::try_from(limits.memory).unwrap_or(usize::MAX),
@@ -194,6 +202,11 @@ impl GuestState {
             ),
             None => (String::new(), String::new()),
         }
+    }
+
+    /// Whether the guest runs on the simulated network (it has a node).
+    pub fn simulated(&self) -> bool {
+        self.node.is_some()
     }
 
     /// Who this guest is in log lines: `server tcp-echo-server`.
@@ -299,30 +312,6 @@ impl GuestState {
         self.table.delete(socket)?;
         Ok(())
     }
-
-    /// What the guest said when it gave up: the message of a Rust panic
-    /// (`panicked at src/lib.rs:12:9: <message>`), or else its last stderr
-    /// line.
-    pub fn last_words(&self) -> String {
-        let (_, text) = self.output();
-        let lines: Vec<&str> = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        if let Some(at) = lines.iter().rposition(|l| l.contains("panicked at ")) {
-            let place = &lines[at][lines[at].find("panicked at ").unwrap_or(0)..];
-            let message: Vec<&str> = lines[at + 1..]
-                .iter()
-                .take_while(|l| !l.starts_with("note:"))
-                .copied()
-                .collect();
-            return format!("{} {}", place, message.join(" "))
-                .trim()
-                .to_string();
-        }
-        lines.last().map_or(String::new(), |l| l.to_string())
-    }
 }
 
 /// Whether the resource `rep` is still a socket of `kind` in the table.
@@ -330,6 +319,8 @@ fn live(table: &ResourceTable, kind: SocketKind, rep: u32) -> bool {
     match kind {
         SocketKind::Tcp => table.get(&Resource::<TcpSocket>::new_borrow(rep)).is_ok(),
         SocketKind::Udp => table.get(&Resource::<UdpSocket>::new_borrow(rep)).is_ok(),
+        SocketKind::Tcp03 => table.get(&Resource::<TcpSocket03>::new_borrow(rep)).is_ok(),
+        SocketKind::Udp03 => table.get(&Resource::<UdpSocket03>::new_borrow(rep)).is_ok(),
     }
 }
 
@@ -361,29 +352,26 @@ impl Pollable for StopSignal {
     }
 }
 
-impl host::Host for GuestState {
-    fn listening(&mut self, local: IpSocketAddress) -> wasmtime::Result<()> {
-        let addr = SocketAddr::from(local);
+impl GuestState {
+    /// `host.listening` (both packages): the address to whoever waits, once.
+    pub fn announce(&mut self, addr: SocketAddr) {
         if let Some(tx) = self.listening.take() {
             let _ = tx.send(addr);
         }
-        Ok(())
     }
 
-    fn log(&mut self, level: host::Level, message: String) -> wasmtime::Result<()> {
-        if level == host::Level::Debug && !self.verbose {
-            return Ok(());
+    /// `host.log` (both packages): debug lines only with `-v`, at most [`LOG_CAP`] bytes.
+    /// `level` is either package's `level` enum, named by its case.
+    pub fn log_line(&mut self, level: impl std::fmt::Debug, message: &str) {
+        let level = format!("{level:?}");
+        let level = level.rsplit("::").next().unwrap_or("info").to_lowercase();
+        if level == "debug" && !self.verbose {
+            return;
         }
         if self.logged >= LOG_CAP {
-            return Ok(());
+            return;
         }
         self.logged += message.len();
-        let level = match level {
-            host::Level::Debug => "debug",
-            host::Level::Info => "info",
-            host::Level::Warn => "warn",
-            host::Level::Error => "error",
-        };
         let message = message.replace(['\n', '\r'], " ");
         eprintln!("[{}] {level}: {message}", self.label);
         if self.logged >= LOG_CAP {
@@ -392,6 +380,24 @@ impl host::Host for GuestState {
                 self.label
             );
         }
+    }
+
+    /// The stop signal for a 0.3 guest's `stop-requested` (`None`: never).
+    pub fn stop_signal(&mut self) -> Option<watch::Receiver<bool>> {
+        let stop = self.stop.clone()?;
+        self.stop_asked.get_or_insert_with(|| stop.clone());
+        Some(stop)
+    }
+}
+
+impl host::Host for GuestState {
+    fn listening(&mut self, local: IpSocketAddress) -> wasmtime::Result<()> {
+        self.announce(SocketAddr::from(local));
+        Ok(())
+    }
+
+    fn log(&mut self, level: host::Level, message: String) -> wasmtime::Result<()> {
+        self.log_line(level, &message);
         Ok(())
     }
 
