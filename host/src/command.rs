@@ -102,6 +102,19 @@ impl CommandRun {
     }
 }
 
+/// The limits a finished command ran into that only its end shows: its
+/// memory limit, and its fuel (the CPU limit on the simulated network).
+fn record_limits<T>(state: &mut GuestState, result: &Option<wasmtime::Result<T>>) {
+    if state.memory.tripped {
+        state.meter.hit(LimitKind::Memory, true);
+    }
+    if let Some(Err(trap)) = result
+        && call::out_of_fuel(trap)
+    {
+        state.meter.hit(LimitKind::Cpu, true);
+    }
+}
+
 /// Run the command to its end, or until `interrupt` resolves.
 pub async fn run_command(
     runtime: &Runtime,
@@ -152,14 +165,7 @@ pub async fn run_command(
     };
     policy.flush_allowed();
     let state = store.data_mut();
-    if state.memory.tripped {
-        state.meter.hit(LimitKind::Memory, true);
-    }
-    if let Some(Err(trap)) = &result
-        && call::out_of_fuel(trap)
-    {
-        state.meter.hit(LimitKind::Cpu, true);
-    }
+    record_limits(state, &result);
     let (verdict, error) = ending(runtime.verbose, result, state.meter.stopped_by());
     let (stdout, stderr) = state.output();
     let captured = spec.capture_output;

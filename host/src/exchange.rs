@@ -21,7 +21,10 @@ use crate::roles::Transport;
 use crate::roles::bindings::socklab::lab::types::{ClientConfig, ServerConfig, ServerReport};
 use crate::runtime::state::Sandbox;
 use crate::runtime::tasks::{self, Task};
+
+mod simulated;
 use crate::runtime::{Failure, Guest, Outcome, Runtime, ServerWires, call};
+use simulated::{node_ip, without_tcp};
 
 /// How long a server may take from instantiation to `host.listening`.
 pub const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -54,20 +57,6 @@ pub struct ServerSpec {
 }
 
 impl ServerSpec {
-    /// On the simulated network, the server on a node of its own called
-    /// `name`: a loopback `listen` address becomes the node's own address
-    /// of that family (its port kept), so that clients on other nodes reach
-    /// it. Unchanged on the real network.
-    pub fn placed(mut self, name: &str) -> ServerSpec {
-        if let Some(node) = tasks::node(name) {
-            if self.listen.ip().is_loopback() {
-                self.listen.set_ip(node_ip(&node, self.listen.is_ipv4()));
-            }
-            self.node = Some(node);
-        }
-        self
-    }
-
     /// `guest` on `listen`, with default limits and only the wiring's grants.
     pub fn new(guest: Arc<Guest>, listen: SocketAddr) -> ServerSpec {
         ServerSpec {
@@ -104,13 +93,6 @@ pub struct ClientSpec {
 }
 
 impl ClientSpec {
-    /// On the simulated network, the client on a node of its own called
-    /// `name`. Unchanged on the real network.
-    pub fn placed(mut self, name: &str) -> ClientSpec {
-        self.node = tasks::node(name);
-        self
-    }
-
     /// `guest` sending `messages`, with a 2 s reply timeout, default limits
     /// and only the wiring's grants.
     pub fn new(guest: Arc<Guest>, messages: Vec<Vec<u8>>) -> ClientSpec {
@@ -371,32 +353,6 @@ pub async fn exchange_until(
         transport,
         server: Some(server),
         client: Some(client),
-    }
-}
-
-/// A TCP guest's failure on the simulated network, with why: it has no
-/// TCP yet (`create-tcp-socket` answers `not-supported`).
-fn without_tcp<T>(
-    guest: &Guest,
-    node: &Option<socklab_sim::Node>,
-    mut outcome: Outcome<T>,
-) -> Outcome<T> {
-    if let (Some(_), Transport::Tcp, Err(Failure::Returned(why))) =
-        (node, guest.role.transport, &mut outcome.result)
-    {
-        why.push_str(
-            " (the simulated network carries UDP only for now: its TCP is still to come; run TCP guests on the real network)",
-        );
-    }
-    outcome
-}
-
-/// `node`'s own address of one family.
-fn node_ip(node: &socklab_sim::Node, ipv4: bool) -> IpAddr {
-    if ipv4 {
-        IpAddr::V4(node.ipv4())
-    } else {
-        IpAddr::V6(node.ipv6())
     }
 }
 

@@ -1,6 +1,7 @@
 //! socklab: a host that runs WebAssembly components speaking TCP and UDP,
 //! each in its own sandbox, and wires them to each other and to the real
-//! network.
+//! network, or to a simulated one (the `socklab-sim` crate) in simulated
+//! time.
 //!
 //! # Where to start reading
 //! `main.rs` parses the command line and calls [`cli::execute`]; each
@@ -14,7 +15,10 @@
 //!   transcript and the JSON, the verdict the exit code is made from;
 //! - [`runtime`]: the only place a guest's `Store` is built: the engine and
 //!   linker of each flavor (WASI 0.2, and WASI 0.3 on an engine of its own,
-//!   both on the real network), a guest's WASI version from its imports
+//!   both on the real network; WASI 0.2 on the simulated network, with its
+//!   guests' view in `runtime/state/sim.rs`), where tasks run and which
+//!   clock they read (`runtime/tasks.rs`: tokio, or the simulation), a
+//!   guest's WASI version from its imports
 //!   (`runtime/wasi.rs`), loading and role detection, the compiled cache, a
 //!   guest's store state and the `socklab:lab/host` implementations (0.3's
 //!   in `runtime/host03.rs`), the call and its outcome (0.3's in
@@ -30,7 +34,9 @@
 //! `inspect`, `experiment`, `bench` → `report` → `runtime` → `grants` →
 //! `roles`, `limits`, `input`, `output`, `error`, `version`. (`experiment`
 //! and `bench` use `exchange`; `experiment` also uses the `socklab-relay`
-//! crate.) `python3 ../shared/tools/shape.py` checks that no circle remains.
+//! crate; `runtime`, and the audit's clock, use the `socklab-sim` crate,
+//! which knows nothing of the host.) `cli/simulated.rs` runs a command on
+//! the simulated network. `python3 ../shared/tools/shape.py` checks that no circle remains.
 
 #![warn(missing_docs)]
 

@@ -12,6 +12,7 @@
 
 pub mod experiment;
 pub mod proc;
+pub mod python;
 pub mod sandbox;
 pub mod seed;
 

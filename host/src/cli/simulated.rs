@@ -121,6 +121,11 @@ pub async fn execute(runtime: &Arc<Runtime>, cli: Cli, interrupt: &Interrupt) ->
         })
     });
     let wall = started.elapsed();
+    // A command refused before it ran (bad input) says only why.
+    let code = match code {
+        Ok(Err(refused)) => return Err(refused),
+        other => other,
+    };
     say!(
         "simulated network (seed {seed}): {:.6} s of simulated time in {:.3} s of real time",
         sim.now_micros() as f64 / 1e6,

@@ -94,10 +94,16 @@ fn comparison(f: &Figures, earlier: Option<&TransportFigures>) -> String {
 
 /// What the relays did that explains the counts.
 fn causes(r: &RelayTotals) -> Vec<String> {
+    // On the simulated network the links themselves impair: no relay.
+    let relay = if crate::runtime::tasks::simulated() {
+        "link"
+    } else {
+        "relay"
+    };
     let mut causes = Vec::new();
     if r.dropped > 0 {
         causes.push(format!(
-            "the relay dropped {}",
+            "the {relay} dropped {}",
             plural(r.dropped, "datagram", "datagrams")
         ));
     }
@@ -115,7 +121,7 @@ fn causes(r: &RelayTotals) -> Vec<String> {
     }
     if r.in_flight > 0 {
         causes.push(format!(
-            "{} still in the relay when the clients finished",
+            "{} still in the {relay} when the clients finished",
             r.in_flight
         ));
     }

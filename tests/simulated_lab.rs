@@ -1,0 +1,210 @@
+//! Tests `socklab lab --network simulated`: the lab's UDP fates equal to
+//! the real relays'; report.json and the event log repeat byte for byte,
+//! under load too; timeouts cost simulated time, not real time; the
+//! examples under examples/sim/ run and repeat. Every simulated run is
+//! made inside `unshare -n` where the machine allows it.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+
+/// `socklab lab FILE --network simulated --out DIR [--events FILE]`,
+/// offline: the process, report.json and the events' text.
+fn lab_simulated(file: &Path, out: &Path, events: Option<&Path>) -> (Finished, String, String) {
+    let (file, out_arg) = (file.display().to_string(), out.display().to_string());
+    let events_arg = events.map(|e| e.display().to_string());
+    let mut args = vec!["--network", "simulated", "lab", &file, "--out", &out_arg];
+    if let Some(e) = &events_arg {
+        args.extend(["--events", e]);
+    }
+    let done = socklab_offline(&args).finish();
+    let report = std::fs::read_to_string(out.join("report.json")).unwrap_or_default();
+    let log = events.map_or(String::new(), |e| {
+        std::fs::read_to_string(e).unwrap_or_default()
+    });
+    (done, report, log)
+}
+
+/// Two processes that keep both CPUs busy while they live (killed when
+/// dropped, and by `timeout` after 60 s in any case).
+struct Busy(Vec<std::process::Child>);
+
+impl Busy {
+    fn start() -> Busy {
+        Busy(
+            (0..2)
+                .map(|_| {
+                    std::process::Command::new("timeout")
+                        .args(["60", "sh", "-c", "while :; do :; done"])
+                        .spawn()
+                        .expect("starting a busy loop")
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[test]
+fn simulated_lab_report_and_events_repeat_byte_for_byte_under_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, events) = (dir.path().join("out"), dir.path().join("events.jsonl"));
+    let file = example("reorder-duplicate.toml");
+    let (first, report, log) = lab_simulated(&file, &out, Some(&events));
+    first.assert_code(0);
+    let busy = Busy::start();
+    let (second, again, log_again) = lab_simulated(&file, &out, Some(&events));
+    drop(busy);
+    second.assert_code(0);
+    assert!(!report.is_empty() && !log.is_empty(), "{first}");
+    assert!(
+        report == again,
+        "report.json differs between two runs of one seed:\n{first}\n{second}"
+    );
+    assert!(
+        log == log_again,
+        "the event log differs between two runs of one seed"
+    );
+    let timing: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("timing.json")).unwrap()).unwrap();
+    eprintln!("reorder-duplicate: {timing}");
+    assert!(timing["wall_ms"].as_f64().is_some(), "{timing}");
+    // The log is enough to redraw the exchange: binds, sends, receives, and
+    // drops with their cause, in simulated microseconds.
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for kind in ["bind", "send", "receive"] {
+        assert!(lines.iter().any(|l| l["kind"] == kind), "no {kind} event");
+    }
+    assert!(
+        lines
+            .windows(2)
+            .all(|w| w[0]["at_micros"].as_u64() <= w[1]["at_micros"].as_u64())
+    );
+}
+
+/// The messages of `transport` that a lab report says were lost, as
+/// `(client, instance, index)`.
+fn lost(report: &Value, transport_clients: &[&str]) -> Vec<(String, u64, u64)> {
+    report["fates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["fate"] == "lost")
+        .filter(|f| transport_clients.contains(&f["client"].as_str().unwrap_or("")))
+        .map(|f| {
+            let s = |k: &str| f[k].as_u64().unwrap();
+            (
+                f["client"].as_str().unwrap().to_string(),
+                s("instance"),
+                s("index"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn simulated_lab_loses_what_the_real_relays_lose() {
+    // The links draw as the relays draw, from the same seed and link names:
+    // the same datagrams are lost on both networks.
+    let file = example("tcp-vs-udp-loss.toml");
+    let (real, real_report, _out) = lab_run(&file, &["--count", "20"]);
+    real.assert_code(0);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (file_arg, out_arg) = (file.display().to_string(), out.display().to_string());
+    let sim = socklab_offline(&[
+        "--network",
+        "simulated",
+        "lab",
+        &file_arg,
+        "--out",
+        &out_arg,
+        "--count",
+        "20",
+    ])
+    .finish();
+    sim.assert_code(0);
+    assert!(
+        sim.stderr.contains("UDP only"),
+        "the TCP links are left out, and said so: {sim}"
+    );
+    let sim_report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let udp_clients = ["udp-client"];
+    let on_real = lost(&real_report, &udp_clients);
+    assert!(!on_real.is_empty(), "30% loss loses something: {real}");
+    assert_eq!(lost(&sim_report, &udp_clients), on_real, "{sim}");
+}
+
+#[test]
+fn simulated_timeouts_cost_simulated_time_not_real_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("silent.toml");
+    std::fs::write(
+        &file,
+        "network = \"simulated\"\n[messages]\ncount = 3\n[nodes.s]\nguest = \"udp-echo-server\"\n\
+         [nodes.c]\nguest = \"udp-client\"\ntimeout = \"10s\"\n\
+         [[links]]\nfrom = \"@c\"\nto = \"@s\"\nto_server = { loss = \"100%\" }\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let (done, report, log) = lab_simulated(&file, &out, Some(&dir.path().join("e.jsonl")));
+    done.assert_code(0);
+    let report: Value = serde_json::from_str(&report).unwrap();
+    let fates = report["fates"].as_array().unwrap();
+    assert_eq!(fates.len(), 3, "{done}");
+    assert!(fates.iter().all(|f| f["fate"] == "lost"), "{done}");
+    let elapsed = report["experiment"]["elapsed_ms"].as_f64().unwrap();
+    assert!(
+        elapsed >= 30_000.0,
+        "three 10 s timeouts of simulated time: {elapsed} ms"
+    );
+    let timing = std::fs::read_to_string(out.join("timing.json")).unwrap();
+    eprintln!("three 10 s timeouts: {timing}");
+    assert!(
+        log.lines()
+            .filter(|l| l.contains("\"cause\":\"loss\""))
+            .count()
+            == 3,
+        "each loss is in the event log with its cause:\n{log}"
+    );
+}
+
+#[test]
+fn simulated_examples_run_and_repeat() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sim");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "examples/sim/ has examples");
+    for file in files {
+        let out = tempfile::tempdir().unwrap();
+        let (first, report, _) = lab_simulated(&file, out.path(), None);
+        first.assert_code(0);
+        let (_, again, _) = lab_simulated(&file, out.path(), None);
+        assert!(
+            !report.is_empty() && report == again,
+            "{}: {first}",
+            file.display()
+        );
+        let timing = std::fs::read_to_string(out.path().join("timing.json")).unwrap();
+        eprintln!("{}: {}", file.display(), timing.replace('\n', " "));
+    }
+}
