@@ -25,18 +25,7 @@ fn wasi03_command_prints_reads_args_and_opens_a_tcp_socket() {
     out.assert_code(1);
     assert!(out.stdout.contains("AccessDenied"), "{out}");
     let (addr, server) = upper_once();
-    let (to, allow) = (addr.to_string(), format!("tcp-connect={addr}"));
-    let out = socklab(&[
-        "run",
-        "--allow",
-        &allow,
-        "wasi03-command",
-        "--",
-        "tcp",
-        &to,
-        "hi",
-    ])
-    .finish();
+    let out = send_hi(addr);
     out.assert_code(0);
     assert_eq!(out.stdout, "HI\n", "{out}");
     assert_eq!(server.join(), vec![b"hi\n".to_vec()]);
@@ -67,8 +56,17 @@ fn wasi03_command_same_under_wasmtime_run() {
         .expect("running wasmtime");
     server.join();
     let (addr, server) = upper_once();
+    let ours = send_hi(addr);
+    server.join();
+    assert_eq!(ours.code, theirs.status.code(), "{ours}\n{theirs:?}");
+    assert_eq!(ours.stdout.as_bytes(), theirs.stdout, "{ours}\n{theirs:?}");
+}
+
+/// `socklab run --allow tcp-connect=ADDR wasi03-command -- tcp ADDR hi`:
+/// the command granted exactly the connection it makes.
+fn send_hi(addr: std::net::SocketAddr) -> Finished {
     let (to, allow) = (addr.to_string(), format!("tcp-connect={addr}"));
-    let ours = socklab(&[
+    socklab(&[
         "run",
         "--allow",
         &allow,
@@ -78,8 +76,5 @@ fn wasi03_command_same_under_wasmtime_run() {
         &to,
         "hi",
     ])
-    .finish();
-    server.join();
-    assert_eq!(ours.code, theirs.status.code(), "{ours}\n{theirs:?}");
-    assert_eq!(ours.stdout.as_bytes(), theirs.stdout, "{ours}\n{theirs:?}");
+    .finish()
 }

@@ -6,12 +6,12 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, TcpStream};
+use std::net::TcpStream;
 
+use common::tcp::*;
 use common::*;
 use socklab::exchange::{self, start_server};
-use socklab::report::{ExchangeRecord, Expect};
-use socklab::roles::Transport;
+use socklab::report::Expect;
 
 /// Messages that must come back byte for byte: ASCII, UTF-8, bytes that are
 /// not UTF-8, one larger than the echo server's 64 KiB read, and none at all.
@@ -63,70 +63,24 @@ async fn tcp_guest_client_guest_server_counts_its_session() {
     }
 }
 
-/// The guest echo server on `ip`, one native client sending three lines.
-async fn guest_server_native_client(ip: IpAddr) {
-    let spec = server_spec("tcp-echo-server", any_port(ip), Some(1));
-    let running = within("the server to listen", start_server(&lab(), spec))
-        .await
-        .unwrap_or_else(|record| panic!("the server failed: {record:#?}"));
-    assert_eq!(running.addr.ip(), ip, "it listens where it was told");
-    let addr = running.connect_addr();
-    let lines: Vec<Vec<u8>> = ["one", "two two", "three \u{2713}"]
-        .map(|m| framed(m.as_bytes()))
-        .to_vec();
-    let sent = lines.clone();
-    let client = peer("the native client", move || native_tcp_client(addr, &sent));
-    // With one session allowed, the server returns by itself once the client
-    // has closed; the sleep only bounds the wait.
-    let record = running.finish(tokio::time::sleep(WAIT)).await;
-    let replies = client.join();
-    assert_eq!(replies, lines, "server: {record:#?}");
-    let served = record.served.as_ref().expect("a server report");
-    let total: usize = lines.iter().map(Vec::len).sum();
-    assert_eq!(served.sessions, 1, "{record:#?}");
-    assert_eq!(served.bytes_in as usize, total, "{record:#?}");
-    assert_eq!(served.bytes_out as usize, total, "{record:#?}");
-    assert!(record.guest.refusals.is_empty(), "{record:#?}");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn tcp_guest_server_native_client_echoes_ipv4() {
-    guest_server_native_client(V4).await;
+    guest_server_native_client("tcp-echo-server", V4).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tcp_guest_server_native_client_echoes_ipv6() {
-    guest_server_native_client(V6).await;
-}
-
-/// The guest client against a native server on `ip` that answers each line
-/// in upper case, written as `writes` says.
-async fn guest_client_native_server(ip: IpAddr, writes: Writes, messages: Vec<Vec<u8>>) {
-    let (addr, server) = native_tcp_server(ip, writes, |line| line.to_ascii_uppercase());
-    let spec = client_spec("tcp-client", &messages, 10_000, Expect::Any);
-    let record = within("the client", exchange::run_client(&lab(), &spec, addr)).await;
-    let report = json_of(vec![ExchangeRecord {
-        transport: Transport::Tcp,
-        server: None,
-        client: Some(record),
-    }]);
-    let received = server.join();
-    let sent: Vec<Vec<u8>> = messages.iter().map(|m| framed(m)).collect();
-    assert_eq!(
-        received, sent,
-        "the native server got each line:\n{report:#}"
-    );
-    assert_replies(&report, &messages, |m| framed(&m.to_ascii_uppercase()));
+    guest_server_native_client("tcp-echo-server", V6).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tcp_guest_client_native_server_replies_ipv4() {
-    guest_client_native_server(V4, Writes::Whole, tricky_messages()).await;
+    guest_client_native_server("tcp-client", V4, Writes::Whole, tricky_messages()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tcp_guest_client_native_server_replies_ipv6() {
-    guest_client_native_server(V6, Writes::Whole, tricky_messages()).await;
+    guest_client_native_server("tcp-client", V6, Writes::Whole, tricky_messages()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -137,7 +91,7 @@ async fn tcp_guest_client_native_server_byte_at_a_time_replies_byte_exact() {
     let mut messages = tricky_messages();
     messages.truncate(3); // 100 000 one-byte writes would only be slow
     messages.push(b"last".to_vec());
-    guest_client_native_server(V4, Writes::ByteAtATime, messages).await;
+    guest_client_native_server("tcp-client", V4, Writes::ByteAtATime, messages).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

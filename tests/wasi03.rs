@@ -11,10 +11,10 @@ mod common;
 use std::net::IpAddr;
 
 use common::sandbox::{decisions, read_audit, rules, start_probe};
+use common::tcp::*;
 use common::*;
 use socklab::exchange::{self, start_server};
-use socklab::report::{ExchangeRecord, Expect};
-use socklab::roles::Transport;
+use socklab::report::Expect;
 
 /// Every TCP server: the 0.2 poll loop, the 0.2 std::net one, the 0.3 one,
 /// and the upper-case one (std::net, 0.2).
@@ -97,67 +97,25 @@ async fn tcp_every_server_every_client_across_wasi_versions_ipv6() {
 }
 
 /// The 0.3 echo server on `ip`, one native client sending three lines; one
-/// session allowed, so the server returns by itself with its report.
-async fn wasi03_server_native_client(ip: IpAddr) {
-    let spec = server_spec("wasi03-tcp-echo-server", any_port(ip), Some(1));
-    let running = within("the server to listen", start_server(&lab(), spec))
-        .await
-        .unwrap_or_else(|record| panic!("the server failed: {record:#?}"));
-    assert_eq!(running.addr.ip(), ip, "it listens where it was told");
-    let addr = running.connect_addr();
-    let lines: Vec<Vec<u8>> = ["one", "two two", "three \u{2713}"]
-        .map(|m| framed(m.as_bytes()))
-        .to_vec();
-    let sent = lines.clone();
-    let client = peer("the native client", move || native_tcp_client(addr, &sent));
-    let record = running.finish(tokio::time::sleep(WAIT)).await;
-    assert_eq!(client.join(), lines, "server: {record:#?}");
-    let served = record.served.as_ref().expect("a server report");
-    let total: usize = lines.iter().map(Vec::len).sum();
-    assert_eq!(served.sessions, 1, "{record:#?}");
-    assert_eq!(served.bytes_in as usize, total, "{record:#?}");
-    assert_eq!(served.bytes_out as usize, total, "{record:#?}");
-    assert!(record.guest.refusals.is_empty(), "{record:#?}");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn tcp_wasi03_server_native_client_echoes_ipv4() {
-    wasi03_server_native_client(V4).await;
+    guest_server_native_client("wasi03-tcp-echo-server", V4).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tcp_wasi03_server_native_client_echoes_ipv6() {
-    wasi03_server_native_client(V6).await;
+    guest_server_native_client("wasi03-tcp-echo-server", V6).await;
 }
 
 /// The 0.3 client against a native server on `ip` answering each line in
-/// upper case, written as `writes` says.
-async fn wasi03_client_native_server(ip: IpAddr, writes: Writes, sent: Vec<Vec<u8>>) {
-    let (addr, server) = native_tcp_server(ip, writes, |line| line.to_ascii_uppercase());
-    let spec = client_spec("wasi03-tcp-client", &sent, 10_000, Expect::Any);
-    let record = within("the client", exchange::run_client(&lab(), &spec, addr)).await;
-    let report = json_of(vec![ExchangeRecord {
-        transport: Transport::Tcp,
-        server: None,
-        client: Some(record),
-    }]);
-    let framed_sent: Vec<Vec<u8>> = sent.iter().map(|m| framed(m)).collect();
-    assert_eq!(
-        server.join(),
-        framed_sent,
-        "the native server got each line:\n{report:#}"
-    );
-    assert_replies(&report, &sent, |m| framed(&m.to_ascii_uppercase()));
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn tcp_wasi03_client_native_server_replies_ipv4() {
-    wasi03_client_native_server(V4, Writes::Whole, messages()).await;
+    guest_client_native_server("wasi03-tcp-client", V4, Writes::Whole, messages()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tcp_wasi03_client_native_server_replies_ipv6() {
-    wasi03_client_native_server(V6, Writes::Whole, messages()).await;
+    guest_client_native_server("wasi03-tcp-client", V6, Writes::Whole, messages()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -165,7 +123,7 @@ async fn tcp_wasi03_client_native_server_byte_at_a_time_replies_byte_exact() {
     let mut sent = messages();
     sent.truncate(3); // 100 000 one-byte writes would only be slow
     sent.push(b"last".to_vec());
-    wasi03_client_native_server(V4, Writes::ByteAtATime, sent).await;
+    guest_client_native_server("wasi03-tcp-client", V4, Writes::ByteAtATime, sent).await;
 }
 
 #[test]

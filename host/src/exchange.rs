@@ -6,7 +6,8 @@
 //! [`tasks`](crate::runtime::tasks)), so a server serves while its client
 //! runs. The wiring decides the grants: the server
 //! may listen where it was told, the client may reach that server and
-//! nothing else.
+//! nothing else. On the simulated network each guest gets a node of its
+//! own (`exchange/simulated.rs`: `ServerSpec::placed`, `ClientSpec::placed`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;

@@ -15,6 +15,7 @@ pub mod proc;
 pub mod python;
 pub mod sandbox;
 pub mod seed;
+pub mod tcp;
 
 #[allow(unused_imports)] // not every test binary runs experiments
 pub use experiment::*;

@@ -90,10 +90,13 @@ pub fn socklab_command(args: &[&str]) -> Command {
 /// how a simulated run proves it touches no real socket. Where `unshare -n`
 /// cannot run (not root), plain `socklab`, saying so loudly.
 pub fn socklab_offline(args: &[&str]) -> Proc {
-    let unshare = Command::new("unshare")
-        .args(["-n", "true"])
-        .status()
-        .is_ok_and(|s| s.success());
+    static UNSHARE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let unshare = *UNSHARE.get_or_init(|| {
+        Command::new("unshare")
+            .args(["-n", "true"])
+            .status()
+            .is_ok_and(|s| s.success())
+    });
     if !unshare {
         eprintln!("SKIPPED: `unshare -n` is not available; running without a network namespace");
         return socklab(args);

@@ -55,14 +55,14 @@ fn print(json: bool, report: Report) -> Verdict {
 async fn demo(runtime: &Arc<Runtime>, interrupt: &Interrupt) -> Result<Report> {
     interrupt.graceful();
     let mut runs = Vec::new();
-    for (server, client) in [
-        ("tcp-echo-server", "tcp-client"),
-        ("udp-echo-server", "udp-client"),
+    for (transport, server, client) in [
+        (Transport::Tcp, "tcp-echo-server", "tcp-client"),
+        (Transport::Udp, "udp-echo-server", "udp-client"),
     ] {
         if interrupt.is_requested() {
             break;
         }
-        if server.starts_with("tcp") && crate::runtime::tasks::simulated() {
+        if transport == Transport::Tcp && crate::runtime::tasks::simulated() {
             say!(
                 "demo: the simulated network carries UDP only for now; the TCP exchange is left out"
             );

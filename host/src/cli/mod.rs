@@ -31,13 +31,13 @@ pub async fn execute(cli: Cli) -> Result<i32> {
     // Caught before anything else happens; a signal ends the process at once
     // until a command has something to report.
     let interrupt = Interrupt::install()?;
-    let cli = simulated::from_file(cli);
+    let (cli, file_seed) = simulated::from_file(cli);
     simulated::check(&cli)?;
     crate::limits::raise_open_file_limit();
     let runtime = Arc::new(runtime_for(&cli)?);
     let code = match cli.network {
         Network::Real => commands::dispatch(&runtime, cli, &interrupt).await?,
-        Network::Simulated => simulated::execute(&runtime, cli, &interrupt).await?,
+        Network::Simulated => simulated::execute(&runtime, cli, file_seed, &interrupt).await?,
     };
     Ok(with_audit_checked(&runtime, code))
 }

@@ -22,14 +22,19 @@ use crate::runtime::Runtime;
 use crate::{bad_input, say};
 
 /// `cli` with `--network simulated` when its experiment file says
-/// `network = "simulated"`.
-pub fn from_file(mut cli: Cli) -> Cli {
-    if let Command::Lab(args) = &cli.command
-        && let Some((Some(true), _)) = crate::experiment::plan::peek(&args.file)
-    {
+/// `network = "simulated"`, and the file's seed (read once here, for the
+/// simulation's seed; `plan::load` reads it whole later).
+pub fn from_file(mut cli: Cli) -> (Cli, Option<u64>) {
+    let Command::Lab(args) = &cli.command else {
+        return (cli, None);
+    };
+    let Some((simulated, seed)) = crate::experiment::plan::peek(&args.file) else {
+        return (cli, None);
+    };
+    if simulated == Some(true) {
         cli.network = Network::Simulated;
     }
-    cli
+    (cli, Some(seed))
 }
 
 /// Refuse what cannot mean anything on the chosen network: a command that
@@ -80,13 +85,10 @@ fn seed_of(cli: &Cli) -> Option<u64> {
 }
 
 /// The simulation's seed: `--seed`, or for `lab` the experiment's own seed
-/// (so that its links draw the fates its relays would), else 0.
-fn simulation_seed(cli: &Cli) -> u64 {
+/// (`file_seed`, so that its links draw the fates its relays would), else 0.
+fn simulation_seed(cli: &Cli, file_seed: Option<u64>) -> u64 {
     match &cli.command {
-        Command::Lab(args) => args
-            .seed
-            .or_else(|| crate::experiment::plan::peek(&args.file).map(|(_, seed)| seed))
-            .unwrap_or(0),
+        Command::Lab(args) => args.seed.or(file_seed).unwrap_or(0),
         _ => seed_of(cli).unwrap_or(0),
     }
 }
@@ -94,8 +96,13 @@ fn simulation_seed(cli: &Cli) -> u64 {
 /// Run `cli`'s command inside a simulation seeded with its `--seed` (0 by
 /// default), on a thread of its own; write the event log; say on stderr how
 /// much simulated time took how much real time. The command's exit code.
-pub async fn execute(runtime: &Arc<Runtime>, cli: Cli, interrupt: &Interrupt) -> Result<i32> {
-    let seed = simulation_seed(&cli);
+pub async fn execute(
+    runtime: &Arc<Runtime>,
+    cli: Cli,
+    file_seed: Option<u64>,
+    interrupt: &Interrupt,
+) -> Result<i32> {
+    let seed = simulation_seed(&cli, file_seed);
     let events = cli.events.clone();
     let events_file = match &events {
         // Opened before anything runs, as every output is.

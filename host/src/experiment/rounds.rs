@@ -76,9 +76,8 @@ impl Rounds<'_> {
                 let mut spec = node.spec.clone();
                 let wire = match &self.server_nodes[node.server] {
                     Some(server_node) => {
-                        let name = link.split("->").next().unwrap_or(&link).to_string();
-                        spec =
-                            spec.placed(&format!("{name}{}", round_suffix(plan.repeats, repeat)));
+                        let suffix = round_suffix(plan.repeats, repeat);
+                        spec = spec.placed(&format!("{}#{instance}{suffix}", node.name));
                         let client_node =
                             spec.node.as_ref().expect("placed on the simulated network");
                         wire_link(node, &link, client_node, server_node);

@@ -36,14 +36,13 @@ pub struct Flavor {
     pub link: fn(&mut Linker<GuestState>) -> Result<()>,
     /// Whether the engine's epoch must tick (the real network's CPU limit).
     pub ticks: bool,
-    /// Whether guests burn fuel (the simulated network's CPU limit, counted
-    /// in instructions: [`FUEL_PER_CPU_SECOND`]).
-    pub fuel: bool,
 }
 
 /// On the simulated network a guest's CPU time is counted in fuel (about
 /// one unit per wasm instruction), so that the limit trips at the same
 /// instruction on every machine: one second of `--cpu-limit` is this much.
+/// (`call::store` gives a guest on a simulated node its fuel; the
+/// [`SIMULATED`] engine is the one that consumes it.)
 pub const FUEL_PER_CPU_SECOND: u64 = 100_000_000;
 
 /// WASI 0.2 guests on the host's own network: wasmtime-wasi's sockets with
@@ -55,7 +54,6 @@ pub const REAL: Flavor = Flavor {
     config: real_config,
     link: link::real,
     ticks: true,
-    fuel: false,
 };
 
 /// WASI 0.3 guests on the host's own network: wasmtime-wasi's `p3` sockets
@@ -68,7 +66,6 @@ pub const REAL03: Flavor = Flavor {
     config: real03_config,
     link: link::real03,
     ticks: true,
-    fuel: false,
 };
 
 /// WASI 0.2 guests on socklab's simulated network: its wasi:sockets and
@@ -81,7 +78,6 @@ pub const SIMULATED: Flavor = Flavor {
     config: simulated_config,
     link: link::simulated,
     ticks: false,
-    fuel: true,
 };
 
 fn simulated_config() -> Config {

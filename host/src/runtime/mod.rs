@@ -20,7 +20,8 @@
 //! - [`guests`]: where a guest named by the user is found;
 //! - [`load`]: from a file to a compiled component of a known role;
 //! - [`cache`]: compiled components kept across runs;
-//! - [`state`]: one guest's store data;
+//! - [`state`]: one guest's store data (and, in `state/sim.rs`, how the
+//!   simulated network sees it);
 //! - [`call`]: a store with the guest's limits in force, the call, its
 //!   outcome; [`call03`]: the call of a WASI 0.3 role, inside
 //!   `run_concurrent`, and its records;

@@ -2,7 +2,9 @@
 //! resource table, and the host side of `socklab:lab/host`.
 //!
 //! Every guest gets a fresh [`GuestState`], so one guest's grants, sockets
-//! and log never leak into another's.
+//! and log never leak into another's. `state/lab_host.rs` holds the
+//! `socklab:lab/host` side (listening, log, the stop signal); `state/sim.rs`
+//! the store as the simulated network sees it (`SimView`).
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
