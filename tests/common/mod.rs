@@ -2,7 +2,9 @@
 //! and its guests loaded once, specs and readers for the JSON report, native
 //! `std::net` peers on loopback (UDP echo, TCP line servers and clients); [`proc`]: the `socklab` binary run under
 //! deadlines; [`seed`]: the seed notes' Python steps; [`sandbox`]: probes
-//! under rules, audit files, case tables.
+//! under rules (on either network), audit files, case tables;
+//! [`grant_cases`]: the grant matrix's cases, run and compared on both
+//! networks.
 //!
 //! Every wait here has a deadline ([`WAIT`]), every loop that sends is
 //! bounded, and every child process is killed when its [`Proc`] is dropped:
@@ -11,6 +13,7 @@
 #![allow(dead_code)] // each test binary uses its own part of the fixtures
 
 pub mod experiment;
+pub mod grant_cases;
 pub mod proc;
 pub mod python;
 pub mod sandbox;
@@ -59,18 +62,43 @@ pub fn lab() -> Arc<Runtime> {
         .clone()
 }
 
-/// A bundled guest, loaded once per test binary.
-pub fn guest(name: &str) -> Arc<Guest> {
-    static GUESTS: OnceLock<Mutex<HashMap<String, Arc<Guest>>>> = OnceLock::new();
-    let mut loaded = GUESTS.get_or_init(Mutex::default).lock().unwrap();
+/// The one runtime of this test binary for the simulated network: its own
+/// engine, so its guests compile apart from [`lab`]'s.
+pub fn sim_lab() -> Arc<Runtime> {
+    static LAB: OnceLock<Arc<Runtime>> = OnceLock::new();
+    LAB.get_or_init(|| {
+        let flavor = &socklab::runtime::engine::SIMULATED;
+        Arc::new(Runtime::of(flavor, None).expect("creating the simulated lab"))
+    })
+    .clone()
+}
+
+/// Guests loaded by one runtime, by name.
+type Loaded = OnceLock<Mutex<HashMap<String, Arc<Guest>>>>;
+
+/// The bundled guest `name` from `loaded`, loading it by `runtime` once.
+fn load_once(loaded: &Loaded, runtime: fn() -> Arc<Runtime>, name: &str) -> Arc<Guest> {
+    let mut loaded = loaded.get_or_init(Mutex::default).lock().unwrap();
     loaded
         .entry(name.to_string())
         .or_insert_with(|| {
-            lab()
+            runtime()
                 .load(name)
                 .unwrap_or_else(|e| panic!("loading bundled guest {name}: {e:#}"))
         })
         .clone()
+}
+
+/// A bundled guest, loaded once per test binary.
+pub fn guest(name: &str) -> Arc<Guest> {
+    static LOADED: Loaded = OnceLock::new();
+    load_once(&LOADED, lab, name)
+}
+
+/// A bundled guest for the simulated network, loaded once per test binary.
+pub fn sim_guest(name: &str) -> Arc<Guest> {
+    static LOADED: Loaded = OnceLock::new();
+    load_once(&LOADED, sim_lab, name)
 }
 
 /// The sandbox `guest` runs in under `policy`: default limits, quiet.
@@ -108,11 +136,12 @@ pub fn client_spec(
     spec
 }
 
-/// Await `fut`, failing the test if it takes longer than [`WAIT`].
+/// Await `fut`, failing the test if it takes longer than [`WAIT`] (of
+/// simulated time when it runs on the simulated network).
 pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, fut)
+    socklab::runtime::tasks::timeout(WAIT, fut)
         .await
-        .unwrap_or_else(|_| panic!("{what} did not finish within {WAIT:?}"))
+        .unwrap_or_else(|| panic!("{what} did not finish within {WAIT:?}"))
 }
 
 /// The JSON document `--json` would print for `runs`.

@@ -15,11 +15,12 @@ use socklab::grants::{Policy, UserRules};
 use socklab::limits::Limits;
 use socklab::roles::bindings::socklab::lab::types::{ServerConfig, ServerReport};
 use socklab::runtime::state::Sandbox;
-use socklab::runtime::{Outcome, ServerWires, call};
+use socklab::runtime::tasks::{self, Task};
+use socklab::runtime::{Guest, Outcome, ServerWires, call};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::{WAIT, guest, lab, within};
+use super::{WAIT, guest, lab, sim_guest, sim_lab, within};
 
 /// A second loopback address, for a peer the rules do not name.
 pub const OTHER_LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
@@ -78,7 +79,7 @@ pub struct Probe {
     pub policy: Arc<Policy>,
     pub audit: AuditFile,
     stop: watch::Sender<bool>,
-    task: JoinHandle<Outcome<ServerReport>>,
+    task: Task<Outcome<ServerReport>>,
 }
 
 /// What a probe did: its sessions or its error, its stderr, its audit lines.
@@ -88,10 +89,40 @@ pub struct Probed {
     pub audit: Vec<Value>,
 }
 
+/// Where a probe runs: on the real loopback, or on a node of a simulation
+/// (the case's code then runs inside that simulation's `Sim::block_on`).
+#[derive(Clone)]
+pub enum Net {
+    Real,
+    Simulated(socklab_sim::Node),
+}
+
+impl Net {
+    /// The bundled guest `name`, compiled for this network's engine.
+    fn guest(&self, name: &str) -> Arc<Guest> {
+        match self {
+            Net::Real => guest(name),
+            Net::Simulated(_) => sim_guest(name),
+        }
+    }
+}
+
 /// Start the probe guest `name` (label `label` in the audit) on `listen`
 /// with `params`, under `rules` and no wiring grants at all, and wait until
 /// it listens or returns.
 pub async fn start_probe(
+    name: &str,
+    label: &str,
+    listen: SocketAddr,
+    params: &[(&str, String)],
+    rules: UserRules,
+) -> Probe {
+    start_probe_on(&Net::Real, name, label, listen, params, rules).await
+}
+
+/// [`start_probe`] on `net`.
+pub async fn start_probe_on(
+    net: &Net,
     name: &str,
     label: &str,
     listen: SocketAddr,
@@ -114,17 +145,21 @@ pub async fn start_probe(
         stop: stop_rx,
         listening: listening_tx,
     };
-    let guest = guest(name);
+    let guest = net.guest(name);
+    let (runtime, node) = match net {
+        Net::Real => (lab(), None),
+        Net::Simulated(node) => (sim_lab(), Some(node.clone())),
+    };
     let sandbox = Sandbox {
         label: label.into(),
         transport: Some(guest.role.transport),
         policy: policy.clone(),
         limits: Limits::default(),
         verbose: false,
-        node: None,
+        node,
     };
     let task =
-        tokio::spawn(async move { call::serve(&lab(), &guest, config, sandbox, wires).await });
+        tasks::spawn(async move { call::serve(&runtime, &guest, config, sandbox, wires).await });
     // The sender lives in the guest's store: an error means it returned
     // without listening.
     let listening = within(&format!("{label} to listen or return"), listening_rx)
@@ -148,18 +183,27 @@ impl Probe {
 
     /// Wait until at least `n` uses have been refused. Refusals the guest
     /// never sees (a dropped datagram) have no other sign.
+    /// Bounded in count as well as in real time, so that it ends on the
+    /// simulated network too, where each sleep is simulated time.
     pub async fn refused_at_least(&self, n: u64) {
+        const STEP: Duration = Duration::from_millis(2);
         let deadline = Instant::now() + WAIT;
-        while self.policy.refused_total() < n {
-            assert!(
-                Instant::now() < deadline,
-                "{}: {} refusal(s) after {WAIT:?}, expected {n}: {:?}",
-                self.policy.guest,
-                self.policy.refused_total(),
-                self.policy.refusals()
-            );
-            tokio::time::sleep(Duration::from_millis(2)).await;
+        for _ in 0..WAIT.as_millis() / STEP.as_millis() {
+            if self.policy.refused_total() >= n {
+                return;
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+            tasks::sleep(STEP).await;
         }
+        assert!(
+            self.policy.refused_total() >= n,
+            "{}: {} refusal(s) after {WAIT:?}, expected {n}: {:?}",
+            self.policy.guest,
+            self.policy.refused_total(),
+            self.policy.refusals()
+        );
     }
 
     /// Ask it to stop, collect its outcome, and read its audit file.
@@ -202,14 +246,9 @@ where
     let mut failed = Vec::new();
     for (name, handle) in running {
         if let Err(e) = handle.await {
-            let why = match e.try_into_panic() {
-                Ok(p) => p
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default(),
-                Err(e) => e.to_string(),
-            };
+            let why = e
+                .try_into_panic()
+                .map_or_else(|e| e.to_string(), panic_text);
             failed.push(format!("- {name}: {why}"));
         }
     }
@@ -220,6 +259,15 @@ where
         failed.len(),
         failed.join("\n")
     );
+}
+
+/// What a panic said.
+pub fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
 }
 
 /// Connect a native client from `from` (any port) to `to`, then read until
@@ -246,24 +294,31 @@ pub async fn connect_and_read(
     (local, read.map_err(|e| e.kind()))
 }
 
-/// A native peer on loopback that a guest may try to reach: a TCP listener
-/// or a UDP socket, never blocking.
+/// A peer that a guest may try to reach, outside any guest: a native
+/// socket on loopback (a TCP listener or a UDP socket, never blocking), or on
+/// the simulated network a UDP socket of the simulation's own, on the
+/// probe's node.
 pub enum Native {
     Tcp(std::net::TcpListener),
     Udp(std::net::UdpSocket),
+    SimUdp(socklab_sim::UdpSocket),
 }
 
 impl Native {
-    /// Bind `tcp` or `udp` on `ip`, any free port.
-    pub fn bind(transport: &str, ip: IpAddr) -> Native {
+    /// Bind `tcp` or `udp` on `ip` of `net`, any free port. The simulated
+    /// network has no TCP yet.
+    pub fn bind(net: &Net, transport: &str, ip: IpAddr) -> Native {
         let at = SocketAddr::new(ip, 0);
-        let native = match transport {
-            "tcp" => Native::Tcp(std::net::TcpListener::bind(at).unwrap()),
-            _ => Native::Udp(std::net::UdpSocket::bind(at).unwrap()),
+        let native = match (net, transport) {
+            (Net::Real, "tcp") => Native::Tcp(std::net::TcpListener::bind(at).unwrap()),
+            (Net::Real, _) => Native::Udp(std::net::UdpSocket::bind(at).unwrap()),
+            (Net::Simulated(node), "udp") => Native::SimUdp(node.udp_bind(at).unwrap()),
+            (Net::Simulated(_), _) => panic!("the simulated network has no {transport} yet"),
         };
         match &native {
             Native::Tcp(t) => t.set_nonblocking(true).unwrap(),
             Native::Udp(u) => u.set_nonblocking(true).unwrap(),
+            Native::SimUdp(_) => {}
         }
         native
     }
@@ -272,16 +327,28 @@ impl Native {
         match self {
             Native::Tcp(t) => t.local_addr().unwrap(),
             Native::Udp(u) => u.local_addr().unwrap(),
+            Native::SimUdp(u) => u.local_addr().unwrap(),
+        }
+    }
+
+    /// Send one datagram to `to` (UDP only).
+    pub fn send_to(&self, data: &[u8], to: SocketAddr) {
+        match self {
+            Native::Udp(u) => drop(u.send_to(data, to).unwrap()),
+            Native::SimUdp(u) => u.send_to(data, to).unwrap(),
+            Native::Tcp(_) => panic!("a TCP listener sends no datagram"),
         }
     }
 
     /// Whether a connection or a datagram has arrived. Asked once the guest
     /// has returned: a connect that returned has finished its handshake, and
-    /// loopback delivers a datagram before `sendto` returns.
+    /// loopback (the real one and each simulated node's) delivers a datagram
+    /// before `sendto` returns.
     pub fn saw_anything(&self) -> bool {
         match self {
             Native::Tcp(t) => t.accept().is_ok(),
             Native::Udp(u) => u.recv_from(&mut [0; 64]).is_ok(),
+            Native::SimUdp(u) => u.try_recv_from().unwrap().is_some(),
         }
     }
 }
@@ -348,7 +415,14 @@ pub fn assert_audit(label: &str, lines: &[Value], op: &str, target: &str, decide
     };
     assert_eq!(line["decision"], decision, "{all}");
     assert_eq!(line[key], value, "{all}");
-    assert!(line["time"].as_f64().is_some_and(|t| t > 1e9), "{all}");
+    // Seconds since 1970 on the real network, since the simulation began on
+    // the simulated one.
+    let time = line["time"].as_f64();
+    let plausible = match tasks::simulated() {
+        true => time.is_some_and(|t| (0.0..WAIT.as_secs_f64()).contains(&t)),
+        false => time.is_some_and(|t| t > 1e9),
+    };
+    assert!(plausible, "{all}");
 }
 
 /// Assert what the guest saw: one success, `access-denied` at `step`, or
