@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Wake, Waker};
 
 use crate::log::LogEvent;
+use crate::net::tcp::stack::IpFlight;
 use crate::net::udp::InFlight;
 use crate::net::world::Net;
 
@@ -98,6 +99,11 @@ pub(crate) enum Timer {
     Wake(Waker),
     /// A datagram arrives at its destination.
     Arrive(Box<InFlight>),
+    /// An IP packet (a TCP segment) arrives at its destination node.
+    Ip(Box<IpFlight>),
+    /// A node's TCP stack is due (smoltcp's `poll_at`: a retransmission, a
+    /// delayed ACK, the end of a TIME-WAIT).
+    Stack(usize),
 }
 
 impl Core {
@@ -139,6 +145,8 @@ impl Core {
             match entry.remove() {
                 Timer::Wake(waker) => waker.wake(),
                 Timer::Arrive(datagram) => self.arrive(*datagram),
+                Timer::Ip(packet) => self.ip_arrive(*packet),
+                Timer::Stack(node) => self.stack_due(node),
             }
         }
         true

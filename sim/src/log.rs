@@ -1,6 +1,9 @@
 //! The event log: every bind, connect, send, arrival, receive, drop (with
 //! its cause) and close on the simulated network, in simulated-time order,
-//! and its JSON Lines form.
+//! and its JSON Lines form. TCP adds listen, accept, each segment a node
+//! sends (a retransmission as `retransmit`: the same `seq` again), each RST
+//! a connection receives (`reset`); a segment lost on a link is a `drop`
+//! with its cause, like a datagram.
 
 use std::io::{self, Write};
 
@@ -50,6 +53,20 @@ pub enum EventKind {
     },
     /// The socket was closed (its resource dropped).
     Close,
+    /// A TCP socket started listening (`detail`: address and backlog).
+    Listen,
+    /// A TCP listener's connection was accepted (`detail`: peer -> local);
+    /// `socket` is the new connection's number.
+    Accept,
+    /// A TCP segment left its node: `src -> dst [flags] seq=… ack=… len=…`.
+    Segment,
+    /// A TCP segment that repeats sequence space its flow sent before (a
+    /// retransmission after a timeout or a duplicate ACK), same detail.
+    Retransmit,
+    /// A TCP connection received a RST (`detail`: the RST segment): its
+    /// connect fails with `connection-refused`, its reads and writes with
+    /// `connection-reset`.
+    Reset,
 }
 
 /// Why a datagram was not delivered.
@@ -74,6 +91,9 @@ pub enum DropCause {
     /// The receiving socket is connected to another peer: discarded when
     /// read, as wasmtime-wasi's stream does.
     NotConnectedPeer,
+    /// A SYN found its listener's backlog full: dropped, as Linux drops it
+    /// (the client retransmits the SYN).
+    ListenQueueFull,
 }
 
 /// Writes `events` as JSON Lines: one object per line, in order.

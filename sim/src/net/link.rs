@@ -17,8 +17,9 @@ pub(crate) struct LinkState {
     /// When the rate-limited link finishes its last datagram, in µs.
     free_at: Option<u64>,
     /// Datagrams sent so far per source address (the relay's "client"),
-    /// for [`Key::Index`].
-    index: BTreeMap<SocketAddr, u64>,
+    /// for [`Key::Index`]; TCP's segments are counted apart (`true`), so
+    /// that they never shift a UDP datagram's draws.
+    index: BTreeMap<(bool, SocketAddr), u64>,
 }
 
 impl LinkState {
@@ -40,6 +41,30 @@ impl LinkState {
         stats: &mut LinkStats,
         now: u64,
         src: SocketAddr,
+        payload: &[u8],
+    ) -> (Vec<u64>, Option<Fate>) {
+        self.draw_fate(seed, stats, now, (false, src), payload)
+    }
+
+    /// [`LinkState::impair`] for a TCP segment (`packet`: the whole IP
+    /// packet): the same draws, with TCP's own per-source index.
+    pub(crate) fn impair_tcp(
+        &mut self,
+        seed: u64,
+        stats: &mut LinkStats,
+        now: u64,
+        src: SocketAddr,
+        packet: &[u8],
+    ) -> (Vec<u64>, Option<Fate>) {
+        self.draw_fate(seed, stats, now, (true, src), packet)
+    }
+
+    fn draw_fate(
+        &mut self,
+        seed: u64,
+        stats: &mut LinkStats,
+        now: u64,
+        src: (bool, SocketAddr),
         payload: &[u8],
     ) -> (Vec<u64>, Option<Fate>) {
         let index = self.index.entry(src).or_insert(0);

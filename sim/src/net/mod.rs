@@ -9,6 +9,8 @@
 
 pub(crate) mod link;
 mod socket;
+pub(crate) mod tcp;
+mod tcp_socket;
 pub(crate) mod udp;
 pub(crate) mod world;
 
@@ -20,6 +22,7 @@ use std::time::Duration;
 use socklab_relay::{LinkStats, UdpImpairments};
 
 pub use socket::UdpSocket;
+pub use tcp_socket::{TcpListener, TcpStream};
 
 use crate::exec::Handle;
 use crate::log::{self, LogEvent};

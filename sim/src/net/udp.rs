@@ -326,7 +326,7 @@ impl Core {
         }
     }
 
-    fn record(&mut self, node: usize, socket: u64, kind: EventKind, detail: String) {
+    pub(crate) fn record(&mut self, node: usize, socket: u64, kind: EventKind, detail: String) {
         self.log.push(LogEvent {
             at_micros: self.now,
             node: self.net.node_name(node),
@@ -336,7 +336,13 @@ impl Core {
         });
     }
 
-    fn record_drop(&mut self, node: usize, socket: u64, cause: DropCause, detail: String) {
+    pub(crate) fn record_drop(
+        &mut self,
+        node: usize,
+        socket: u64,
+        cause: DropCause,
+        detail: String,
+    ) {
         self.record(node, socket, EventKind::Drop { cause }, detail);
     }
 }

@@ -9,6 +9,8 @@ use socklab_relay::{Direction, LinkStats};
 
 use super::Link;
 use super::link::LinkState;
+use super::tcp::TcpEntry;
+use super::tcp::stack::Stack;
 use super::udp::UdpState;
 use crate::random::derive;
 
@@ -35,6 +37,14 @@ pub(crate) struct Net {
     next_socket: u64,
     /// Ephemeral port draws.
     ports: StdRng,
+    /// Live TCP sockets (and closed ones still finishing), by number; their
+    /// numbers are drawn from the same counter as UDP's.
+    pub(crate) tcp: BTreeMap<u64, TcpEntry>,
+    /// Each node's TCP/IP stack, made on its first TCP use.
+    pub(crate) stacks: BTreeMap<usize, Stack>,
+    /// TCP's ephemeral port draws, apart from UDP's so that a TCP socket
+    /// never changes which port a UDP socket gets.
+    pub(crate) tcp_ports: StdRng,
 }
 
 /// How a datagram leaves its node.
@@ -57,6 +67,9 @@ impl Net {
             sockets: BTreeMap::new(),
             next_socket: 1,
             ports: StdRng::from_seed(derive(seed, "", "ephemeral-ports")),
+            tcp: BTreeMap::new(),
+            stacks: BTreeMap::new(),
+            tcp_ports: StdRng::from_seed(derive(seed, "", "tcp-ephemeral-ports")),
         }
     }
 

@@ -4,7 +4,8 @@
 //!
 //! - `udp`: UDP sockets and their datagram streams, checked as
 //!   wasmtime-wasi 48 checks them.
-//! - `tcp`: TCP, not simulated yet: `create-tcp-socket` says `not-supported`.
+//! - `tcp`: TCP sockets and their streams over `crate::net::tcp`
+//!   (smoltcp), with wasmtime-wasi 48's states, errors and grant checks.
 //! - `lookup`: `resolve-addresses` over the nodes' names.
 //!
 //! A component importing an older 0.2.x version of these interfaces is
@@ -37,17 +38,31 @@ pub trait SimView: Send {
     /// for UDP: `start-bind` (`udp-bind`), `stream` with a remote address
     /// (`udp-send` then `udp-receive`), each outgoing datagram (`udp-send`;
     /// refused: `access-denied`), each incoming datagram as it is read
-    /// (`udp-receive`; refused: dropped silently).
+    /// (`udp-receive`; refused: dropped silently); and for TCP:
+    /// `start-bind` (`tcp-bind`), `start-connect` (`tcp-bind` on the
+    /// wildcard when unbound, then `tcp-connect`), `start-listen`
+    /// (`tcp-listen` on the bound address), each connection `accept` takes
+    /// (`tcp-accept` on the peer; refused: reset, never seen).
     fn allow(&mut self, addr: SocketAddr, use_: SocketAddrUse) -> bool;
     /// Whether the guest may look `name` up (`access-denied` otherwise).
     fn allow_name(&mut self, name: &str) -> bool;
     /// Whether the guest may create one more socket of `transport`; the
     /// error is returned to the guest as is.
     fn may_create(&mut self, transport: Transport) -> Result<(), ErrorCode>;
-    /// A socket of `transport` the guest created was closed.
+    /// A socket of `transport` the guest created (or accepted) was closed.
     fn closed(&mut self, transport: Transport) {
         let _ = transport;
     }
+    /// Whether the guest may have the connection `accept` just took: one
+    /// more socket and one more accepted connection (the real host's
+    /// `max-sockets` and `max-connections`). Refused: the connection is
+    /// reset before the guest sees it and `accept` returns the error.
+    /// Default: always.
+    fn may_accept(&mut self) -> Result<(), ErrorCode> {
+        Ok(())
+    }
+    /// A connection `may_accept` let through was closed.
+    fn connection_closed(&mut self) {}
 }
 
 /// Which kind of socket.
