@@ -6,8 +6,9 @@
 //! Covered here: every UDP server (Rust and Python) with every UDP client on
 //! IPv4 and IPv6; audits that repeat byte for byte in simulated time; the
 //! seed's ports; the fuel CPU limit; the commands and flags the simulated
-//! network refuses; a TCP guest told why it has no socket. The lab on the
-//! simulated network is in `simulated_lab.rs`.
+//! network refuses; every TCP server with every TCP client on IPv4 and
+//! IPv6, and `demo`'s two exchanges. The lab on the simulated network is
+//! in `simulated_lab.rs`.
 
 mod common;
 
@@ -129,20 +130,50 @@ fn simulated_seed_chooses_ports() {
 }
 
 #[test]
-fn simulated_tcp_guest_is_told_why() {
-    let out = simulated(&[
-        "exchange",
-        "--server",
-        "tcp-echo-server",
-        "--client",
-        "tcp-client",
-    ]);
-    out.assert_code(1);
-    assert!(out.stdout.contains("not-supported"), "{out}");
-    assert!(out.stdout.contains("UDP only for now"), "{out}");
-    let demo = socklab_offline(&["--network", "simulated", "demo"]).finish();
+fn simulated_every_tcp_server_with_every_tcp_client_both_families() {
+    let sent: Vec<Vec<u8>> = vec![b"hello".to_vec(), b"Mixed Case 42".to_vec()];
+    // No Python TCP server is bundled (guest-py has py-tcp-client only).
+    for server in ["tcp-echo-server", "tcp-std-echo-server", "tcp-upper-server"] {
+        for client in ["tcp-client", "tcp-std-client"] {
+            for listen in ["127.0.0.1:0", "[::1]:0"] {
+                let mut args = vec![
+                    "exchange", "--server", server, "--client", client, "--listen", listen,
+                ];
+                let upper = server == "tcp-upper-server";
+                args.extend(["--expect", if upper { "any" } else { "echo" }]);
+                for m in &sent {
+                    args.extend(["--message", std::str::from_utf8(m).unwrap()]);
+                }
+                let out = simulated(&args);
+                assert_eq!(out.code, Some(0), "{client} -> {server} on {listen}: {out}");
+                let report = out.json();
+                assert_replies(&report, &sent, |m| {
+                    framed(&if upper {
+                        m.to_ascii_uppercase()
+                    } else {
+                        m.to_vec()
+                    })
+                });
+                let listening = report["runs"][0]["server"]["listening"]
+                    .as_str()
+                    .unwrap_or("");
+                let ipv6 = listen.starts_with('[');
+                assert!(
+                    listening.starts_with(if ipv6 { "[fd00::" } else { "10.0." }),
+                    "{server} listens on its node's own address: {out}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn simulated_demo_runs_tcp_and_udp() {
+    let demo = simulated(&["demo"]);
     demo.assert_code(0);
-    assert!(demo.stderr.contains("TCP exchange is left out"), "{demo}");
+    let runs = demo.json()["runs"].as_array().cloned().unwrap_or_default();
+    assert_eq!(runs.len(), 2, "the TCP and the UDP exchange: {demo}");
+    assert!(!demo.stderr.contains("left out"), "{demo}");
 }
 
 #[test]

@@ -25,7 +25,7 @@ use crate::runtime::tasks::{self, Task};
 
 mod simulated;
 use crate::runtime::{Failure, Guest, Outcome, Runtime, ServerWires, call};
-use simulated::{node_ip, without_tcp};
+use simulated::node_ip;
 
 /// How long a server may take from instantiation to `host.listening`.
 pub const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -174,7 +174,6 @@ pub async fn start_server(
         })
     };
     let failed = |outcome: Outcome<ServerReport>| {
-        let outcome = without_tcp(&spec.guest, &spec.node, outcome);
         Box::new(ServerRecord::new(&spec.guest, &policy, None, outcome))
     };
     tokio::select! {
@@ -310,7 +309,6 @@ pub async fn run_client_until(
         outcome = call => outcome,
     };
     policy.flush_allowed();
-    let outcome = without_tcp(&spec.guest, &spec.node, outcome);
     ClientRecord::new(&spec.guest, &policy, server, &config, spec.expect, outcome)
 }
 

@@ -1,6 +1,6 @@
 //! socklab-sim: a simulated network for socklab's guests. The same `.wasm`
 //! components that run on the real network run here on socklab's own
-//! `wasi:sockets` (UDP), `wasi:clocks` and `wasi:random`, over an
+//! `wasi:sockets` (UDP, and TCP on smoltcp), `wasi:clocks` and `wasi:random`, over an
 //! in-memory network in simulated time, so that one seed replays every
 //! event exactly.
 //!
@@ -12,11 +12,16 @@
 //!   [`time::Sleep`], which clock pollables are made of.
 //! - [`net`]: [`Node`], [`Link`], the link statistics and the event log as
 //!   users see them; `net::world` (addresses, routes, ports), `net::udp`
-//!   (the kernel's part of a UDP socket), `net::link` (a datagram's fate,
-//!   drawn as socklab-relay draws it).
+//!   (the kernel's part of a UDP socket), `net::tcp` (socklab's layer over
+//!   smoltcp: port tables, backlog, accept; `net::tcp::stack`, each node's
+//!   interface and `Core::emit`, where every IP packet leaves a node),
+//!   `net::link` (a datagram's or segment's fate, drawn as socklab-relay
+//!   draws it); [`UdpSocket`], [`TcpListener`] and [`TcpStream`] for Rust
+//!   code inside the simulation.
 //! - [`sockets`]: [`SimView`] (what a host implements) and
 //!   [`sockets::add_to_linker`]: the seven `wasi:sockets` interfaces,
-//!   checked as wasmtime-wasi 48 checks them. [`clocks`]: the two clocks.
+//!   checked as wasmtime-wasi 48 checks them (`sockets::tcp`: the TCP
+//!   state machine, options and streams). [`clocks`]: the two clocks.
 //! - [`log`]: the event log's records and JSON Lines.
 //! - [`random`]: each node's deterministic `wasi:random`.
 //! - [`engine`]: [`engine_config`] and the fuel yield interval.
@@ -27,7 +32,9 @@
 //! `engine` depend on nothing here. Nothing here knows the host.
 //!
 //! # TODO
-//! - TCP (part 2): `create-tcp-socket` answers `not-supported`.
+//! - TCP is smoltcp's: 1 s RTO floor and 60 s ceiling (Linux: 200 ms,
+//!   120 s), no SACK, fixed buffers, keep-alive without a probe count, 10 s
+//!   TIME-WAIT (see docs/simulated.md for the whole list).
 //! - A guest's CPU costs no simulated time (part 3).
 //! - Receive queues count payload bytes, not the kernel's per-datagram
 //!   overhead; buffer sizes are kept and clamped, not doubled.
@@ -51,5 +58,5 @@ pub mod time;
 pub use engine::{FUEL_YIELD_INTERVAL, engine_config, yield_on_fuel};
 pub use exec::{Cancelled, Handle, JoinHandle, Sim, Stalled, spawn};
 pub use log::{DropCause, EventKind, LogEvent};
-pub use net::{DEFAULT_LATENCY, Link, Node, UdpSocket};
+pub use net::{DEFAULT_LATENCY, Link, Node, TcpListener, TcpStream, UdpSocket};
 pub use sockets::{ErrorCode, SimView, Transport};

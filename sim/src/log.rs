@@ -21,7 +21,9 @@ pub struct LogEvent {
     pub node: String,
     /// The socket concerned, numbered from 1 in creation order across the
     /// world: the sender's for sends and drops on the way, the receiver's
-    /// for arrivals, receives and drops at a full receive queue.
+    /// for arrivals, receives and drops at a full receive queue. For a TCP
+    /// segment, the sending socket: a listener's until `accept` numbers the
+    /// connection, 0 for the RST a node sends for no socket.
     pub socket: u64,
     /// What happened.
     #[serde(flatten)]

@@ -55,18 +55,12 @@ fn print(json: bool, report: Report) -> Verdict {
 async fn demo(runtime: &Arc<Runtime>, interrupt: &Interrupt) -> Result<Report> {
     interrupt.graceful();
     let mut runs = Vec::new();
-    for (transport, server, client) in [
-        (Transport::Tcp, "tcp-echo-server", "tcp-client"),
-        (Transport::Udp, "udp-echo-server", "udp-client"),
+    for (server, client) in [
+        ("tcp-echo-server", "tcp-client"),
+        ("udp-echo-server", "udp-client"),
     ] {
         if interrupt.is_requested() {
             break;
-        }
-        if transport == Transport::Tcp && crate::runtime::tasks::simulated() {
-            say!(
-                "demo: the simulated network carries UDP only for now; the TCP exchange is left out"
-            );
-            continue;
         }
         let server =
             ServerSpec::new(runtime.load(server)?, "127.0.0.1:0".parse().unwrap()).placed(server);

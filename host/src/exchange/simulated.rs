@@ -1,13 +1,10 @@
 //! An exchange on the simulated network: each guest on a node of its own,
-//! a server reached at its node's address, and a TCP guest's failure
-//! explained (the simulated network has no TCP yet).
+//! a server reached at its node's address.
 
 use std::net::IpAddr;
 
 use super::{ClientSpec, ServerSpec};
-use crate::roles::Transport;
 use crate::runtime::tasks;
-use crate::runtime::{Failure, Guest, Outcome};
 
 impl ServerSpec {
     /// On the simulated network, the server on a node of its own called
@@ -32,23 +29,6 @@ impl ClientSpec {
         self.node = tasks::node(name);
         self
     }
-}
-
-/// A TCP guest's failure on the simulated network, with why: it has no
-/// TCP yet (`create-tcp-socket` answers `not-supported`).
-pub(super) fn without_tcp<T>(
-    guest: &Guest,
-    node: &Option<socklab_sim::Node>,
-    mut outcome: Outcome<T>,
-) -> Outcome<T> {
-    if let (Some(_), Transport::Tcp, Err(Failure::Returned(why))) =
-        (node, guest.role.transport, &mut outcome.result)
-    {
-        why.push_str(
-            " (the simulated network carries UDP only for now: its TCP is still to come; run TCP guests on the real network)",
-        );
-    }
-    outcome
 }
 
 /// `node`'s own address of one family.

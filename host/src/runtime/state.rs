@@ -99,6 +99,10 @@ pub struct GuestState {
     node: Option<socklab_sim::Node>,
     /// Sockets it holds on the simulated network, against `max-sockets`.
     sim_sockets: usize,
+    /// Connections accepted on the simulated network and still open (its
+    /// sockets are not wasmtime-wasi's table entries, so they are counted
+    /// here, against `max-connections`).
+    sim_connections: usize,
 }
 
 /// Which table type a tracked socket has.
@@ -192,6 +196,7 @@ impl GuestState {
             transport,
             node,
             sim_sockets: 0,
+            sim_connections: 0,
         }
     }
 

@@ -4,7 +4,9 @@
 //!
 //! - `world`: the nodes, links and sockets, addresses and routes.
 //! - `udp`: what a UDP socket does (bind, connect, send, arrive, receive).
-//! - [`UdpSocket`]: a socket for Rust code inside the simulation.
+//! - `tcp`: TCP on smoltcp, one stack per node, and socklab's layer over it.
+//! - [`UdpSocket`], [`TcpListener`], [`TcpStream`]: sockets for Rust code
+//!   inside the simulation.
 //! - `link`: one datagram's fate on a link, drawn from the seed.
 
 pub(crate) mod link;

@@ -1,5 +1,6 @@
 //! A guest's store seen by the simulated network ([`SimView`]): its node,
-//! and the same grants, refusals and socket limit as on the real network.
+//! and the same grants, refusals, socket and connection limits as on the
+//! real network.
 
 use std::net::SocketAddr;
 
@@ -55,5 +56,26 @@ impl SimView for GuestState {
 
     fn closed(&mut self, _transport: SimTransport) {
         self.sim_sockets = self.sim_sockets.saturating_sub(1);
+    }
+
+    /// As the real path's `accept` override: past `max-sockets` the
+    /// connection is refused with `new-socket-limit`, past
+    /// `max-connections` with `would-block`, each recorded as a hit.
+    fn may_accept(&mut self) -> Result<(), ErrorCode> {
+        if self.sim_sockets >= self.meter.limits.max_sockets as usize {
+            self.meter.hit(LimitKind::Sockets, false);
+            return Err(ErrorCode::NewSocketLimit);
+        }
+        if self.sim_connections >= self.meter.limits.max_connections as usize {
+            self.meter.hit(LimitKind::Connections, false);
+            return Err(ErrorCode::WouldBlock);
+        }
+        self.sim_sockets += 1;
+        self.sim_connections += 1;
+        Ok(())
+    }
+
+    fn connection_closed(&mut self) {
+        self.sim_connections = self.sim_connections.saturating_sub(1);
     }
 }
