@@ -258,7 +258,9 @@ impl Core {
             return Read::Data(buf);
         }
         if let Some(code) = error {
-            self.net.tcp.get_mut(&id).map(|s| s.read_shut = true);
+            if let Some(s) = self.net.tcp.get_mut(&id) {
+                s.read_shut = true;
+            }
             return Read::Failed(code);
         }
         if socket.may_recv() {

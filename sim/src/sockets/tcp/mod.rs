@@ -3,8 +3,9 @@
 //! `p2/host/tcp.rs` and `sockets/tcp.rs`); the network's part is
 //! `crate::net::tcp`.
 //!
-//! - this file: the `tcp-socket` resource, `start-*`/`finish-*`, `accept`,
-//!   addresses, `subscribe`, `shutdown`, `drop`;
+//! - this file: `start-*`/`finish-*`, `accept`, addresses, `subscribe`,
+//!   `shutdown`, `drop`;
+//! - `socket`: the `tcp-socket` resource, its states and its pollable;
 //! - `options`: keep-alive, hop limit, buffer sizes, backlog;
 //! - `streams`: the connection's input and output streams.
 //!
@@ -16,14 +17,15 @@
 //! guest never sees it).
 
 mod options;
+mod socket;
 mod streams;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::task::Poll;
 
 use wasmtime::component::Resource;
 use wasmtime_wasi::sockets::SocketAddrUse;
-use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
+use wasmtime_wasi_io::poll::{DynPollable, subscribe};
 use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream};
 
 use super::addr::{family, from_std, to_std, valid_family, valid_remote};
@@ -31,89 +33,13 @@ use super::{Network, SimCtx, SimView, Transport};
 use crate::bindings::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress};
 use crate::bindings::sockets::{tcp, tcp_create_socket};
 use crate::net::Node;
-use crate::net::tcp::{DEFAULT_BACKLOG, Ready};
+pub use socket::TcpSocket;
+use socket::{Op, State, unicast, unspecified};
 use streams::{TcpReader, TcpWriter};
 
 type Wit<T> = wasmtime::Result<Result<T, ErrorCode>>;
 type S = Resource<TcpSocket>;
 type Streams = (Resource<DynInputStream>, Resource<DynOutputStream>);
-
-/// The `tcp-socket` resource.
-pub struct TcpSocket {
-    id: u64,
-    node: Node,
-    ipv6: bool,
-    /// The `start-*` whose `finish-*` has not been called yet.
-    op: Option<Op>,
-    state: State,
-    /// For the next `listen` (wasmtime-wasi's `listen_backlog_size`).
-    backlog: u32,
-    /// Whether the streams were handed out (`shutdown` needs them).
-    streams: bool,
-    /// Made by `accept`: its drop ends one of the host's connections.
-    accepted: bool,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Bind,
-    Connect,
-    Listen,
-}
-
-/// wasmtime-wasi's `TcpState`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    Default,
-    /// With the error a grant check or the network gave at once, which
-    /// `finish-connect` reports.
-    Connecting(Option<ErrorCode>),
-    Connected,
-    Listening,
-    Closed(ErrorCode),
-}
-
-impl TcpSocket {
-    fn new(id: u64, node: Node, ipv6: bool, state: State) -> TcpSocket {
-        TcpSocket {
-            id,
-            node,
-            ipv6,
-            op: None,
-            state,
-            backlog: DEFAULT_BACKLOG,
-            streams: false,
-            accepted: false,
-        }
-    }
-
-    /// wasmtime-wasi's `is_bound`: any socket past `Default` is.
-    fn is_bound(&self) -> bool {
-        self.state != State::Default || self.core().tcp(self.id).is_ok_and(|s| s.bound.is_some())
-    }
-
-    fn core(&self) -> std::sync::MutexGuard<'_, crate::core::Core> {
-        self.node.handle.shared.core()
-    }
-}
-
-/// The wildcard address of a family, which an implicit bind is checked on.
-fn unspecified(ipv6: bool) -> SocketAddr {
-    let ip: IpAddr = if ipv6 {
-        Ipv6Addr::UNSPECIFIED.into()
-    } else {
-        Ipv4Addr::UNSPECIFIED.into()
-    };
-    SocketAddr::new(ip, 0)
-}
-
-/// wasmtime-wasi's `is_valid_unicast_address`.
-fn unicast(ip: IpAddr) -> bool {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => !v4.is_multicast() && !v4.is_broadcast(),
-        IpAddr::V6(v6) => !v6.is_multicast(),
-    }
-}
 
 impl<T: SimView> tcp_create_socket::Host for SimCtx<'_, T> {
     fn create_tcp_socket(&mut self, family: IpAddressFamily) -> Wit<Resource<TcpSocket>> {
@@ -425,21 +351,5 @@ impl<T: SimView> tcp::HostTcpSocket for SimCtx<'_, T> {
             self.0.connection_closed();
         }
         Ok(())
-    }
-}
-
-#[wasmtime_wasi_io::async_trait]
-impl Pollable for TcpSocket {
-    /// As wasmtime-wasi's: a connect in progress waits for its outcome, a
-    /// listener (once `finish-listen` is done) for a connection to accept;
-    /// anything else is ready at once.
-    async fn ready(&mut self) {
-        let what = match (self.op, self.state) {
-            (Some(Op::Connect), State::Connecting(None)) => Ready::Connect,
-            (None, State::Listening) => Ready::Accept,
-            _ => return,
-        };
-        let (id, shared) = (self.id, self.node.handle.shared.clone());
-        std::future::poll_fn(|cx| shared.core().tcp_poll(id, what, cx)).await
     }
 }
