@@ -7,8 +7,8 @@
 //! IPv4 and IPv6; audits that repeat byte for byte in simulated time; the
 //! seed's ports; the fuel CPU limit; the commands and flags the simulated
 //! network refuses; every TCP server with every TCP client on IPv4 and
-//! IPv6, and `demo`'s two exchanges. The lab on the simulated network is
-//! in `simulated_lab.rs`.
+//! IPv6, `--max-connections` on a TCP server, and `demo`'s two exchanges.
+//! The lab on the simulated network is in `simulated_lab.rs`.
 
 mod common;
 
@@ -165,6 +165,27 @@ fn simulated_every_tcp_server_with_every_tcp_client_both_families() {
             }
         }
     }
+}
+
+#[test]
+fn simulated_tcp_max_connections_closes_the_connection_past_it() {
+    let out = simulated(&[
+        "exchange",
+        "--server",
+        "tcp-echo-server",
+        "--client",
+        "tcp-client",
+        "--message",
+        "ping",
+        "--max-connections",
+        "0",
+    ]);
+    out.assert_code(3);
+    let report = out.json();
+    let limits = &report["runs"][0]["server"]["limits"];
+    assert_eq!(limits[0]["limit"], "max-connections", "{out}");
+    assert_eq!(limits[0]["count"], 1, "{out}");
+    assert_eq!(client_messages(&report)[0]["status"], "closed", "{out}");
 }
 
 #[test]
