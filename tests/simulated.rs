@@ -7,7 +7,8 @@
 //! IPv4 and IPv6; audits that repeat byte for byte in simulated time; the
 //! seed's ports; the fuel CPU limit; the commands and flags the simulated
 //! network refuses; every TCP server with every TCP client on IPv4 and
-//! IPv6, `--max-connections` on a TCP server, and `demo`'s two exchanges.
+//! IPv6, `--max-connections` on a TCP server, a `run` guest's connect
+//! refused by a RST or by its grants, and `demo`'s two exchanges.
 //! The lab on the simulated network is in `simulated_lab.rs`.
 
 mod common;
@@ -186,6 +187,45 @@ fn simulated_tcp_max_connections_closes_the_connection_past_it() {
     assert_eq!(limits[0]["limit"], "max-connections", "{out}");
     assert_eq!(limits[0]["count"], 1, "{out}");
     assert_eq!(client_messages(&report)[0]["status"], "closed", "{out}");
+}
+
+#[test]
+fn simulated_run_tcp_guest_connects_under_its_grants() {
+    let granted = socklab_offline(&[
+        "--network",
+        "simulated",
+        "run",
+        "--allow",
+        "tcp-connect=*:*",
+        "--allow",
+        "tcp-bind=*:*",
+        "net-command",
+        "--",
+        "tcp",
+        "127.0.0.1:9",
+    ])
+    .finish();
+    granted.assert_code(1);
+    let all = format!("{}{}", granted.stdout, granted.stderr);
+    assert!(
+        all.contains("Connection refused"),
+        "a RST from the closed port: {granted}"
+    );
+    let denied = socklab_offline(&[
+        "--network",
+        "simulated",
+        "run",
+        "net-command",
+        "--",
+        "tcp",
+        "127.0.0.1:9",
+    ])
+    .finish();
+    let all = format!("{}{}", denied.stdout, denied.stderr);
+    assert!(
+        all.contains("Permission denied"),
+        "no tcp-connect grant: {denied}"
+    );
 }
 
 #[test]
