@@ -8,7 +8,8 @@
 //! seed's ports; the fuel CPU limit; the commands and flags the simulated
 //! network refuses; every TCP server with every TCP client on IPv4 and
 //! IPv6, `--max-connections` on a TCP server, a `run` guest's connect
-//! refused by a RST or by its grants, and `demo`'s two exchanges.
+//! refused by a RST or by its grants, the Python TCP client, and `demo`'s
+//! two exchanges.
 //! The lab on the simulated network is in `simulated_lab.rs`.
 
 mod common;
@@ -331,4 +332,31 @@ fn simulated_python_udp_server_runs_unchanged() {
     out.assert_code(0);
     let sent = [b"ping".to_vec(), "h\u{e9}llo".as_bytes().to_vec()];
     assert_replies(&out.json(), &sent, <[u8]>::to_vec);
+}
+
+#[test]
+fn simulated_python_tcp_client_runs_unchanged() {
+    let Some(client) = common::python::py_guest(common::python::PY_TCP_CLIENT) else {
+        return;
+    };
+    let args = [
+        "--json",
+        "--network",
+        "simulated",
+        "exchange",
+        "--server",
+        "tcp-echo-server",
+        "--client",
+        &client,
+        "--listen",
+        "[::1]:0",
+        "--expect",
+        "echo",
+        "--message",
+        "ping",
+    ];
+    // The first run compiles the 18 MB component afresh, as above.
+    let out = socklab_offline(&args).finish_within(common::python::COMPILE_WAIT);
+    out.assert_code(0);
+    assert_replies(&out.json(), &[b"ping".to_vec()], framed);
 }
