@@ -1,5 +1,6 @@
 //! Tests `socklab lab --network simulated`: the lab's UDP fates equal to
-//! the real relays'; report.json and the event log repeat byte for byte,
+//! the real relays', TCP answering every message under the same loss, a
+//! relay's own knob refused; report.json and the event log repeat byte for byte,
 //! under load too; timeouts cost simulated time, not real time; the
 //! examples under examples/sim/ run and repeat. Every simulated run is
 //! made inside `unshare -n` where the machine allows it.
@@ -117,37 +118,43 @@ fn lost(report: &Value, transport_clients: &[&str]) -> Vec<(String, u64, u64)> {
 }
 
 #[test]
-fn simulated_lab_loses_what_the_real_relays_lose() {
+fn simulated_lab_loses_what_the_real_relays_lose_and_tcp_retransmits() {
     // The links draw as the relays draw, from the same seed and link names:
-    // the same datagrams are lost on both networks.
-    let file = example("tcp-vs-udp-loss.toml");
+    // the same datagrams are lost on both networks. The simulated twin
+    // differs only in its TCP link, which has no relay `rto` there: TCP
+    // retransmits for real and answers every message.
+    let (file, twin) = (example("tcp-vs-udp-loss.toml"), example("sim/tcp-vs-udp-loss.toml"));
     let (real, real_report, _out) = lab_run(&file, &["--count", "20"]);
     real.assert_code(0);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let (file_arg, out_arg) = (file.display().to_string(), out.display().to_string());
-    let sim = socklab_offline(&[
-        "--network",
-        "simulated",
-        "lab",
-        &file_arg,
-        "--out",
-        &out_arg,
-        "--count",
-        "20",
-    ])
-    .finish();
+    let (twin_arg, out_arg) = (twin.display().to_string(), out.display().to_string());
+    let sim = socklab_offline(&["lab", &twin_arg, "--out", &out_arg, "--count", "20"]).finish();
     sim.assert_code(0);
-    assert!(
-        sim.stderr.contains("UDP only"),
-        "the TCP links are left out, and said so: {sim}"
-    );
     let sim_report: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     let udp_clients = ["udp-client"];
     let on_real = lost(&real_report, &udp_clients);
     assert!(!on_real.is_empty(), "30% loss loses something: {real}");
     assert_eq!(lost(&sim_report, &udp_clients), on_real, "{sim}");
+    let tcp = ["tcp-client"];
+    assert_eq!(lost(&sim_report, &tcp), vec![], "TCP loses nothing: {sim}");
+    let answered = sim_report["fates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["client"] == "tcp-client" && f["fate"] == "answered")
+        .count();
+    assert_eq!(answered, 20, "TCP answers every message: {sim}");
+}
+
+#[test]
+fn simulated_lab_refuses_a_relay_knob_naming_it() {
+    // The real example's TCP link sets the relay's `rto`, which means
+    // nothing where TCP's own RTO applies.
+    let file = example("tcp-vs-udp-loss.toml").display().to_string();
+    let out = socklab_offline(&["--network", "simulated", "lab", &file]).finish();
+    assert_one_error_line(&out, 2, &["`rto`", "simulated network", "examples/sim/"]);
 }
 
 #[test]

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 use indicatif::ProgressBar;
-use socklab_relay::{Capture, LinkSpec, Relay, start_tcp, start_udp};
+use socklab_relay::{
+    Capture, LinkSpec, Relay, TcpImpairments, UdpImpairments, start_tcp, start_udp,
+};
 use socklab_sim::{Link, Node};
 use tokio::sync::watch;
 
@@ -267,24 +269,40 @@ fn round_suffix(repeats: u32, repeat: u32) -> String {
 
 /// On the simulated network, `link` between a client's node and its
 /// server's: each direction impaired as the relay would impair it, on the
-/// network's usual latency.
+/// network's usual latency. A TCP link impairs the stack's segments
+/// themselves: a lost one is retransmitted by TCP, not delayed by a relay.
 fn wire_link(node: &ClientNode, link: &str, client: &Node, server: &Node) {
-    let Impairments::Udp {
-        to_server,
-        to_client,
-    } = &node.impairments
-    else {
-        // TCP guests have no socket there yet (part 2); nothing to impair.
-        return;
+    let (to_server, to_client) = match &node.impairments {
+        Impairments::Udp {
+            to_server,
+            to_client,
+        } => (to_server.clone(), to_client.clone()),
+        Impairments::Tcp {
+            to_server,
+            to_client,
+        } => (segments(to_server), segments(to_client)),
     };
     let handle = client.handle();
     for (from, to, impair) in [(client, server, to_server), (server, client, to_client)] {
         let link = Link {
             latency: socklab_sim::DEFAULT_LATENCY,
-            impair: impair.clone(),
+            impair,
             name: link.to_string(),
         };
         handle.set_link(from, to, link);
+    }
+}
+
+/// A TCP link's direction as the simulated link applies it to each IP
+/// packet: loss, delay, jitter and rate; the relay's own knobs (`rto`,
+/// `slice`, resets and stalls) were refused when the file was read.
+fn segments(tcp: &TcpImpairments) -> UdpImpairments {
+    UdpImpairments {
+        loss: tcp.loss,
+        delay: tcp.latency,
+        jitter: tcp.jitter,
+        rate: tcp.bandwidth,
+        ..UdpImpairments::default()
     }
 }
 

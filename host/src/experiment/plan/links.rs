@@ -16,11 +16,13 @@ use crate::roles::Transport;
 
 /// Wire every client of `nodes` by `doc`'s links: the servers and the
 /// clients, each with its server and impairments. A client without a link,
-/// or with two, is an error.
+/// or with two, is an error; so is a relay's own key on the `simulated`
+/// network, which has no relays.
 pub fn wire(
     source: &Source<'_>,
     doc: &FileDoc,
     mut nodes: Nodes,
+    simulated: bool,
 ) -> Result<(Vec<ServerNode>, Vec<ClientNode>)> {
     let mut clients: Vec<ClientNode> = Vec::new();
     for link in &doc.links {
@@ -47,8 +49,8 @@ pub fn wire(
         check_fits(&pending, server_node, &from).map_err(|m| at(link.from.span(), m))?;
         let transport = pending.spec.guest.role.transport;
         let names = (from.as_str(), to.as_str());
-        let impairments =
-            impairments(link, transport, names, span.clone()).map_err(|(s, m)| at(s, m))?;
+        let impairments = impairments(link, transport, names, span.clone(), simulated)
+            .map_err(|(s, m)| at(s, m))?;
         clients.push(ClientNode {
             name: from,
             spec: pending.spec,
@@ -117,12 +119,14 @@ fn check_fits(pending: &PendingClient, server: &ServerNode, from: &str) -> Resul
 }
 
 /// What `link` does to each direction, as the relay of `transport` takes
-/// it; a field the transport does not have is an error at its table.
+/// it; a field the transport does not have is an error at its table, and so
+/// on the `simulated` network is a TCP relay's own knob.
 fn impairments(
     link: &LinkDoc,
     transport: Transport,
     (from, to): (&str, &str),
     span: Range<usize>,
+    simulated: bool,
 ) -> Result<Impairments, (Range<usize>, String)> {
     let both = link.both.as_ref();
     let mut directions = Vec::new();
@@ -136,21 +140,26 @@ fn impairments(
         let (udp_only, tcp_only) = merged.transport_only_fields();
         let wrong = match transport {
             Transport::Tcp => udp_only,
-            Transport::Udp => tcp_only,
+            Transport::Udp => tcp_only.clone(),
         };
-        if let Some(field) = wrong.first() {
-            let at = [own, &link.both]
+        let at = || {
+            [own, &link.both]
                 .into_iter()
                 .flatten()
                 .map(|s| s.span())
                 .next()
-                .unwrap_or(span.clone());
+                .unwrap_or(span.clone())
+        };
+        if let Some(field) = wrong.first() {
             return Err((
-                at,
+                at(),
                 format!(
                     "`{field}` does not apply to a {transport} link (`@{from}` → `@{to}`); see docs/lab.md's impairment tables"
                 ),
             ));
+        }
+        if let (true, Some(field)) = (simulated, tcp_only.first()) {
+            return Err((at(), relay_only(field, from, to)));
         }
         directions.push(merged);
     }
@@ -178,6 +187,20 @@ fn impairments(
         }
     };
     checked.map_err(|e| (span, format!("link `@{from}` → `@{to}`: {e}")))
+}
+
+/// Why the TCP relay's own knob `field` cannot be honoured on the
+/// simulated network: there is no relay there, the link carries the stack's
+/// segments themselves.
+fn relay_only(field: &str, from: &str, to: &str) -> String {
+    let why = match field {
+        "rto" => "it is the relay's stand-in for a retransmission timeout, and on the simulated network TCP's own RTO applies (a lost segment is retransmitted for real)",
+        "slice" => "it is how the relay cuts what it forwards, and on the simulated network the stack's own segments cross the link",
+        _ => "it is an action of the relay's, and the simulated network has no relay",
+    };
+    format!(
+        "`{field}` (link `@{from}` → `@{to}`) cannot apply on the simulated network: {why}; drop it (see examples/sim/) or run on the real network"
+    )
 }
 
 /// A UDP direction as the relay takes it.

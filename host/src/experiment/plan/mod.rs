@@ -132,10 +132,8 @@ pub fn load(runtime: &Runtime, path: &Path, overrides: &Overrides) -> Result<Pla
     }
     let base = path.parent().unwrap_or(Path::new("."));
     let nodes = nodes::read(runtime, &source, &doc, base, overrides.count)?;
-    let (mut servers, mut clients) = links::wire(&source, &doc, nodes)?;
-    if runtime.flavor().name == crate::runtime::engine::SIMULATED.name {
-        (servers, clients) = udp_only(servers, clients);
-    }
+    let simulated = runtime.flavor().name == crate::runtime::engine::SIMULATED.name;
+    let (servers, clients) = links::wire(&source, &doc, nodes, simulated)?;
     if clients.is_empty() {
         bad_input!(
             "{}: no links, so nothing would be exchanged; add a [[links]] entry from a client node to a server node",
@@ -158,40 +156,6 @@ pub fn load(runtime: &Runtime, path: &Path, overrides: &Overrides) -> Result<Pla
         servers,
         clients,
     })
-}
-
-/// The UDP part of an experiment, for the simulated network, which has no
-/// TCP yet: its TCP links and servers are left out, and stderr says which.
-fn udp_only(
-    servers: Vec<ServerNode>,
-    clients: Vec<ClientNode>,
-) -> (Vec<ServerNode>, Vec<ClientNode>) {
-    let (udp, tcp): (Vec<ClientNode>, Vec<ClientNode>) = clients
-        .into_iter()
-        .partition(|c| c.transport == Transport::Udp);
-    if !tcp.is_empty() {
-        let names: Vec<&str> = tcp.iter().map(|c| c.name.as_str()).collect();
-        crate::say!(
-            "lab: the simulated network carries UDP only for now; the TCP links from {} are left out",
-            names.join(", ")
-        );
-    }
-    let mut kept = Vec::new();
-    let mut index = vec![None; servers.len()];
-    for (i, server) in servers.into_iter().enumerate() {
-        if server.spec.guest.role.transport == Transport::Udp {
-            index[i] = Some(kept.len());
-            kept.push(server);
-        }
-    }
-    let clients = udp
-        .into_iter()
-        .filter_map(|mut c| {
-            c.server = index[c.server]?;
-            Some(c)
-        })
-        .collect();
-    (kept, clients)
 }
 
 /// What an experiment file says of its network before anything is loaded:
