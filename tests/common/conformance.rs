@@ -163,6 +163,12 @@ pub fn assert_same_case_by_case(
             differ.push(case.as_str());
         }
     }
+    for allowed in inherent {
+        table.push_str(&format!(
+            "  (`{}=` may differ: {})\n",
+            allowed.key, allowed.why
+        ));
+    }
     eprintln!("{table}");
     assert_eq!(
         real.len(),
