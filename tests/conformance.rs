@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::*;
+use common::conformance::{self, Inherent, a_buffer, a_port, a_timing};
 
 /// The grants the probe runs with, and why each is what it is:
 /// - bind anywhere on either loopback (ports 0 and explicit ones);
@@ -39,93 +39,39 @@ const GRANTS: &[&str] = &[
 ];
 
 /// Values that may differ between two correct implementations, each with
-/// its reason: a result's `key=value` pair with one of these keys is
-/// compared as `key=*` (once the value is checked to be plausible).
-const INHERENT: &[(&str, &str)] = &[
-    (
-        "port",
-        "which free port an ephemeral bind gets is the network's choice",
-    ),
-    (
-        "buffer",
-        "kernel buffer sizes: the default, the rounding and the ceiling (rmem_max, wmem_max) are the system's",
-    ),
-    (
-        "addresses",
-        "what `localhost` resolves to is the machine's /etc/hosts (127.0.0.1, ::1 or both)",
-    ),
-    (
-        "first-call",
-        "whether a lookup is still running at the first resolve-next-address is timing",
-    ),
+/// its reason and the values it can have.
+const INHERENT: &[Inherent] = &[
+    Inherent {
+        key: "port",
+        why: "which free port an ephemeral bind gets is the network's choice",
+        plausible: a_port,
+    },
+    Inherent {
+        key: "buffer",
+        why: "kernel buffer sizes: the default, the rounding and the ceiling (rmem_max, wmem_max) are the system's",
+        plausible: a_buffer,
+    },
+    Inherent {
+        key: "addresses",
+        why: "what `localhost` resolves to is the machine's /etc/hosts (127.0.0.1, ::1 or both)",
+        plausible: |v| !v.is_empty(),
+    },
+    Inherent {
+        key: "first-call",
+        why: "whether a lookup is still running at the first resolve-next-address is timing",
+        plausible: a_timing,
+    },
 ];
 
-/// Run `probe-udp-conformance` on `network` under [`GRANTS`] and return its
-/// `(case, result)` lines in order.
-///
-/// `None` is socklab's default, the real network. `Some(name)` passes
-/// `--network NAME` to `socklab run` beside the grants, inside `unshare -n`
-/// where it can.
-///
-/// Panics, with everything the guest printed, if it does not exit 0 within
-/// [`WAIT`] or prints a line that is not `CASE ok`, `CASE ok:VALUE` or
-/// `CASE error:CODE`.
+/// Run `probe-udp-conformance` on `network` (`None`: the real one) under
+/// [`GRANTS`]: its `(case, result)` lines in order.
 fn probe(network: Option<&str>) -> Vec<(String, String)> {
-    let mut args = vec!["run", "probe-udp-conformance"];
-    if let Some(network) = network {
-        args.extend(["--network", network]);
-    }
-    args.extend(GRANTS);
-    let out = match network {
-        Some(_) => socklab_offline(&args).finish(),
-        None => socklab(&args).finish(),
-    };
-    out.assert_code(0);
-    out.stdout
-        .lines()
-        .map(|line| {
-            let parsed = line.split_once(' ').filter(|(case, result)| {
-                !case.is_empty()
-                    && (*result == "ok"
-                        || result.starts_with("ok:")
-                        || result.starts_with("error:"))
-            });
-            let Some((case, result)) = parsed else {
-                panic!("not a `CASE RESULT` line: {line:?}\n{out}");
-            };
-            (case.to_string(), result.to_string())
-        })
-        .collect()
+    conformance::probe("probe-udp-conformance", GRANTS, network)
 }
 
-/// `result` with each [`INHERENT`] value replaced by `*`, after checking it
-/// is a value that key can have; `Err` says why it cannot.
+/// `result` with each [`INHERENT`] value as `*`.
 fn normalize(result: &str) -> Result<String, String> {
-    let Some((head, value)) = result.split_once(':') else {
-        return Ok(result.to_string());
-    };
-    let mut pairs = Vec::new();
-    for pair in value.split(',') {
-        let Some((key, v)) = pair.split_once('=') else {
-            pairs.push(pair.to_string());
-            continue;
-        };
-        if !INHERENT.iter().any(|&(k, _)| k == key) {
-            pairs.push(pair.to_string());
-            continue;
-        }
-        let plausible = match key {
-            "port" => v.parse::<u16>().is_ok_and(|p| p != 0),
-            "buffer" => v.parse::<u64>().is_ok_and(|b| b > 0),
-            "addresses" => !v.is_empty(),
-            _ => ["would-block", "ready"].contains(&v),
-        };
-        if !plausible {
-            return Err(format!("`{pair}` is no value `{key}` can have"));
-        }
-        pairs.push(format!("{key}=*"));
-    }
-    Ok(format!("{head}:{}", pairs.join(",")))
+    conformance::normalize(result, INHERENT)
 }
 
 /// Every case in the probe's order, with its result on the real network
@@ -135,78 +81,21 @@ fn normalize(result: &str) -> Result<String, String> {
 /// errors` (quoted by code), or wasmtime-wasi 48's source
 /// (`src/sockets/udp.rs`, `src/p2/host/udp.rs`, `src/p2/udp.rs`,
 /// `src/sockets/ip_name_lookup.rs`) where the WIT leaves a choice or says
+/// otherwise ("deviates").
 #[path = "conformance/expected.rs"]
 mod expected;
 use expected::EXPECTED;
 
 #[test]
 fn real_network_matches_the_wit() {
-    let got = probe(None);
-    let listing = || {
-        got.iter()
-            .map(|(case, result)| format!("  {case} {result}\n"))
-            .collect::<String>()
-    };
-    let got_names: Vec<&str> = got.iter().map(|(c, _)| c.as_str()).collect();
-    let want_names: Vec<&str> = EXPECTED.iter().map(|&(c, _)| c).collect();
-    assert_eq!(
-        got_names,
-        want_names,
-        "the probe's cases, in order; it printed:\n{}",
-        listing()
-    );
-    let mismatches: Vec<String> = got
-        .iter()
-        .zip(EXPECTED)
-        .filter_map(|((case, result), &(_, want))| match normalize(result) {
-            Ok(seen) if seen == want => None,
-            Ok(seen) => Some(format!("  {case}: expected {want}, got {result} ({seen})")),
-            Err(why) => Some(format!("  {case}: {result}: {why}")),
-        })
-        .collect();
-    assert!(
-        mismatches.is_empty(),
-        "{} of {} cases differ from the WIT and wasmtime-wasi 48:\n{}\nthe probe printed:\n{}",
-        mismatches.len(),
-        EXPECTED.len(),
-        mismatches.join("\n"),
-        listing()
-    );
+    conformance::assert_matches_expected(&probe(None), EXPECTED, INHERENT);
 }
 
 #[test]
 fn simulated_network_matches_the_real_one_case_by_case() {
     let real = probe(None);
     let simulated = probe(Some("simulated"));
-    let mut table = String::from("  case | real | simulated\n");
-    let mut differ = Vec::new();
-    for (i, (case, on_real)) in real.iter().enumerate() {
-        let on_sim = simulated
-            .get(i)
-            .filter(|(c, _)| c == case)
-            .map(|(_, r)| r.as_str());
-        table.push_str(&format!(
-            "  {case} | {on_real} | {}\n",
-            on_sim.unwrap_or("(missing)")
-        ));
-        let same =
-            on_sim.is_some_and(|r| normalize(r).is_ok() && normalize(r) == normalize(on_real));
-        if !same {
-            differ.push(case.as_str());
-        }
-    }
-    eprintln!("{table}");
-    assert_eq!(
-        real.len(),
-        simulated.len(),
-        "the same cases on both networks:\n{table}"
-    );
-    assert!(
-        differ.is_empty(),
-        "{} of {} cases differ between the networks beyond the inherent differences: {differ:?}\n{table}",
-        differ.len(),
-        real.len()
-    );
+    conformance::assert_same_case_by_case(&real, &simulated, INHERENT);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The one harness of the end-to-end tests: one `Runtime` per test binary
 //! and its guests loaded once, specs and readers for the JSON report, native
 //! `std::net` peers on loopback (UDP echo, TCP line servers and clients); [`proc`]: the `socklab` binary run under
-//! deadlines; [`seed`]: the seed notes' Python steps; [`sandbox`]: probes
+//! deadlines; [`conformance`]: the conformance probes run, normalised and
+//! compared; [`seed`]: the seed notes' Python steps; [`sandbox`]: probes
 //! under rules (on either network), audit files, case tables;
 //! [`grant_cases`]: the grant matrix's cases, run and compared on both
 //! networks.
@@ -12,6 +13,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part of the fixtures
 
+pub mod conformance;
 pub mod experiment;
 pub mod grant_cases;
 pub mod proc;

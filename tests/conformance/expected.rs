@@ -1,7 +1,8 @@
 //! What `probe-udp-conformance` must print on the real network, case by
 //! case, with where each expectation comes from.
 
-/// otherwise ("deviates").
+/// See [`EXPECTED`](super::EXPECTED)'s use in `tests/conformance.rs` for
+/// where each line's source is named.
 pub const EXPECTED: &[(&str, &str)] = &[
     // --- network, udp-create-socket ---
     ("instance-network", "ok"),

@@ -304,6 +304,11 @@ impl GuestState {
         self.sockets.insert((kind, rep));
         if accepted {
             self.connections.insert(rep);
+        } else {
+            // A socket made in the slot a closed connection had: that
+            // connection is gone, and this socket is none (else a listener
+            // made there would count as an open connection for its life).
+            self.connections.remove(&rep);
         }
     }
 
