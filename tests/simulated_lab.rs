@@ -123,7 +123,10 @@ fn simulated_lab_loses_what_the_real_relays_lose_and_tcp_retransmits() {
     // the same datagrams are lost on both networks. The simulated twin
     // differs only in its TCP link, which has no relay `rto` there: TCP
     // retransmits for real and answers every message.
-    let (file, twin) = (example("tcp-vs-udp-loss.toml"), example("sim/tcp-vs-udp-loss.toml"));
+    let (file, twin) = (
+        example("tcp-vs-udp-loss.toml"),
+        example("sim/tcp-vs-udp-loss.toml"),
+    );
     let (real, real_report, _out) = lab_run(&file, &["--count", "20"]);
     real.assert_code(0);
     let dir = tempfile::tempdir().unwrap();

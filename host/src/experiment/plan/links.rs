@@ -194,8 +194,12 @@ fn impairments(
 /// segments themselves.
 fn relay_only(field: &str, from: &str, to: &str) -> String {
     let why = match field {
-        "rto" => "it is the relay's stand-in for a retransmission timeout, and on the simulated network TCP's own RTO applies (a lost segment is retransmitted for real)",
-        "slice" => "it is how the relay cuts what it forwards, and on the simulated network the stack's own segments cross the link",
+        "rto" => {
+            "it is the relay's stand-in for a retransmission timeout, and on the simulated network TCP's own RTO applies (a lost segment is retransmitted for real)"
+        }
+        "slice" => {
+            "it is how the relay cuts what it forwards, and on the simulated network the stack's own segments cross the link"
+        }
         _ => "it is an action of the relay's, and the simulated network has no relay",
     };
     format!(

@@ -57,13 +57,17 @@ impl Core {
     }
 
     /// Whether `addr` clashes with a TCP socket bound on `node` (same
-    /// family and port; the same address or a wildcard on either side).
-    /// Closed sockets still in FIN or TIME-WAIT do not count: wasmtime-wasi
-    /// sets `SO_REUSEADDR`.
-    fn tcp_in_use(&self, node: usize, addr: SocketAddr) -> bool {
-        self.net.tcp.values().any(|s| {
-            s.node == node
+    /// family and port; the same address or a wildcard on either side),
+    /// other than `except`. Closed sockets still in FIN or TIME-WAIT do not
+    /// count. With `listening_only`, only a listener clashes: wasmtime-wasi
+    /// sets `SO_REUSEADDR` on every TCP socket, and Linux then lets sockets
+    /// share a port until one of them listens.
+    fn tcp_in_use(&self, node: usize, addr: SocketAddr, except: u64, listening_only: bool) -> bool {
+        self.net.tcp.iter().any(|(&id, s)| {
+            id != except
+                && s.node == node
                 && !s.orphan
+                && (!listening_only || matches!(s.phase, Phase::Listening { .. }))
                 && s.bound.is_some_and(|b| {
                     b.is_ipv4() == addr.is_ipv4()
                         && b.port() == addr.port()
@@ -81,7 +85,7 @@ impl Core {
         let first = (self.net.tcp_ports.next_u32() % span) as u16;
         (0..span as u16)
             .map(|i| EPHEMERAL.start() + (first + i) % span as u16)
-            .find(|&port| !self.tcp_in_use(node, SocketAddr::new(ip, port)))
+            .find(|&port| !self.tcp_in_use(node, SocketAddr::new(ip, port), u64::MAX, false))
             .ok_or(ErrorCode::AddressInUse)
     }
 
@@ -97,7 +101,7 @@ impl Core {
         }
         let port = match addr.port() {
             0 => self.tcp_ephemeral(node, addr.ip())?,
-            _ if self.tcp_in_use(node, addr) => return Err(ErrorCode::AddressInUse),
+            _ if self.tcp_in_use(node, addr, id, true) => return Err(ErrorCode::AddressInUse),
             port => port,
         };
         let bound = SocketAddr::new(addr.ip(), port);
@@ -187,15 +191,19 @@ impl Core {
     /// `listen` on a bound socket, with a backlog of `backlog` connections.
     pub(crate) fn tcp_listen(&mut self, id: u64, backlog: u32) -> Result<(), ErrorCode> {
         let s = self.tcp(id)?;
-        let (Phase::Idle, Some(bound)) = (&s.phase, s.bound) else {
+        let (Phase::Idle, Some(bound), node) = (&s.phase, s.bound, s.node) else {
             return Err(ErrorCode::InvalidState);
         };
+        // Sockets sharing a port (`SO_REUSEADDR`) may not both listen.
+        if self.tcp_in_use(node, bound, id, true) {
+            return Err(ErrorCode::AddressInUse);
+        }
+        let s = self.tcp(id)?;
         s.phase = Phase::Listening {
             backlog,
             pool: Vec::new(),
             ready: Default::default(),
         };
-        let node = s.node;
         self.record(
             node,
             id,

@@ -131,6 +131,11 @@ impl Stack {
             tx: &mut tx,
         };
         let mut iface = Interface::new(config, &mut wire, instant(now));
+        // The network routes to a node only what is addressed to it (its
+        // addresses and its loopback, all of 127.0.0.0/8), so the interface
+        // takes every packet it is given: a socket bound to 127.0.0.3
+        // works as on Linux.
+        iface.set_any_ip(true);
         iface.update_ip_addrs(|ips| {
             let loopback = [
                 IpAddr::from([127, 0, 0, 1]),

@@ -225,7 +225,9 @@ impl<T: SimView> tcp::HostTcpSocket for SimCtx<'_, T> {
                 continue;
             }
             if let Err(code) = self.0.may_accept() {
-                core().tcp_close(new, true);
+                // As the real host does: the surplus connection is closed
+                // (its client reads the end of the stream), not reset.
+                core().tcp_close(new, false);
                 return Ok(Err(code));
             }
             let mut socket = TcpSocket::new(new, node.clone(), ipv6, State::Connected);
