@@ -290,18 +290,28 @@ fn simulated_refuses_what_it_cannot_mean() {
         2,
         &[":1:", "network", "--network says simulated"],
     );
+    // --pcap is the simulation's own capture there: an unwritable one is
+    // found out before anything runs.
+    let sim_file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/sim/udp-loss.toml")
+        .display()
+        .to_string();
+    let out = dir.path().join("out").display().to_string();
+    let nowhere = dir.path().join("no/such/dir/x.pcap").display().to_string();
     assert_one_error_line(
         &socklab(&[
             "--network",
             "simulated",
             "lab",
-            &file,
+            &sim_file,
+            "--out",
+            &out,
             "--pcap",
-            "/tmp/x.pcap",
+            &nowhere,
         ])
         .finish(),
         2,
-        &["--pcap"],
+        &["--pcap FILE", "cannot create"],
     );
 }
 

@@ -2,11 +2,16 @@
 //! the real relays', TCP answering every message under the same loss, a
 //! relay's own knob refused; report.json and the event log repeat byte for byte,
 //! under load too; timeouts cost simulated time, not real time; the
-//! examples under examples/sim/ run and repeat. Every simulated run is
-//! made inside `unshare -n` where the machine allows it.
+//! examples under examples/sim/ run and repeat; `--pcap` captures the
+//! report's messages in simulated time, byte for byte again;
+//! `--check-determinism` says two runs agree and writes each file once.
+//! Every simulated run is made inside `unshare -n` where the machine
+//! allows it.
 
 mod common;
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::Path;
 
 use common::*;
@@ -217,4 +222,161 @@ fn simulated_examples_run_and_repeat() {
         let timing = std::fs::read_to_string(out.path().join("timing.json")).unwrap();
         eprintln!("{}: {}", file.display(), timing.replace('\n', " "));
     }
+}
+
+/// `socklab lab examples/sim/udp-loss.toml --network simulated --out
+/// DIR/NAME --pcap DIR/NAME.pcap`: its report, the capture's bytes and path.
+fn udp_loss_captured(dir: &Path, name: &str) -> (Value, Vec<u8>, std::path::PathBuf) {
+    let file = example_sim("udp-loss.toml");
+    let (out, pcap) = (dir.join(name), dir.join(format!("{name}.pcap")));
+    let (file, out_arg, pcap_arg) = (
+        file.display().to_string(),
+        out.display().to_string(),
+        pcap.display().to_string(),
+    );
+    let args = [
+        "--network",
+        "simulated",
+        "lab",
+        &file,
+        "--out",
+        &out_arg,
+        "--pcap",
+        &pcap_arg,
+    ];
+    let done = socklab_offline(&args).finish();
+    done.assert_code(0);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    (report, std::fs::read(&pcap).unwrap(), pcap)
+}
+
+#[test]
+fn simulated_lab_pcap_holds_the_reports_messages_and_repeats_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = |name: &str| udp_loss_captured(dir.path(), name);
+    let (report, bytes, pcap) = capture("one");
+    let (again, bytes_again, _) = capture("two");
+    assert!(
+        bytes.len() > 24 && bytes == bytes_again,
+        "one seed, two captures"
+    );
+    assert_eq!(report["fates"], again["fates"]);
+    let records = udp_records(&pcap);
+    assert_eq!(report["captured"].as_u64(), Some(records.len() as u64));
+    // Each message the clients sent is one datagram to its server (this
+    // file duplicates nothing), its sequence number and size as reported.
+    let servers: Vec<SocketAddr> = report["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["server_addr"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let mut sent = BTreeMap::<u64, usize>::new();
+    for (_, _, dst, payload) in records.iter().filter(|r| servers.contains(&r.2)) {
+        assert_eq!(payload.len(), 64, "to {dst}");
+        *sent.entry(seq(payload)).or_default() += 1;
+    }
+    let mut reported = BTreeMap::<u64, usize>::new();
+    for fate in report["fates"].as_array().unwrap() {
+        *reported.entry(fate["seq"].as_u64().unwrap()).or_default() += 1;
+    }
+    assert_eq!(
+        sent, reported,
+        "the capture's requests are the report's messages"
+    );
+    // Each echo carries back a message that was sent; at least one per
+    // answered message.
+    let payloads: Vec<&Vec<u8>> = records
+        .iter()
+        .filter(|r| servers.contains(&r.2))
+        .map(|r| &r.3)
+        .collect();
+    let echoes: Vec<_> = records.iter().filter(|r| servers.contains(&r.1)).collect();
+    assert!(echoes.iter().all(|e| payloads.contains(&&e.3)));
+    let answered = report["fates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["fate"] == "answered")
+        .count();
+    assert!(
+        answered > 0 && echoes.len() >= answered,
+        "{answered} answered"
+    );
+    assert!(
+        records.windows(2).all(|w| w[0].0 <= w[1].0),
+        "in time order"
+    );
+}
+
+#[test]
+fn simulated_lab_check_determinism_says_identical_and_writes_each_file_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example_sim("udp-loss.toml").display().to_string();
+    let run = |name: &str, check: bool| {
+        let out = dir.path().join(name);
+        let (pcap, events) = (out.join("capture.pcap"), out.join("events.jsonl"));
+        std::fs::create_dir_all(&out).unwrap();
+        let (out_arg, pcap_arg, events_arg) = (
+            out.display().to_string(),
+            pcap.display().to_string(),
+            events.display().to_string(),
+        );
+        let mut args = vec![
+            "--network",
+            "simulated",
+            "lab",
+            &file,
+            "--out",
+            &out_arg,
+            "--pcap",
+            &pcap_arg,
+            "--events",
+            &events_arg,
+        ];
+        if check {
+            args.push("--check-determinism");
+        }
+        let done = socklab_offline(&args).finish();
+        let read = |p: &Path| std::fs::read(p).unwrap_or_default();
+        let files = [read(&out.join("report.json")), read(&pcap), read(&events)];
+        (done, files)
+    };
+    let (plain, plain_files) = run("plain", false);
+    plain.assert_code(0);
+    let (checked, checked_files) = run("checked", true);
+    checked.assert_code(0);
+    let verdict: Vec<&str> = checked
+        .stderr
+        .lines()
+        .filter(|l| l.contains("deterministic"))
+        .collect();
+    assert_eq!(verdict.len(), 1, "{checked}");
+    assert!(
+        verdict[0].starts_with("deterministic: two runs of seed 7 agree on all "),
+        "{checked}"
+    );
+    let events = plain_files[2].iter().filter(|&&b| b == b'\n').count();
+    assert!(
+        verdict[0].contains(&format!("all {events} events")),
+        "{checked}"
+    );
+    // The files are the first run's, as a plain run writes them (the
+    // report names its own paths, so compare it without them).
+    assert!(!checked_files[1].is_empty() && checked_files[1] == plain_files[1]);
+    assert!(checked_files[2] == plain_files[2]);
+    let fates = |bytes: &[u8]| serde_json::from_slice::<Value>(bytes).unwrap()["fates"].clone();
+    assert_eq!(fates(&checked_files[0]), fates(&plain_files[0]));
+    // Its summary is printed once.
+    assert_eq!(checked.stdout.matches("report: ").count(), 1, "{checked}");
+}
+
+#[test]
+fn simulated_lab_check_determinism_is_refused_on_the_real_network() {
+    let file = example("baseline.toml").display().to_string();
+    bad_input(
+        &["lab", &file, "--check-determinism"],
+        &["--check-determinism", "--network simulated"],
+    );
 }

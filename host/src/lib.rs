@@ -34,9 +34,10 @@
 //! `inspect`, `experiment`, `bench` → `report` → `runtime` → `grants` →
 //! `roles`, `limits`, `input`, `output`, `error`, `version`. (`experiment`
 //! and `bench` use `exchange`; `experiment` also uses the `socklab-relay`
-//! crate; `runtime`, and the audit's clock, use the `socklab-sim` crate,
-//! which knows nothing of the host.) `cli/simulated.rs` runs a command on
-//! the simulated network. `python3 ../shared/tools/shape.py` checks that no circle remains.
+//! crate; `runtime`, the audit's clock and `experiment::sim_capture` use
+//! the `socklab-sim` crate, which knows nothing of the host.)
+//! `cli/simulated.rs` runs a command on the simulated network, and
+//! `cli/determinism.rs` compares two runs of it. `python3 ../shared/tools/shape.py` checks that no circle remains.
 
 #![warn(missing_docs)]
 

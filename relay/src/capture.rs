@@ -89,13 +89,7 @@ impl Capture {
     /// find out that its file cannot be written, before anything runs).
     pub fn write_pcap_packets(&self, out: &mut impl Write) -> io::Result<()> {
         for (at, packet) in &self.lock().list {
-            let len = u32::try_from(packet.len()).map_err(io::Error::other)?;
-            let secs = u32::try_from(at.as_secs()).unwrap_or(u32::MAX);
-            out.write_all(&secs.to_le_bytes())?;
-            out.write_all(&at.subsec_micros().to_le_bytes())?;
-            out.write_all(&len.to_le_bytes())?;
-            out.write_all(&len.to_le_bytes())?;
-            out.write_all(packet)?;
+            write_pcap_record(out, *at, packet)?;
         }
         Ok(())
     }
@@ -284,4 +278,18 @@ pub fn write_pcap_header(out: &mut impl Write) -> io::Result<()> {
     out.write_all(&0u32.to_le_bytes())?;
     out.write_all(&262_144u32.to_le_bytes())?;
     out.write_all(&101u32.to_le_bytes())
+}
+
+/// One pcap record: its 16-byte header (`at` since the Unix epoch, in
+/// seconds and microseconds; the packet's length, kept whole) and `packet`.
+/// The simulated network's capture writes its records with this too, so
+/// both networks' files have one format.
+pub fn write_pcap_record(out: &mut impl Write, at: Duration, packet: &[u8]) -> io::Result<()> {
+    let len = u32::try_from(packet.len()).map_err(io::Error::other)?;
+    let secs = u32::try_from(at.as_secs()).unwrap_or(u32::MAX);
+    out.write_all(&secs.to_le_bytes())?;
+    out.write_all(&at.subsec_micros().to_le_bytes())?;
+    out.write_all(&len.to_le_bytes())?;
+    out.write_all(&len.to_le_bytes())?;
+    out.write_all(packet)
 }

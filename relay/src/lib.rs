@@ -40,7 +40,7 @@ pub mod stats;
 pub mod tcp;
 pub mod udp;
 
-pub use capture::{Capture, write_pcap_header};
+pub use capture::{Capture, write_pcap_header, write_pcap_record};
 pub use draw::{Direction, Key, draw};
 pub use impair::{TcpImpairments, UdpImpairments};
 pub use relay::{LinkSpec, Relay};

@@ -1,6 +1,6 @@
 //! The state one simulation shares between its executor, its network and
 //! its guests' resources: simulated time, the timer queue, the run queue,
-//! the network and the event log.
+//! the network, the event log and the capture.
 //!
 //! Two locks, always taken in this order: `core` (time, timers, network,
 //! log), then `ready` (the run queue). A waker takes only `ready`, so any
@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Wake, Waker};
 
+use crate::capture::Capture;
 use crate::log::LogEvent;
 use crate::net::tcp::stack::IpFlight;
 use crate::net::udp::InFlight;
@@ -49,6 +50,7 @@ impl Shared {
                 timers: BTreeMap::new(),
                 net: Net::new(seed),
                 log: Vec::new(),
+                capture: None,
             }),
             ready: Mutex::new(ReadyQueue::default()),
         })
@@ -88,6 +90,9 @@ pub(crate) struct Core {
     pub(crate) net: Net,
     /// Every bind, send, receive, drop and close, in order.
     pub(crate) log: Vec<LogEvent>,
+    /// Where every IP packet sent is recorded, once `Handle::capture_to`
+    /// has started a capture.
+    pub(crate) capture: Option<Capture>,
 }
 
 /// A timer's place in the queue: due time, then insertion order.

@@ -22,14 +22,20 @@
 //!   [`sockets::add_to_linker`]: the seven `wasi:sockets` interfaces,
 //!   checked as wasmtime-wasi 48 checks them (`sockets::tcp`: the TCP
 //!   state machine, options and streams). [`clocks`]: the two clocks.
-//! - [`log`]: the event log's records and JSON Lines.
+//! - [`log`]: the event log's records and JSON Lines, and where two runs'
+//!   logs part ([`log::first_divergence`]).
+//! - [`capture`]: [`Handle::capture_to`], every IP packet a node sends as a
+//!   pcap record in simulated time; `Capture::record` is the one entry
+//!   point a transport hands its packets to (UDP in `net::udp`, TCP in
+//!   `Core::emit`).
 //! - [`random`]: each node's deterministic `wasi:random`.
 //! - [`engine`]: [`engine_config`] and the fuel yield interval.
 //!
 //! The arrows point one way: `sockets`/`clocks` → `net`/`time` → `core` →
 //! `exec`'s shared state; `bindings` (the WIT, generated) is used by
-//! `sockets`, `clocks` and `net::udp` for its types; `log`, `random` and
-//! `engine` depend on nothing here. Nothing here knows the host.
+//! `sockets`, `clocks` and `net::udp` for its types; `core` holds the
+//! `capture`, which `net::udp` records into; `log`, `random` and `engine`
+//! depend on nothing here. Nothing here knows the host.
 //!
 //! # TODO
 //! - TCP is smoltcp's: 1 s RTO floor and 60 s ceiling (Linux: 200 ms,
@@ -41,10 +47,13 @@
 //! - Disconnecting a wildcard-bound socket keeps its port (Linux may drop an
 //!   ephemeral one).
 //! - One waiting reader per socket (one guest owns a socket).
+//! - The capture has no ICMP: a datagram to no listener shows as sent, and
+//!   the "port unreachable" that refuses it is not drawn.
 
 #![warn(missing_docs)]
 
 mod bindings;
+pub mod capture;
 pub mod clocks;
 mod core;
 pub mod engine;
@@ -55,6 +64,7 @@ pub mod random;
 pub mod sockets;
 pub mod time;
 
+pub use capture::Captured;
 pub use engine::{FUEL_YIELD_INTERVAL, engine_config, yield_on_fuel};
 pub use exec::{Cancelled, Handle, JoinHandle, Sim, Stalled, spawn};
 pub use log::{DropCause, EventKind, LogEvent};

@@ -3,7 +3,8 @@
 //! and its JSON Lines form. TCP adds listen, accept, each segment a node
 //! sends (a retransmission as `retransmit`: the same `seq` again), each RST
 //! a connection receives (`reset`); a segment lost on a link is a `drop`
-//! with its cause, like a datagram.
+//! with its cause, like a datagram. [`first_divergence`] says where two
+//! runs' logs part.
 
 use std::io::{self, Write};
 
@@ -107,9 +108,112 @@ pub fn write_jsonl(events: &[LogEvent], out: &mut impl Write) -> io::Result<()> 
     Ok(())
 }
 
+impl EventKind {
+    /// Its name in the JSON Lines, with a drop's cause: `send`,
+    /// `drop (loss)`.
+    pub fn name(&self) -> String {
+        let value = serde_json::to_value(self).unwrap_or_default();
+        let kind = value["kind"].as_str().unwrap_or_default();
+        match value["cause"].as_str() {
+            Some(cause) => format!("{kind} ({cause})"),
+            None => kind.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for LogEvent {
+    /// `at 1200 us on patient, socket 3: send 10.0.0.2:4000 -> 10.0.0.1:7, 64 B`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "at {} us on {}, socket {}: {} {}",
+            self.at_micros,
+            self.node,
+            self.socket,
+            self.kind.name(),
+            self.detail
+        )
+    }
+}
+
+/// Where two runs' event logs part: the first event (from 0) they do not
+/// share, and what each run logged there (`None`: its log had ended).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// The event's position in both logs, from 0.
+    pub index: usize,
+    /// The first run's event there.
+    pub first: Option<LogEvent>,
+    /// The second run's.
+    pub second: Option<LogEvent>,
+}
+
+/// Where `first` and `second` part, or `None` when they are equal: what
+/// `socklab lab --check-determinism` names when one seed gave two runs.
+pub fn first_divergence(first: &[LogEvent], second: &[LogEvent]) -> Option<Divergence> {
+    let index = (0..first.len().max(second.len())).find(|&i| first.get(i) != second.get(i))?;
+    Some(Divergence {
+        index,
+        first: first.get(index).cloned(),
+        second: second.get(index).cloned(),
+    })
+}
+
+impl std::fmt::Display for Divergence {
+    /// `event 12: run 1 at … ; run 2 at …`, on one line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let show = |e: &Option<LogEvent>| {
+            e.as_ref()
+                .map_or_else(|| "no event (its log ended)".to_owned(), |e| e.to_string())
+        };
+        write!(
+            f,
+            "event {}: run 1 {}; run 2 {}",
+            self.index + 1,
+            show(&self.first),
+            show(&self.second)
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(at_micros: u64, socket: u64, kind: EventKind, detail: &str) -> LogEvent {
+        LogEvent {
+            at_micros,
+            node: "patient".into(),
+            socket,
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    #[test]
+    fn logs_part_at_the_first_event_they_do_not_share() {
+        let a = vec![
+            event(0, 1, EventKind::Bind, "0.0.0.0:4000"),
+            event(5, 1, EventKind::Send, "10.0.0.1:4000 -> 10.0.0.2:7, 3 B"),
+            event(9, 1, EventKind::Close, "0.0.0.0:4000"),
+        ];
+        assert_eq!(first_divergence(&a, &a.clone()), None);
+        let mut b = a.clone();
+        b[1].kind = EventKind::Drop {
+            cause: DropCause::Loss,
+        };
+        let d = first_divergence(&a, &b).expect("they part");
+        assert_eq!((d.index, d.first.as_ref()), (1, Some(&a[1])));
+        assert_eq!(
+            d.to_string(),
+            "event 2: run 1 at 5 us on patient, socket 1: send 10.0.0.1:4000 -> 10.0.0.2:7, 3 B; \
+             run 2 at 5 us on patient, socket 1: drop (loss) 10.0.0.1:4000 -> 10.0.0.2:7, 3 B"
+        );
+        let shorter = &a[..2];
+        let d = first_divergence(&a, shorter).expect("one ended");
+        assert_eq!((d.index, &d.second), (2, &None));
+        assert!(d.to_string().ends_with("run 2 no event (its log ended)"));
+    }
 
     #[test]
     fn drops_serialise_flat_with_their_cause() {

@@ -1,6 +1,7 @@
 //! `socklab lab` run on the examples or on a file written by the test, and
-//! readers for its report.
+//! readers for its report and its capture.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -60,4 +61,53 @@ pub fn lab_text(text: &str, extra: &[(&str, &str)]) -> (Finished, Value, tempfil
     }
     let (done, report, _out) = lab_run(&file, &[]);
     (done, report, dir)
+}
+
+/// The simulated network's examples (examples/sim/).
+pub fn example_sim(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/sim")
+        .join(name)
+}
+
+/// The UDP datagrams of a pcap file: `(timestamp µs, source, destination,
+/// payload)`, every record checked to be IP + UDP.
+pub fn udp_records(path: &Path) -> Vec<(u64, SocketAddr, SocketAddr, Vec<u8>)> {
+    let file = std::fs::File::open(path).expect("the capture exists");
+    let mut reader = pcap_file::pcap::PcapReader::new(file).expect("a pcap header");
+    assert_eq!(reader.header().datalink, pcap_file::DataLink::RAW);
+    let mut records = Vec::new();
+    while let Some(packet) = reader.next_packet() {
+        let packet = packet.expect("a whole record");
+        let sliced = etherparse::SlicedPacket::from_ip(&packet.data).expect("an IP packet");
+        let (src, dst): (std::net::IpAddr, std::net::IpAddr) = match &sliced.net {
+            Some(etherparse::NetSlice::Ipv4(ip)) => {
+                let h = ip.header();
+                (h.source_addr().into(), h.destination_addr().into())
+            }
+            Some(etherparse::NetSlice::Ipv6(ip)) => {
+                let h = ip.header();
+                (h.source_addr().into(), h.destination_addr().into())
+            }
+            other => panic!("not IP: {other:?}"),
+        };
+        let Some(etherparse::TransportSlice::Udp(udp)) = &sliced.transport else {
+            panic!("not UDP");
+        };
+        records.push((
+            packet.timestamp.as_micros() as u64,
+            SocketAddr::new(src, udp.source_port()),
+            SocketAddr::new(dst, udp.destination_port()),
+            udp.payload().to_vec(),
+        ));
+    }
+    records
+}
+
+/// `#000042 ` at the start of a generated message: its sequence number.
+pub fn seq(payload: &[u8]) -> u64 {
+    std::str::from_utf8(&payload[1..7])
+        .expect("a numbered message")
+        .parse()
+        .expect("a number")
 }

@@ -117,7 +117,7 @@ where
         .await;
     let allowed = decided.starts_with("allow: ");
     assert_saw(&label, &probed, allowed, step);
-    let saw = native.saw_anything();
+    let saw = native.saw_anything().await;
     assert_eq!(saw, allowed, "{label}: did the peer see it?");
     assert_audit(&label, &probed.audit, op, &to.to_string(), &decided);
     let names = [(to.to_string(), "{peer}")];
@@ -180,7 +180,7 @@ pub async fn op_case_of(
         ("tcp-accept", _) => {
             // An accepted connection is closed by the probe (EOF); a refused
             // one is reset by the host before the guest sees it.
-            let (from, read) = connect_and_read(ip, p.addr()).await;
+            let (from, read) = connect_and_read_on(net, ip, p.addr()).await;
             let closed = allowed.then_some(0).ok_or(ErrorKind::ConnectionReset);
             assert_eq!(read, closed, "{label}: what the native client read");
             from.to_string()
@@ -202,9 +202,25 @@ pub async fn op_case_of(
         probed.audit.retain(|l| !sentinel(l));
     }
     assert_audit(&label, &probed.audit, op, &target, &decided);
-    let names = [(target.clone(), "{sender}")];
-    let names = if op == "udp-receive" { &names[..] } else { &[] };
-    observe(&probed, worded(&probed), op, None, names, None)
+    // The address of a receive's sender, a listener or an accepted client
+    // is the network's choice: each is written as its role.
+    let role = match op {
+        "udp-receive" => Some("{sender}"),
+        "tcp-accept" => Some("{client}"),
+        "tcp-listen" => Some("{listener}"),
+        _ => None,
+    };
+    let names: Vec<(String, &str)> = role
+        .into_iter()
+        .flat_map(|role| {
+            let shown = probed.audit.iter().filter(|l| l["op"] == op);
+            let shown: Vec<String> = shown
+                .filter_map(|l| l["target"].as_str().map(String::from))
+                .collect();
+            shown.into_iter().map(move |t| (t, role))
+        })
+        .collect();
+    observe(&probed, worded(&probed), op, None, &names, None)
 }
 
 /// Look up `localhost` (never an external name) under `allow` and `deny`.

@@ -14,7 +14,7 @@ use crate::report::Expect;
 
 /// socklab: run WebAssembly components that talk TCP and UDP, each in its own
 /// sandbox, granted only the network access its wiring needs.
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(name = "socklab", version, about, max_term_width = 100)]
 pub struct Cli {
     /// Look for bundled guests here first (then $SOCKLAB_GUEST_DIR, then
@@ -59,7 +59,7 @@ pub struct Cli {
 }
 
 // The commands (each variant's `///` is its `--help` line).
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 #[allow(missing_docs)]
 pub enum Command {
     /// Run a TCP and a UDP exchange between the bundled guests on 127.0.0.1
@@ -110,7 +110,7 @@ pub enum Network {
 }
 
 /// The seed of a run on the simulated network.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct SeedArgs {
     /// With --network simulated: the seed every choice is drawn from
     /// (ephemeral ports, the order of simultaneous events, each guest's
@@ -120,7 +120,7 @@ pub struct SeedArgs {
 }
 
 /// `socklab demo`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct DemoArgs {
     /// The simulated network's seed.
     #[command(flatten)]
@@ -128,7 +128,7 @@ pub struct DemoArgs {
 }
 
 /// `socklab serve`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     /// The server guest: a component file or a bundled name.
     pub guest: String,
@@ -149,7 +149,7 @@ pub struct ServeArgs {
 }
 
 /// `socklab connect`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct ConnectArgs {
     /// The client guest: a component file or a bundled name.
     pub guest: String,
@@ -168,7 +168,7 @@ pub struct ConnectArgs {
 }
 
 /// `socklab exchange`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct ExchangeArgs {
     /// The server guest.
     #[arg(long, value_name = "GUEST")]
@@ -206,14 +206,17 @@ pub struct ExchangeArgs {
 }
 
 /// `socklab lab`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct LabArgs {
     /// The experiment file (TOML; see examples/).
     pub file: PathBuf,
     /// Where report.json and rtt.svg go (default lab-out/<file stem>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Also write what the relays carried as a pcap file.
+    /// Also write a pcap file of the packets: on the real network what the
+    /// relays delivered (timestamped in real time); on the simulated one
+    /// every IP packet each node sent, copies and lost ones included,
+    /// timestamped in simulated time.
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
     /// Use this seed instead of the file's (a whole number from 0).
@@ -230,10 +233,20 @@ pub struct LabArgs {
     /// Do not write the chart.
     #[arg(long)]
     pub no_chart: bool,
+    /// With --network simulated: run the experiment twice with one seed
+    /// and compare every byte of the report, chart, event log and capture;
+    /// name the first event where the runs part and exit 1, or say they
+    /// agree. The files are written from the first run only.
+    #[arg(long)]
+    pub check_determinism: bool,
+    /// Set by --check-determinism, never on the command line: where the
+    /// run's files are also (or, for the second run, only) kept.
+    #[arg(skip)]
+    pub kept: Option<crate::experiment::outputs::Kept>,
 }
 
 /// `socklab run`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     /// The command component.
     pub command: String,
@@ -255,7 +268,7 @@ pub struct RunArgs {
 }
 
 /// `socklab bench`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
     /// Fewer messages and bytes per round: done in under a minute.
     #[arg(long)]
@@ -266,14 +279,14 @@ pub struct BenchArgs {
 }
 
 /// `socklab inspect`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct InspectArgs {
     /// A component file or a bundled name.
     pub guest: String,
 }
 
 /// The messages a client sends and how it judges replies.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct ScriptArgs {
     /// A message to send (repeat for several). TCP sends each followed by
     /// `\n` on one connection; UDP sends each as one datagram.
@@ -288,7 +301,7 @@ pub struct ScriptArgs {
 }
 
 /// Free-form settings for the guest.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct ParamArgs {
     /// A `KEY=VALUE` setting passed to the guest (repeatable).
     #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
@@ -297,7 +310,7 @@ pub struct ParamArgs {
 
 /// The sandbox of every guest the command runs: rules on top of the wiring's
 /// grants, and resource limits.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct SandboxArgs {
     /// Allow RULE (`OPS=TARGETS`, e.g. `tcp-connect=127.0.0.1:8000-8100`,
     /// `'udp=[::1]:*'`, `dns=*.example.com`, `'*=*'`); repeatable. The

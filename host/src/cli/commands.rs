@@ -213,6 +213,7 @@ async fn lab(
         pcap: args.pcap,
         chart: !args.no_chart,
         json,
+        kept: args.kept,
     };
     let plan = crate::experiment::plan::load(runtime, &args.file, &overrides)?;
     interrupt.graceful();

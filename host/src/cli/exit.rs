@@ -5,7 +5,8 @@ use crate::report::Verdict;
 /// Every exchange succeeded.
 pub const OK: i32 = 0;
 /// An exchange failed: a reply lost or wrong, a refusal, a guest error; or
-/// an output file could not be written.
+/// an output file could not be written; or `--check-determinism` found two
+/// runs of one seed that differ.
 pub const FAILED: i32 = 1;
 /// Bad input or usage.
 pub const BAD_INPUT: i32 = 2;

@@ -1,11 +1,13 @@
 //! The command line: what `main.rs` parses ([`args`], [`values`]) and what
 //! each command drives ([`commands`], one short function each), the usage
 //! errors ([`usage`]), Ctrl-C and SIGTERM ([`interrupt`]), every exit
-//! code ([`exit`]), and a command on the simulated network (`simulated`:
-//! its seed, its thread, its event log).
+//! code ([`exit`]), a command on the simulated network (`simulated`:
+//! its seed, its thread, its event log) and `lab --check-determinism`'s
+//! comparison of two runs (`determinism`).
 
 mod args;
 mod commands;
+mod determinism;
 pub mod exit;
 mod guests;
 pub mod interrupt;

@@ -1,6 +1,7 @@
 //! A command on the simulated network (`--network simulated`): which
 //! commands may run there, the seed, the thread the simulation runs on, its
-//! event log (`--events`), and how long it took in each clock.
+//! event log (`--events`), how long it took in each clock, and the second
+//! run of `--check-determinism`.
 //!
 //! The command's own code is the same as on the real network: it runs
 //! inside `Sim::block_on`, where [`tasks`](crate::runtime::tasks) spawns,
@@ -10,14 +11,14 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use socklab_sim::Sim;
 
 use super::args::{Cli, Command, Network};
 use super::interrupt::Interrupt;
-use super::{commands, exit};
+use super::{commands, determinism, exit};
 use crate::runtime::Runtime;
 use crate::{bad_input, say};
 
@@ -39,7 +40,7 @@ pub fn from_file(mut cli: Cli) -> (Cli, Option<u64>) {
 
 /// Refuse what cannot mean anything on the chosen network: a command that
 /// talks to the outside world (or runs no guest) on the simulated one, and
-/// `--seed`/`--events` on the real one.
+/// `--seed`/`--events`/`--check-determinism` on the real one.
 pub fn check(cli: &Cli) -> Result<()> {
     let name = match &cli.command {
         Command::Demo(_) | Command::Exchange(_) | Command::Run(_) | Command::Lab(_) => None,
@@ -58,10 +59,12 @@ pub fn check(cli: &Cli) -> Result<()> {
                 _ => "runs no guest",
             }
         ),
-        (Network::Simulated, None) if matches!(&cli.command, Command::Lab(a) if a.pcap.is_some()) =>
-        {
+        (Network::Real, _) if determinism::requested(cli) => bad_input!(
+            "--check-determinism runs the experiment twice on the simulated network; add --network simulated or drop it"
+        ),
+        (Network::Simulated, _) if determinism::requested(cli) && cli.audit.is_some() => {
             bad_input!(
-                "--pcap records what the relays carry, and the simulated network has none (its capture comes with its TCP); drop --pcap or run on the real network"
+                "--check-determinism runs the experiment twice, and --audit would log both runs in one file; drop one of the two"
             )
         }
         (Network::Real, _) if cli.events.is_some() => bad_input!(
@@ -95,7 +98,8 @@ fn simulation_seed(cli: &Cli, file_seed: Option<u64>) -> u64 {
 
 /// Run `cli`'s command inside a simulation seeded with its `--seed` (0 by
 /// default), on a thread of its own; write the event log; say on stderr how
-/// much simulated time took how much real time. The command's exit code.
+/// much simulated time took how much real time. With `--check-determinism`,
+/// run it a second time and compare ([`determinism`]). The exit code.
 pub async fn execute(
     runtime: &Arc<Runtime>,
     cli: Cli,
@@ -112,26 +116,20 @@ pub async fn execute(
         ),
         None => None,
     };
-    let tokio = tokio::runtime::Handle::current();
-    let started = Instant::now();
-    let (code, sim) = tokio::task::block_in_place(|| {
-        std::thread::scope(|scope| {
-            let thread = scope.spawn(|| {
-                // wasmtime-wasi's stdio may reach for tokio; the guests' own
-                // tasks, sleeps and sockets are the simulation's.
-                let _tokio = tokio.enter();
-                let mut sim = Sim::new(seed);
-                let code = sim.block_on(commands::dispatch(runtime, cli, interrupt));
-                (code, sim.handle())
-            });
-            thread.join().expect("the simulation's thread panicked")
-        })
-    });
-    let wall = started.elapsed();
+    let twin = determinism::requested(&cli).then(|| determinism::Twin::of(&cli));
+    let cli = match &twin {
+        Some(twin) => twin.first(cli),
+        None => cli,
+    };
+    let (code, sim, wall) = simulate(runtime, cli, seed, interrupt);
     // A command refused before it ran (bad input) says only why.
     let code = match code {
         Ok(Err(refused)) => return Err(refused),
-        other => other,
+        Ok(Ok(code)) => code,
+        Err(stalled) => {
+            say!("error: {stalled}; every guest was waiting for something that never comes");
+            exit::FAILED
+        }
     };
     say!(
         "simulated network (seed {seed}): {:.6} s of simulated time in {:.3} s of real time",
@@ -141,13 +139,56 @@ pub async fn execute(
     if let (Some(path), Some(file)) = (&events, events_file) {
         write_events(&sim, path, file)?;
     }
-    match code {
-        Ok(code) => code,
-        Err(stalled) => {
-            say!("error: {stalled}; every guest was waiting for something that never comes");
-            Ok(exit::FAILED)
+    match twin {
+        Some(twin) if code != exit::INTERRUPTED => {
+            let (again, sim_again, _) = simulate(runtime, twin.second_cli, seed, interrupt);
+            let again = match again {
+                Ok(Ok(exit::INTERRUPTED)) => {
+                    say!("--check-determinism: Ctrl-C cut the second run short; nothing compared");
+                    return Ok(exit::INTERRUPTED);
+                }
+                Ok(Ok(code)) => code,
+                Ok(Err(refused)) => return Err(refused),
+                Err(_) => exit::FAILED,
+            };
+            let first = determinism::Run::of(&sim, &twin.first_kept, code);
+            let second = determinism::Run::of(&sim_again, &twin.second_kept, again);
+            let (line, code) = determinism::compare(seed, &first, &second);
+            say!("{line}");
+            Ok(code)
         }
+        _ => Ok(code),
     }
+}
+
+/// One run of `cli` in a new simulation of `seed`, on a thread of its own
+/// (the guests' tasks, sleeps and sockets are the simulation's): what the
+/// command returned, the world it ran in, how much real time it took.
+fn simulate(
+    runtime: &Arc<Runtime>,
+    cli: Cli,
+    seed: u64,
+    interrupt: &Interrupt,
+) -> (
+    Result<Result<i32>, socklab_sim::Stalled>,
+    socklab_sim::Handle,
+    Duration,
+) {
+    let tokio = tokio::runtime::Handle::current();
+    let started = Instant::now();
+    let (code, sim) = tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let thread = scope.spawn(|| {
+                // wasmtime-wasi's stdio may reach for tokio.
+                let _tokio = tokio.enter();
+                let mut sim = Sim::new(seed);
+                let code = sim.block_on(commands::dispatch(runtime, cli, interrupt));
+                (code, sim.handle())
+            });
+            thread.join().expect("the simulation's thread panicked")
+        })
+    });
+    (code, sim, started.elapsed())
 }
 
 /// The simulation's events as JSON Lines in `file` (`path`).

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use super::fates::Figures;
 use super::summary::{RelayTotals, TransportFigures, ms, plural};
+use crate::roles::Transport;
 
 /// How many times apart two p99 RTTs must be, besides lying outside each
 /// other's interval, before a lesson calls them different: a steady 20%
@@ -22,7 +23,7 @@ pub fn lessons(all: &[TransportFigures]) -> Vec<String> {
             let mut line = counts(tf);
             let earlier = all[..i].iter().find(|o| o.figures.rtt_p99_us.is_some());
             line.push_str(&comparison(&tf.figures, earlier));
-            let causes = causes(&tf.relay);
+            let causes = causes(tf.transport, &tf.relay);
             if !causes.is_empty() {
                 let _ = write!(line, "; {}", causes.join("; "));
             }
@@ -92,16 +93,20 @@ fn comparison(f: &Figures, earlier: Option<&TransportFigures>) -> String {
     )
 }
 
-/// What the relays did that explains the counts.
-fn causes(r: &RelayTotals) -> Vec<String> {
-    // On the simulated network the links themselves impair: no relay.
-    let relay = if crate::runtime::tasks::simulated() {
-        "link"
-    } else {
-        "relay"
-    };
+/// What the relays did that explains the counts of `transport`.
+fn causes(transport: Transport, r: &RelayTotals) -> Vec<String> {
+    // On the simulated network the links themselves impair: no relay, and
+    // what a TCP link drops are the stack's own segments, sent again.
+    let simulated = crate::runtime::tasks::simulated();
+    let relay = if simulated { "link" } else { "relay" };
+    let tcp_on_sim = simulated && transport == Transport::Tcp;
     let mut causes = Vec::new();
-    if r.dropped > 0 {
+    if r.dropped > 0 && tcp_on_sim {
+        causes.push(format!(
+            "the link dropped {}, and TCP sent each again",
+            plural(r.dropped, "segment", "segments")
+        ));
+    } else if r.dropped > 0 {
         causes.push(format!(
             "the {relay} dropped {}",
             plural(r.dropped, "datagram", "datagrams")
@@ -119,7 +124,9 @@ fn causes(r: &RelayTotals) -> Vec<String> {
     if r.resets > 0 {
         causes.push(plural(r.resets, "connection", "connections") + " reset");
     }
-    if r.in_flight > 0 {
+    // A TCP link on the simulated network still carries the connections'
+    // closing segments when a client finishes: nothing held back.
+    if r.in_flight > 0 && !tcp_on_sim {
         causes.push(format!(
             "{} still in the {relay} when the clients finished",
             r.in_flight

@@ -6,7 +6,9 @@
 //! Where to read: [`file`] (the file format and its errors) → [`plan`]
 //! (guests loaded, names resolved) → [`runner`] (servers, relays, clients,
 //! rounds) → [`fates`] (what happened to each message) → [`summary`] (the
-//! report) and [`chart`].
+//! report) and [`chart`]. [`outputs`] opens and writes the files (and keeps
+//! them for `--check-determinism`); [`sim_capture`] is `--pcap` on the
+//! simulated network, where the simulation captures instead of relays.
 
 pub mod chart;
 pub mod fates;
@@ -18,6 +20,7 @@ pub mod partial;
 pub mod plan;
 pub mod rounds;
 pub mod runner;
+pub mod sim_capture;
 pub mod summary;
 pub mod text;
 
@@ -26,7 +29,8 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use self::outputs::Outputs;
+use self::outputs::{Kept, Outputs};
+use self::sim_capture::SimCapture;
 use crate::report::Verdict;
 use crate::runtime::Runtime;
 use crate::{output, say};
@@ -43,6 +47,9 @@ pub struct LabOptions {
     pub chart: bool,
     /// Print the JSON document instead of the summary.
     pub json: bool,
+    /// Under `--check-determinism`: where the files' bytes are kept (and,
+    /// for the second run, only kept: nothing is written or printed).
+    pub kept: Option<Kept>,
 }
 
 /// `socklab lab FILE`, once the file is loaded ([`plan::load`]): open the
@@ -61,19 +68,28 @@ pub async fn run_plan(
     let out = options.out.clone().unwrap_or_else(|| {
         Path::new("lab-out").join(plan.path.file_stem().unwrap_or("experiment".as_ref()))
     });
-    let mut outputs = Outputs::open(&out, options.chart, options.pcap.as_deref())?;
+    let kept = options.kept.as_ref();
+    let mut outputs = Outputs::open(&out, options.chart, options.pcap.as_deref(), kept)?;
+    // On the simulated network the simulation captures; on the real one,
+    // the relays.
+    let sim_capture = match outputs.pcap {
+        Some(_) => SimCapture::start()?,
+        None => None,
+    };
     let run_options = runner::Options {
-        capture: outputs.pcap.is_some(),
+        capture: outputs.pcap.is_some() && sim_capture.is_none(),
     };
     let wall = std::time::Instant::now();
     let run = runner::run(runtime, plan, &run_options, interrupt).await?;
     let wall = wall.elapsed();
 
+    let mut failed = Vec::new();
+    let captured = captured(&run, sim_capture, &mut failed);
     let chart_path = outputs.chart.as_ref().map(|c| c.path.display().to_string());
     let pcap_path = outputs.pcap.as_ref().map(|p| p.path.display().to_string());
-    let doc = summary::Document::new(&run, chart_path.clone(), pcap_path.clone());
+    let mut doc = summary::Document::new(&run, chart_path.clone(), pcap_path.clone());
+    doc.captured = captured.as_ref().map(|(packets, _)| *packets);
     let json = serde_json::to_string_pretty(&doc)?;
-    let mut failed = Vec::new();
     if let Err(e) = outputs.report.write_all(json.as_bytes()) {
         failed.push(e);
     }
@@ -83,22 +99,19 @@ pub async fn run_plan(
             failed.push(e);
         }
     }
-    if let (Some(pcap), Some(capture)) = (&mut outputs.pcap, &run.capture)
-        && let Err(e) = pcap.write_with(|out| capture.write_pcap_packets(out))
+    if let (Some(pcap), Some((_, records))) = (&mut outputs.pcap, &captured)
+        && let Err(e) = pcap.write_all(records)
     {
         failed.push(e);
     }
-    if crate::runtime::tasks::simulated() {
-        // report.json holds only what the seed decides; how long it took
-        // in real time goes beside it.
-        let timing = serde_json::json!({
-            "simulated_ms": run.elapsed.as_secs_f64() * 1e3,
-            "wall_ms": wall.as_secs_f64() * 1e3,
-        });
-        let path = out.join("timing.json");
-        if let Err(e) = std::fs::write(&path, format!("{timing:#}\n")) {
-            failed.push(anyhow::anyhow!("cannot write {}: {e}", path.display()));
-        }
+    if kept.is_some_and(|k| k.only_memory) {
+        // The second run of --check-determinism: compared, not shown.
+        return Ok(summary::verdict(&run));
+    }
+    if crate::runtime::tasks::simulated()
+        && let Err(e) = write_timing(&out, &run, wall)
+    {
+        failed.push(e);
     }
     if options.json {
         output::stdout_line(&json);
@@ -108,11 +121,8 @@ pub async fn run_plan(
         if let Some(chart) = chart_path {
             text.push_str(&format!("chart: {chart}\n"));
         }
-        if let (Some(pcap), Some(capture)) = (pcap_path, &run.capture) {
-            text.push_str(&format!(
-                "capture: {pcap} ({} packets)\n",
-                capture.packets()
-            ));
+        if let (Some(pcap), Some(packets)) = (pcap_path, doc.captured) {
+            text.push_str(&format!("capture: {pcap} ({packets} packets)\n"));
         }
         output::stdout(&text);
     }
@@ -125,6 +135,40 @@ pub async fn run_plan(
     } else {
         Verdict::Failed
     })
+}
+
+/// The capture's packet count and pcap records: the simulation's, or the
+/// relays'. A capture that failed is said in `failed`, and left out.
+fn captured(
+    run: &runner::LabRun,
+    sim: Option<SimCapture>,
+    failed: &mut Vec<anyhow::Error>,
+) -> Option<(usize, Vec<u8>)> {
+    if let Some(sim) = sim {
+        return sim.finish().map_err(|e| failed.push(e)).ok();
+    }
+    let capture = run.capture.as_ref()?;
+    let mut records = Vec::new();
+    match capture.write_pcap_packets(&mut records) {
+        Ok(()) => Some((capture.packets(), records)),
+        Err(e) => {
+            failed.push(anyhow::anyhow!("cannot write the capture: {e}"));
+            None
+        }
+    }
+}
+
+/// `timing.json` beside the report on the simulated network: report.json
+/// holds only what the seed decides; how long it took in real time goes
+/// here.
+fn write_timing(out: &Path, run: &runner::LabRun, wall: std::time::Duration) -> Result<()> {
+    let timing = serde_json::json!({
+        "simulated_ms": run.elapsed.as_secs_f64() * 1e3,
+        "wall_ms": wall.as_secs_f64() * 1e3,
+    });
+    let path = out.join("timing.json");
+    std::fs::write(&path, format!("{timing:#}\n"))
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }
 
 /// What the chart shows: every message of each transport that ran (its

@@ -13,6 +13,7 @@ use super::DEFAULT_LATENCY;
 use super::link::dir;
 use super::world::Route;
 use crate::bindings::sockets::network::ErrorCode;
+use crate::capture::udp_packet;
 use crate::core::{Core, Timer};
 use crate::log::{DropCause, EventKind, LogEvent};
 use crate::time::micros;
@@ -153,7 +154,7 @@ impl Core {
         dst: SocketAddr,
     ) -> Result<(), ErrorCode> {
         let s = self.udp(id)?;
-        let (node, conn_ip) = (s.node, s.conn_ip);
+        let (node, conn_ip, hop_limit) = (s.node, s.conn_ip, s.hop_limit);
         let local = s.bound.ok_or(ErrorCode::InvalidState)?;
         if dst.is_ipv6() != s.ipv6 {
             return Err(ErrorCode::InvalidArgument);
@@ -176,6 +177,10 @@ impl Core {
         let src = SocketAddr::new(src_ip, local.port());
         let detail = format!("{src} -> {dst}, {} B", data.len());
         self.record(node, id, EventKind::Send, detail.clone());
+        let packet = self
+            .capture
+            .as_ref()
+            .and_then(|_| udp_packet(src, dst, hop_limit, &data));
         let mut flight = InFlight {
             from_socket: id,
             from_node: node,
@@ -185,25 +190,39 @@ impl Core {
             data,
             link: None,
         };
-        match route {
-            Route::Nowhere => self.record_drop(node, id, DropCause::NoRoute, detail),
-            Route::Loopback => self.arrive(flight),
+        let copies = match route {
+            Route::Nowhere => {
+                self.record_drop(node, id, DropCause::NoRoute, detail);
+                1
+            }
+            Route::Loopback => {
+                self.arrive(flight);
+                1
+            }
             Route::Link { to } => {
                 flight.to_node = to;
-                self.cross(flight, detail);
+                self.cross(flight, detail)
+            }
+        };
+        if let (Some(capture), Some(packet)) = (&mut self.capture, packet) {
+            // Captured at the sender: a datagram the link drops was still
+            // sent, once; one it duplicates went out as its copies.
+            for _ in 0..copies.max(1) {
+                capture.record(self.now, &packet);
             }
         }
         Ok(())
     }
 
-    /// Puts `flight` on the link between its nodes.
-    fn cross(&mut self, mut flight: InFlight, detail: String) {
+    /// Puts `flight` on the link between its nodes: how many copies of it
+    /// the link carries (none when it drops it).
+    fn cross(&mut self, mut flight: InFlight, detail: String) -> usize {
         let now = self.now;
         let key = (flight.from_node, flight.to_node);
         let Some(link) = self.net.links.get_mut(&key) else {
             let due = now + micros(DEFAULT_LATENCY);
             self.add_timer(due, Timer::Arrive(Box::new(flight)));
-            return;
+            return 1;
         };
         let seed = self.net.seed;
         let (_, stats) = self
@@ -219,6 +238,7 @@ impl Core {
             Some(_) => self.record_drop(node, id, DropCause::LinkQueueFull, detail.clone()),
             None => {}
         }
+        let copies = due.len();
         for at in due {
             let copy = InFlight {
                 data: flight.data.clone(),
@@ -227,6 +247,7 @@ impl Core {
             };
             self.add_timer(at, Timer::Arrive(Box::new(copy)));
         }
+        copies
     }
 
     /// A datagram reaches its destination node: into the queue of the

@@ -269,6 +269,9 @@ impl Core {
         };
         let detail = seg.to_string();
         self.record(node, socket, kind, detail.clone());
+        if let Some(capture) = &mut self.capture {
+            capture.record(self.now, &packet);
+        }
         match self.net.route(node, seg.dst.ip()) {
             Route::Loopback => {
                 if self.tcp_admit(node, &seg) {
