@@ -16,6 +16,8 @@ use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
 
 use common::grant_cases::*;
+use common::networks::*;
+use common::peers::*;
 use common::sandbox::*;
 use common::{V4, V6};
 

@@ -10,7 +10,7 @@ mod common;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::sandbox::*;
+use common::peers::*;
 use common::*;
 use socklab::exchange::{self, ClientSpec, ServerSpec};
 use socklab::limits::Limits;

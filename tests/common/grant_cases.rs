@@ -2,20 +2,17 @@
 //! under rules of the case's making, checked in what the guest saw, what its
 //! peer saw and what the audit says, then summed up as one [`Observed`] line
 //! with the network's own choices (ports, the peers' addresses) written as
-//! their roles, so that a case run on both networks can be compared;
-//! [`on_both_networks`] does that for a table of cases.
+//! their roles, so that a case run on both networks can be compared
+//! (`networks` does that for a table of cases).
 
-use std::future::Future;
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
-use std::sync::{Arc, mpsc};
 
 use serde_json::Value;
 
+use super::V4;
+use super::peers::*;
 use super::sandbox::*;
-use super::{V4, WAIT};
 
 /// What one case came to: the guest's result, whether its peer saw the
 /// use, and the audit's lines about the use (decision, target, rule,
@@ -156,21 +153,8 @@ pub async fn op_case_of(
     };
     let (mut allow, deny, decided) = verdict.rules(&rule);
     let allowed = verdict == Verdict::Allow;
-    let (probe, step) = match op {
-        "tcp-bind" => (tcp_probe, "bind"),
-        "udp-bind" => ("probe-udp", "bind"),
-        "tcp-listen" => (tcp_probe, "listen"),
-        "tcp-accept" => (tcp_probe, "accept"),
-        "udp-receive" => ("probe-udp", "receive"),
-        _ => unreachable!("{op}"),
-    };
-    // The steps before the one under test are always allowed.
-    allow.extend(match op {
-        "tcp-listen" => vec![format!("tcp-bind={lo}:*")],
-        "tcp-accept" => vec![format!("tcp-bind,tcp-listen={lo}:*")],
-        "udp-receive" => vec![format!("udp-bind={lo}:*")],
-        _ => vec![],
-    });
+    let (probe, step, before) = probe_for(tcp_probe, op, lo);
+    allow.extend(before);
     let params = [("op", step.to_string()), ("wait-ms", "60000".into())];
     let p = start_probe_on(net, probe, &label, listen, &params, rules(&allow, &deny)).await;
     let target = match (op, &senders) {
@@ -202,25 +186,52 @@ pub async fn op_case_of(
         probed.audit.retain(|l| !sentinel(l));
     }
     assert_audit(&label, &probed.audit, op, &target, &decided);
-    // The address of a receive's sender, a listener or an accepted client
-    // is the network's choice: each is written as its role.
+    observe(
+        &probed,
+        worded(&probed),
+        op,
+        None,
+        &chosen_names(&probed, op),
+        None,
+    )
+}
+
+/// The targets of the audit's lines about `op` that the network chose (a
+/// receive's sender, a listener, an accepted client), each with its role.
+fn chosen_names(probed: &Probed, op: &str) -> Vec<(String, &'static str)> {
     let role = match op {
-        "udp-receive" => Some("{sender}"),
-        "tcp-accept" => Some("{client}"),
-        "tcp-listen" => Some("{listener}"),
-        _ => None,
+        "udp-receive" => "{sender}",
+        "tcp-accept" => "{client}",
+        "tcp-listen" => "{listener}",
+        _ => return Vec::new(),
     };
-    let names: Vec<(String, &str)> = role
-        .into_iter()
-        .flat_map(|role| {
-            let shown = probed.audit.iter().filter(|l| l["op"] == op);
-            let shown: Vec<String> = shown
-                .filter_map(|l| l["target"].as_str().map(String::from))
-                .collect();
-            shown.into_iter().map(move |t| (t, role))
-        })
-        .collect();
-    observe(&probed, worded(&probed), op, None, &names, None)
+    probed
+        .audit
+        .iter()
+        .filter(|l| l["op"] == op)
+        .filter_map(|l| l["target"].as_str().map(|t| (t.to_string(), role)))
+        .collect()
+}
+
+/// The probe that makes `op`, the step it names, and the rules that allow
+/// the steps before it (always allowed).
+fn probe_for(
+    tcp_probe: &'static str,
+    op: &str,
+    lo: &str,
+) -> (&'static str, &'static str, Vec<String>) {
+    match op {
+        "tcp-bind" => (tcp_probe, "bind", vec![]),
+        "udp-bind" => ("probe-udp", "bind", vec![]),
+        "tcp-listen" => (tcp_probe, "listen", vec![format!("tcp-bind={lo}:*")]),
+        "tcp-accept" => (
+            tcp_probe,
+            "accept",
+            vec![format!("tcp-bind,tcp-listen={lo}:*")],
+        ),
+        "udp-receive" => ("probe-udp", "receive", vec![format!("udp-bind={lo}:*")]),
+        _ => unreachable!("{op}"),
+    }
 }
 
 /// Look up `localhost` (never an external name) under `allow` and `deny`.
@@ -298,91 +309,4 @@ pub async fn udp_silent_drop_case(net: &Net) -> Observed {
     assert_eq!(allow[0]["count"], 1);
     let names = [(refused, "{refused}"), (allowed, "{allowed}")];
     observe(&probed, worded(&probed), "udp-receive", None, &names, None)
-}
-
-/// A case that can run on either network.
-pub type Case = Arc<dyn Fn(Net) -> Pin<Box<dyn Future<Output = Observed> + Send>> + Send + Sync>;
-
-/// `f` as a [`Case`].
-pub fn case<F, Fut>(f: F) -> Case
-where
-    F: Fn(Net) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Observed> + Send + 'static,
-{
-    Arc::new(move |net| Box::pin(f(net)))
-}
-
-/// Run every case on the real network (all at once) and on the simulated
-/// one (each on a node of a simulation of its own), print both results side
-/// by side, and fail listing every case that failed on either network or
-/// came to something different on the two.
-pub async fn on_both_networks(table: &str, cases: Vec<(String, Case)>) {
-    let tokio = tokio::runtime::Handle::current();
-    let runs: Vec<_> = cases
-        .iter()
-        .map(|(_, case)| {
-            let real = tokio::spawn(tokio::time::timeout(2 * WAIT, case(Net::Real)));
-            let (case, tokio) = (case.clone(), tokio.clone());
-            let sim = tokio::task::spawn_blocking(move || on_sim(case, tokio));
-            (real, sim)
-        })
-        .collect();
-    let mut listing = format!("{table}: case | real | simulated\n");
-    let mut failed = Vec::new();
-    for ((name, _), (real, sim)) in cases.iter().zip(runs) {
-        let real = match real.await {
-            Ok(Ok(seen)) => Ok(seen),
-            Ok(Err(_)) => Err(format!("timed out after {:?}", 2 * WAIT)),
-            Err(e) => Err(e
-                .try_into_panic()
-                .map_or_else(|e| e.to_string(), panic_text)),
-        };
-        let sim = sim.await.unwrap_or_else(|e| Err(e.to_string()));
-        let shown = |r: &Result<Observed, String>| match r {
-            Ok(seen) => seen.0.clone(),
-            Err(why) => format!("FAILED: {why}"),
-        };
-        listing.push_str(&format!("- {name} | {} | {}\n", shown(&real), shown(&sim)));
-        match (&real, &sim) {
-            (Ok(a), Ok(b)) if a == b => {}
-            (Ok(_), Ok(_)) => failed.push(format!("- {name}: the networks differ")),
-            _ => failed.push(format!("- {name}: {} | {}", shown(&real), shown(&sim))),
-        }
-    }
-    eprintln!("{listing}");
-    eprintln!(
-        "{table}: {} cases on both networks, {} failed",
-        cases.len(),
-        failed.len()
-    );
-    assert!(
-        failed.is_empty(),
-        "{table}: {} of {} cases failed or differ:\n{}",
-        failed.len(),
-        cases.len(),
-        failed.join("\n")
-    );
-}
-
-/// Run `case` on a node called `probe` of a fresh simulation (seed 1), on
-/// a thread of its own with `tokio` entered (wasmtime-wasi's stdio may
-/// reach for it). A panic, a stall or a run past twice [`WAIT`] of real
-/// time is a failure, with why.
-fn on_sim(case: Case, tokio: tokio::runtime::Handle) -> Result<Observed, String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _tokio = tokio.enter();
-        let run = catch_unwind(AssertUnwindSafe(|| {
-            let mut sim = socklab_sim::Sim::new(1);
-            let node = sim.handle().add_node("probe");
-            sim.block_on(case(Net::Simulated(node)))
-        }));
-        let _ = tx.send(run);
-    });
-    match rx.recv_timeout(2 * WAIT) {
-        Ok(Ok(Ok(seen))) => Ok(seen),
-        Ok(Ok(Err(stalled))) => Err(stalled.to_string()),
-        Ok(Err(panic)) => Err(panic_text(panic)),
-        Err(_) => Err(format!("no end within {:?} of real time", 2 * WAIT)),
-    }
 }

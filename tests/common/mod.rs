@@ -3,9 +3,10 @@
 //! `std::net` peers on loopback (UDP echo, TCP line servers and clients); [`proc`]: the `socklab` binary run under
 //! deadlines; [`conformance`]: the conformance probes run, normalised and
 //! compared; [`seed`]: the seed notes' Python steps; [`sandbox`]: probes
-//! under rules (on either network), audit files, case tables;
-//! [`grant_cases`]: the grant matrix's cases, run and compared on both
-//! networks.
+//! under rules (on either network), audit files, case tables; [`peers`]:
+//! what a probe reaches, on either network;
+//! [`grant_cases`]: the grant matrix's cases; [`networks`]: a table of
+//! cases run and compared on both networks.
 //!
 //! Every wait here has a deadline ([`WAIT`]), every loop that sends is
 //! bounded, and every child process is killed when its [`Proc`] is dropped:
@@ -16,6 +17,8 @@
 pub mod conformance;
 pub mod experiment;
 pub mod grant_cases;
+pub mod networks;
+pub mod peers;
 pub mod proc;
 pub mod python;
 pub mod sandbox;

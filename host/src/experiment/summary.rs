@@ -71,7 +71,8 @@ pub struct TransportFigures {
 /// What the relays of one transport did, both directions added up.
 #[derive(Serialize, Default, Clone, Copy)]
 pub struct RelayTotals {
-    /// UDP datagrams dropped by `loss`.
+    /// UDP datagrams dropped by `loss` (and on the simulated network TCP
+    /// segments, which TCP sends again).
     pub dropped: u64,
     /// UDP datagrams dropped because the rate limit's queue was full.
     pub rate_dropped: u64,
@@ -119,7 +120,10 @@ pub fn transport_figures(run: &LabRun) -> Vec<TransportFigures> {
             for r in &runs {
                 let s = &r.relay_stats;
                 for d in [&s.to_server, &s.to_client] {
-                    relay.dropped += d.lost * u64::from(t == Transport::Udp);
+                    // A relay's TCP "loss" is a delay (counted below); a
+                    // simulated link drops the segment itself.
+                    let dropped = t == Transport::Udp || crate::runtime::tasks::simulated();
+                    relay.dropped += d.lost * u64::from(dropped);
                     relay.retransmitted += d.retransmissions;
                     relay.rate_dropped += d.rate_dropped;
                     relay.duplicated += d.duplicated;
