@@ -8,12 +8,14 @@
 //!   `start-*`/`finish-*` calls into one blocking call, so a guest reads as
 //!   its list of BSD socket steps.
 //! - [`io`]: waiting on pollables with a deadline, writing a whole buffer.
+//! - [`probe`]: the conformance probes' outcomes and addresses.
 //! - this file: addresses and error codes as text, parameters, logging.
 //!
 //! Start with a guest (`guest/tcp-echo-server/src/lib.rs`), then come here
 //! for the helpers it calls.
 
 pub mod io;
+pub mod probe;
 pub mod tcp;
 pub mod udp;
 

@@ -7,15 +7,14 @@
 use socklab_guest::wasi::clocks::monotonic_clock::subscribe_duration;
 use socklab_guest::wasi::io::poll::{Pollable, poll};
 use socklab_guest::wasi::sockets::instance_network::instance_network;
-use socklab_guest::wasi::sockets::network::{
-    ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress, Network,
-};
+use socklab_guest::wasi::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress, Network};
 use socklab_guest::wasi::sockets::udp::{
     IncomingDatagram, IncomingDatagramStream, OutgoingDatagram, OutgoingDatagramStream, UdpSocket,
 };
 use socklab_guest::wasi::sockets::udp_create_socket::create_udp_socket;
 
 pub use IpAddressFamily::{Ipv4, Ipv6};
+pub use socklab_guest::probe::*;
 
 /// The longest any one wait in the probe lasts: a datagram on loopback
 /// arrives in microseconds, so this only bounds a broken implementation.
@@ -24,68 +23,9 @@ pub const WAIT_MS: u64 = 2000;
 /// How long a case that expects *nothing* to arrive listens for it.
 pub const SILENCE_MS: u64 = 300;
 
-/// What one case found: `Ok("")` prints `ok`, `Ok(v)` prints `ok:v`,
-/// `Err(code)` prints `error:code`.
-pub type Outcome = Result<String, ErrorCode>;
-
 /// The default network (`instance-network`), the capability every bind needs.
 pub fn network() -> Network {
     instance_network()
-}
-
-/// `127.0.0.1:port`.
-pub fn v4(port: u16) -> IpSocketAddress {
-    v4_of((127, 0, 0, 1), port)
-}
-
-/// `a.b.c.d:port`.
-pub fn v4_of(address: (u8, u8, u8, u8), port: u16) -> IpSocketAddress {
-    IpSocketAddress::Ipv4(Ipv4SocketAddress { port, address })
-}
-
-/// `[::1]:port`.
-pub fn v6(port: u16) -> IpSocketAddress {
-    v6_of((0, 0, 0, 0, 0, 0, 0, 1), port)
-}
-
-/// `[::ffff:127.0.0.1]:port`, the IPv4-mapped form of the IPv4 loopback.
-pub fn mapped(port: u16) -> IpSocketAddress {
-    v6_of((0, 0, 0, 0, 0, 0xffff, 0x7f00, 1), port)
-}
-
-/// `[address]:port`.
-pub fn v6_of(address: (u16, u16, u16, u16, u16, u16, u16, u16), port: u16) -> IpSocketAddress {
-    IpSocketAddress::Ipv6(Ipv6SocketAddress {
-        port,
-        flow_info: 0,
-        address,
-        scope_id: 0,
-    })
-}
-
-/// The loopback address of `family` with `port`.
-pub fn loopback(family: IpAddressFamily, port: u16) -> IpSocketAddress {
-    match family {
-        Ipv4 => v4(port),
-        Ipv6 => v6(port),
-    }
-}
-
-/// The port of `addr`.
-pub fn port_of(addr: &IpSocketAddress) -> u16 {
-    match addr {
-        IpSocketAddress::Ipv4(a) => a.port,
-        IpSocketAddress::Ipv6(a) => a.port,
-    }
-}
-
-/// `addr` with the port shown as `port=N`, the part the comparison
-/// allow-lists: `ip=127.0.0.1,port=40123`.
-pub fn addr_value(addr: &IpSocketAddress) -> String {
-    let text = socklab_guest::addr_text(addr);
-    let (ip, port) = text.rsplit_once(':').expect("an address has a port");
-    let ip = ip.trim_start_matches('[').trim_end_matches(']');
-    format!("ip={ip},port={port}")
 }
 
 /// `socket(family, SOCK_DGRAM)`: `create-udp-socket`.
