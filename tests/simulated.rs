@@ -107,6 +107,18 @@ fn simulated_cpu_limit_is_fuel() {
     let out = simulated(&["run", "--cpu-limit", "1s", "net-command", "--", "spin"]);
     out.assert_code(3);
     assert!(out.stderr.contains("--cpu-limit 1s"), "{out}");
+    // One second of simulated CPU: its fuel at 1 ns a unit plus 500 ns per
+    // host call (its loop calls the host too).
+    let usage = &out.json()["usage"];
+    let n = |key: &str| {
+        usage[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{usage}\n{out}"))
+    };
+    let cpu = n("cpu_micros");
+    assert!((999_000..=1_001_000).contains(&cpu), "{usage}\n{out}");
+    assert_eq!((n("fuel") + n("host_calls") * 500) / 1000, cpu, "{usage}");
+    assert!(out.stderr.contains("used cpu 1.0"), "{out}");
 }
 
 #[test]

@@ -18,7 +18,7 @@ use wasmtime_wasi::{FsPerms, I32Exit};
 
 use crate::bad_input;
 use crate::grants::{Policy, Refusal, UserRules};
-use crate::limits::{LimitHit, LimitKind, Limits};
+use crate::limits::{LimitHit, LimitKind, Limits, Usage};
 use crate::report::{Payload, Verdict};
 use crate::roles::Wasi;
 use crate::runtime::call::{self, trap_cause};
@@ -77,6 +77,10 @@ pub struct CommandRun {
     pub refused_total: u64,
     /// The limits it ran into.
     pub limits: Vec<LimitHit>,
+    /// What it used, on the simulated network: fuel, simulated CPU time
+    /// and peak memory (left out on the real network).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
     /// What it wrote, when captured (`--json`).
     pub stdout: Option<Payload>,
     /// What it wrote on stderr, when captured.
@@ -97,6 +101,9 @@ impl CommandRun {
         }
         if let Some(e) = &self.error {
             notes.push(format!("socklab: {label} {e}"));
+        }
+        if let Some(usage) = &self.usage {
+            notes.push(format!("socklab: {label} used {usage}"));
         }
         notes
     }
@@ -144,7 +151,8 @@ pub async fn run_command(
     };
     let state = command_state(sandbox, &name, &spec)?;
     let mut store = call::store(compiled.component.engine(), state);
-    let call = async {
+    let cpu = store.data().cpu.clone();
+    let call = call::metered(cpu, async {
         match &pre {
             Pre::P2(pre) => {
                 let command = pre.instantiate_async(&mut store).await?;
@@ -157,14 +165,16 @@ pub async fn run_command(
                     .await?
             }
         }
-    };
+    });
     let result = tokio::select! {
         biased;
         () = interrupt => None,
         result = call => Some(result),
     };
     policy.flush_allowed();
+    let fuel_left = store.get_fuel().unwrap_or(0);
     let state = store.data_mut();
+    let usage = state.usage(fuel_left);
     record_limits(state, &result);
     let (verdict, error) = ending(runtime.verbose, result, state.meter.stopped_by());
     let (stdout, stderr) = state.output();
@@ -186,6 +196,7 @@ pub async fn run_command(
         refusals: policy.refusals(),
         refused_total: policy.refused_total(),
         limits: state.meter.hits.clone(),
+        usage,
         stdout: captured.then(|| Payload::of(stdout.as_bytes())),
         stderr: captured.then(|| Payload::of(stderr.as_bytes())),
     })

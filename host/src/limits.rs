@@ -200,15 +200,50 @@ pub struct MemoryLimiter {
     pub limit: usize,
     /// Whether the guest asked for more.
     pub tripped: bool,
+    /// The most linear memory the guest has held, in bytes (every memory
+    /// it made, counted at its largest).
+    pub peak: usize,
+}
+
+/// What a guest used on the simulated network, as its report shows it:
+/// its fuel, its simulated CPU time and its peak memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Usage {
+    /// Fuel burnt: about one unit per wasm instruction, the same on every
+    /// machine.
+    pub fuel: u64,
+    /// Calls the guest made into the host, each charged a fixed cost.
+    pub host_calls: u64,
+    /// Its simulated CPU time, in microseconds: fuel and host calls at
+    /// the rates `docs/simulated.md` gives.
+    pub cpu_micros: u64,
+    /// The most linear memory it held, in bytes.
+    pub peak_memory: u64,
+}
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cpu {:.6} s ({} fuel, {} host calls), peak memory {}",
+            self.cpu_micros as f64 / 1e6,
+            self.fuel,
+            self.host_calls,
+            show_size(self.peak_memory)
+        )
+    }
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        if desired <= self.limit {
+            self.peak += desired - current.min(desired);
+        }
         if desired > self.limit {
             self.tripped = true;
             return Err(wasmtime::format_err!(

@@ -28,8 +28,9 @@ pub fn engine_config() -> Config {
 
 /// Makes `store`'s guest yield to the executor every
 /// [`FUEL_YIELD_INTERVAL`] units of fuel, so that a spinning guest lets the
-/// other tasks run (it still costs no simulated time). The store needs fuel
-/// of its own (`Store::set_fuel`): running out is the guest's CPU limit.
+/// other tasks run ([`crate::cpu`] charges each interval to its node's
+/// simulated clock there). The store needs fuel of its own
+/// (`Store::set_fuel`): running out is the guest's CPU limit.
 pub fn yield_on_fuel<T>(store: &mut Store<T>) -> wasmtime::Result<()> {
     store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL))
 }

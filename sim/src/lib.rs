@@ -30,18 +30,20 @@
 //!   `Core::emit`).
 //! - [`random`]: each node's deterministic `wasi:random`.
 //! - [`engine`]: [`engine_config`] and the fuel yield interval.
+//! - [`cpu`]: [`Cpu`], a node's simulated CPU: the fuel its guest burns
+//!   and the calls it makes into the host, charged to simulated time
+//!   (the store's call hook and a wrapper around the guest's call).
 //!
 //! The arrows point one way: `sockets`/`clocks` → `net`/`time` → `core` →
 //! `exec`'s shared state; `bindings` (the WIT, generated) is used by
 //! `sockets`, `clocks` and `net::udp` for its types; `core` holds the
-//! `capture`, which `net::udp` records into; `log`, `random` and `engine`
-//! depend on nothing here. Nothing here knows the host.
+//! `capture`, which `net::udp` records into; `cpu` uses `time` and
+//! `engine`; `log`, `random` and `engine` depend on nothing here. Nothing here knows the host.
 //!
 //! # TODO
 //! - TCP is smoltcp's: 1 s RTO floor and 60 s ceiling (Linux: 200 ms,
 //!   120 s), no SACK, fixed buffers, keep-alive without a probe count, 10 s
 //!   TIME-WAIT (see docs/simulated.md for the whole list).
-//! - A guest's CPU costs no simulated time (part 3).
 //! - Receive queues count payload bytes, not the kernel's per-datagram
 //!   overhead; buffer sizes are kept and clamped, not doubled.
 //! - Disconnecting a wildcard-bound socket keeps its port (Linux may drop an
@@ -56,6 +58,7 @@ mod bindings;
 pub mod capture;
 pub mod clocks;
 mod core;
+pub mod cpu;
 pub mod engine;
 pub mod exec;
 pub mod log;
@@ -65,6 +68,7 @@ pub mod sockets;
 pub mod time;
 
 pub use capture::Captured;
+pub use cpu::{Cpu, Usage};
 pub use engine::{FUEL_YIELD_INTERVAL, engine_config, yield_on_fuel};
 pub use exec::{Cancelled, Handle, JoinHandle, Sim, Stalled, spawn};
 pub use log::{DropCause, EventKind, LogEvent};

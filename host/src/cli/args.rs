@@ -53,6 +53,14 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub events: Option<PathBuf>,
 
+    /// Real time the whole command may take, on either network (e.g. 30s):
+    /// a watchdog on the host's own clock. Past it socklab stops the guests,
+    /// reports what finished, and exits with 3. (`--deadline` and
+    /// `--cpu-limit` are per guest, and count simulated time on the
+    /// simulated network.)
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub wall_limit: Option<std::time::Duration>,
+
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -325,7 +333,10 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
     pub memory_limit: Option<u64>,
     /// CPU time per guest, spent in its own code (e.g. 2s; at least 10ms,
-    /// the limit's resolution).
+    /// the limit's resolution). On the real network: the host's CPU time,
+    /// measured between epoch ticks. On the simulated network: simulated
+    /// CPU time, the guest's fuel at 1 ns per unit plus 0.5 us per host
+    /// call, the same on every machine.
     #[arg(long, value_name = "DURATION", value_parser = parse_cpu_limit)]
     pub cpu_limit: Option<std::time::Duration>,
     /// Sockets a guest may hold at once; past it the guest gets
@@ -336,7 +347,9 @@ pub struct SandboxArgs {
     /// closes new ones.
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_u32)]
     pub max_connections: Option<u32>,
-    /// Wall-clock time per guest run (e.g. 30s).
+    /// Time per guest run (e.g. 30s): wall-clock time on the real network,
+    /// simulated time on the simulated network (see --wall-limit for a
+    /// real-time bound there).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub deadline: Option<std::time::Duration>,
 }

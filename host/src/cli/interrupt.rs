@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::watch;
 
-use super::exit::INTERRUPTED as EXIT_INTERRUPTED;
+use super::exit::{INTERRUPTED as EXIT_INTERRUPTED, LIMIT as EXIT_LIMIT};
 use crate::say;
 
 /// How long a command may take to stop and report after the first signal
@@ -28,8 +28,12 @@ pub struct Interrupt {
 }
 
 struct Shared {
-    /// Becomes `true` at the first signal, once graceful.
+    /// Becomes `true` at the first signal (or at `--wall-limit`), once
+    /// graceful.
     requested: watch::Sender<bool>,
+    /// Whether `--wall-limit` passed: the command then exits with
+    /// [`EXIT_LIMIT`], not as interrupted.
+    wall_limit_hit: AtomicBool,
     /// Whether a signal asks the command to stop (true) or ends the
     /// process (false).
     graceful: AtomicBool,
@@ -41,6 +45,7 @@ impl Interrupt {
         let shared = Arc::new(Shared {
             requested: watch::channel(false).0,
             graceful: AtomicBool::new(false),
+            wall_limit_hit: AtomicBool::new(false),
         });
         let watcher = shared.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -101,6 +106,40 @@ impl Interrupt {
     /// Whether a signal has asked the command to stop.
     pub fn is_requested(&self) -> bool {
         *self.shared.requested.borrow()
+    }
+
+    /// `--wall-limit`: once `limit` of real time has passed, ask the
+    /// command to stop and report, as a signal does (or end the process
+    /// when it has nothing to report yet); [`EXIT_LIMIT`] either way. It
+    /// runs on a thread of its own, so no busy guest or simulation can
+    /// hold it up.
+    pub fn arm_wall_limit(&self, limit: Duration) -> Result<()> {
+        let shared = self.shared.clone();
+        std::thread::Builder::new()
+            .name("socklab-wall-limit".into())
+            .spawn(move || {
+                std::thread::sleep(limit);
+                shared.wall_limit_hit.store(true, Ordering::SeqCst);
+                let shown = crate::limits::show_duration(limit);
+                if !shared.graceful.load(Ordering::SeqCst) {
+                    say!("error: --wall-limit {shown} reached before any guest ran; raise it");
+                    std::process::exit(EXIT_LIMIT);
+                }
+                say!(
+                    "error: --wall-limit {shown} reached: the command ran for {shown} of real time; stopping the guests and reporting what finished (raise --wall-limit, or lower --cpu-limit or --deadline)"
+                );
+                shared.requested.send_replace(true);
+                std::thread::sleep(GRACE);
+                say!("forced stop: still running {} s after --wall-limit", GRACE.as_secs());
+                std::process::exit(EXIT_LIMIT);
+            })
+            .context("starting the --wall-limit watchdog")?;
+        Ok(())
+    }
+
+    /// Whether `--wall-limit` has passed.
+    pub fn wall_limit_hit(&self) -> bool {
+        self.shared.wall_limit_hit.load(Ordering::SeqCst)
     }
 }
 

@@ -33,6 +33,9 @@ pub async fn execute(cli: Cli) -> Result<i32> {
     // Caught before anything else happens; a signal ends the process at once
     // until a command has something to report.
     let interrupt = Interrupt::install()?;
+    if let Some(limit) = cli.wall_limit {
+        interrupt.arm_wall_limit(limit)?;
+    }
     let (cli, file_seed) = simulated::from_file(cli);
     simulated::check(&cli)?;
     crate::limits::raise_open_file_limit();
@@ -40,6 +43,12 @@ pub async fn execute(cli: Cli) -> Result<i32> {
     let code = match cli.network {
         Network::Real => commands::dispatch(&runtime, cli, &interrupt).await?,
         Network::Simulated => simulated::execute(&runtime, cli, file_seed, &interrupt).await?,
+    };
+    // Stopped by --wall-limit, not by a signal: a limit's exit code.
+    let code = if interrupt.wall_limit_hit() {
+        exit::LIMIT
+    } else {
+        code
     };
     Ok(with_audit_checked(&runtime, code))
 }

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde::Serialize;
 
 use crate::grants::{Policy, Refusal};
-use crate::limits::LimitHit;
+use crate::limits::{LimitHit, Usage};
 use crate::roles::Transport;
 use crate::roles::bindings::socklab::lab::types::{
     ClientConfig, ClientReport, Exchange, Reply, ServerReport,
@@ -75,6 +75,10 @@ pub struct GuestRecord {
     pub refused_total: u64,
     /// Limits the guest ran into.
     pub limits: Vec<LimitHit>,
+    /// What it used, on the simulated network: fuel, simulated CPU time
+    /// and peak memory (left out on the real network).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
     /// Why the guest failed, if it did.
     pub error: Option<String>,
     /// Whether the host had to cancel it (a server that never polls its stop
@@ -111,6 +115,7 @@ impl GuestRecord {
             grants: policy.describe(),
             refused_total: policy.refused_total(),
             limits: outcome.limits.clone(),
+            usage: outcome.usage,
             refusals: policy.refusals(),
             cancelled,
             interrupted,

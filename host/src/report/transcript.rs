@@ -99,6 +99,9 @@ fn write_guest(out: &mut String, side: &str, g: &GuestRecord) {
     for hit in &g.limits {
         let _ = writeln!(out, "           LIMIT {hit}");
     }
+    if let Some(usage) = &g.usage {
+        let _ = writeln!(out, "           used: {usage}");
+    }
     if let Some(e) = &g.error {
         let _ = writeln!(out, "           ERROR: {e}");
     }

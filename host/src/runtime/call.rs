@@ -11,7 +11,7 @@ use super::engine::FUEL_PER_CPU_SECOND;
 use super::load::Guest;
 use super::state::{GuestState, Sandbox, Stdio};
 use super::{Runtime, call03};
-use crate::limits::{LimitHit, LimitKind};
+use crate::limits::{LimitHit, LimitKind, Usage};
 use crate::roles::bindings::exports::socklab::lab::{
     tcp_client_role, tcp_server_role, udp_client_role, udp_server_role,
 };
@@ -64,6 +64,9 @@ pub struct Outcome<T> {
     pub stdout: String,
     /// Every limit the guest ran into.
     pub limits: Vec<LimitHit>,
+    /// What it used, on the simulated network: fuel, simulated CPU time,
+    /// peak memory.
+    pub usage: Option<Usage>,
 }
 
 impl<T> Outcome<T> {
@@ -74,6 +77,7 @@ impl<T> Outcome<T> {
             stderr: String::new(),
             stdout: String::new(),
             limits: Vec::new(),
+            usage: None,
         }
     }
 }
@@ -90,24 +94,30 @@ pub struct ServerWires {
 /// network) for `state` with the guest's limits in force: the memory
 /// limiter and, on the real network, the CPU meter's call hook and the
 /// epoch callback that yields and checks the CPU budget (on the simulated
-/// network, fuel). Every guest's store is made here.
-pub fn store(engine: &wasmtime::Engine, state: GuestState) -> Store<GuestState> {
-    let simulated = state.simulated();
-    let cpu = state.meter.limits.cpu;
-    let mut store = Store::new(engine, state);
-    store.limiter(|state| &mut state.memory);
-    if simulated {
+/// network, fuel, and its node's simulated CPU as the call hook: see
+/// `socklab_sim::cpu`). Every guest's store is made here.
+pub fn store(engine: &wasmtime::Engine, mut state: GuestState) -> Store<GuestState> {
+    let limit = state.meter.limits.cpu;
+    if let Some(sim) = state.simulation() {
         // The simulated network: the CPU limit is fuel, the same on every
-        // machine, and the guest yields to the executor as it burns it.
-        let fuel = u64::try_from(cpu.as_micros())
+        // machine; the guest yields to the executor as it burns it, and
+        // what it burns is charged to its node's simulated clock.
+        let fuel = u64::try_from(limit.as_micros())
             .unwrap_or(u64::MAX)
             .saturating_mul(FUEL_PER_CPU_SECOND / 1_000_000);
+        let cpu = socklab_sim::Cpu::new(sim.clone(), fuel, limit);
+        state.cpu = Some(cpu.clone());
+        let mut store = Store::new(engine, state);
+        store.limiter(|state| &mut state.memory);
         store
             .set_fuel(fuel)
             .and_then(|()| socklab_sim::yield_on_fuel(&mut store))
             .expect("the simulated flavor's engine consumes fuel");
+        store.call_hook_async(cpu.hook());
         return store;
     }
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.memory);
     store.call_hook(|mut ctx, hook| {
         ctx.data_mut().meter.on_call_hook(hook);
         Ok(())
@@ -154,7 +164,8 @@ pub async fn serve(
 ) -> Outcome<ServerReport> {
     let deadline = sandbox.limits.deadline;
     let mut store = role_store(guest, sandbox, Some(wires));
-    let result = within(deadline, async {
+    let cpu = store.data().cpu.clone();
+    let result = within(deadline, cpu, async {
         if guest.wasi == Wasi::P3 {
             return call03::serve(&mut store, guest, &config).await;
         }
@@ -186,7 +197,8 @@ pub async fn run_client(
     // A client has no stop signal; its reply timeouts bound it.
     let deadline = sandbox.limits.deadline;
     let mut store = role_store(guest, sandbox, None);
-    let result = within(deadline, async {
+    let cpu = store.data().cpu.clone();
+    let result = within(deadline, cpu, async {
         if guest.wasi == Wasi::P3 {
             return call03::run_client(&mut store, guest, config).await;
         }
@@ -211,7 +223,8 @@ pub async fn run_client(
 /// The guest's call, cut off at `deadline` if there is one (`None` then):
 /// wall-clock time on the real network, simulated time on the simulated
 /// one. A spinning guest still yields on every epoch tick, so the
-/// timer gets its turn.
+/// timer gets its turn; on the simulated network its fuel is charged to
+/// `cpu`, its node's CPU ([`metered`]).
 ///
 /// The call runs outside tokio's cooperative budget: one `wasi:io/poll`
 /// over a thousand connections polls a thousand readiness futures in one
@@ -220,12 +233,23 @@ pub async fn run_client(
 /// tick's yield is what keeps a busy guest from holding its thread.
 async fn within<T>(
     deadline: Option<std::time::Duration>,
+    cpu: Option<socklab_sim::Cpu>,
     call: impl Future<Output = wasmtime::Result<Result<T, String>>>,
 ) -> Option<wasmtime::Result<Result<T, String>>> {
-    let call = tokio::task::unconstrained(call);
+    let call = metered(cpu, tokio::task::unconstrained(call));
     match deadline {
         Some(limit) => super::tasks::timeout(limit, call).await,
         None => Some(call.await),
+    }
+}
+
+/// `call`, charged to its node's simulated CPU when it runs on one: it
+/// waits at every host call and fuel yield until the node's CPU has done
+/// what it was charged, and finishes only once it has.
+pub async fn metered<F: Future>(cpu: Option<socklab_sim::Cpu>, call: F) -> F::Output {
+    match cpu {
+        Some(cpu) => cpu.metered(call).await,
+        None => call.await,
     }
 }
 
@@ -235,7 +259,9 @@ fn finish<T>(
     mut store: Store<GuestState>,
     result: Option<wasmtime::Result<Result<T, String>>>,
 ) -> Outcome<T> {
+    let fuel_left = store.get_fuel().unwrap_or(0);
     let state = store.data_mut();
+    let usage = state.usage(fuel_left);
     if result.is_none() {
         state.meter.hit(LimitKind::Deadline, true);
     }
@@ -275,6 +301,7 @@ fn finish<T>(
         stderr,
         stdout,
         limits,
+        usage,
     }
 }
 

@@ -20,7 +20,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::call::ServerWires;
 use crate::grants::{Op, Policy};
-use crate::limits::{LimitKind, Limits, MemoryLimiter, Meter};
+use crate::limits::{LimitKind, Limits, MemoryLimiter, Meter, Usage};
 use crate::roles::Transport;
 
 mod lab_host;
@@ -103,6 +103,9 @@ pub struct GuestState {
     /// sockets are not wasmtime-wasi's table entries, so they are counted
     /// here, against `max-connections`).
     sim_connections: usize,
+    /// Its node's CPU, on the simulated network: what its wasm costs in
+    /// simulated time (`call::store` sets it up).
+    pub cpu: Option<socklab_sim::Cpu>,
 }
 
 /// Which table type a tracked socket has.
@@ -189,7 +192,9 @@ impl GuestState {
             memory: MemoryLimiter {
                 limit: usize::try_from(limits.memory).unwrap_or(usize::MAX),
                 tripped: false,
+                peak: 0,
             },
+            cpu: None,
             meter: Meter::new(limits),
             sockets: HashSet::new(),
             connections: HashSet::new(),
@@ -215,6 +220,25 @@ impl GuestState {
     /// Whether the guest runs on the simulated network (it has a node).
     pub fn simulated(&self) -> bool {
         self.node.is_some()
+    }
+
+    /// Its node's simulation, on the simulated network.
+    pub fn simulation(&self) -> Option<&socklab_sim::Handle> {
+        self.node.as_ref().map(|n| n.handle())
+    }
+
+    /// What the guest used, on the simulated network: everything charged
+    /// up to the store's fuel reading `fuel_left`, and its peak memory.
+    pub fn usage(&self, fuel_left: u64) -> Option<Usage> {
+        let cpu = self.cpu.as_ref()?;
+        cpu.settle(fuel_left);
+        let used = cpu.usage();
+        Some(Usage {
+            fuel: used.fuel,
+            host_calls: used.host_calls,
+            cpu_micros: used.cpu_nanos / 1000,
+            peak_memory: self.memory.peak as u64,
+        })
     }
 
     /// Who this guest is in log lines: `server tcp-echo-server`.
