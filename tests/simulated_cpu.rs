@@ -142,20 +142,27 @@ fn simulated_cpu_a_spinner_moves_time_while_a_udp_client_s_timeouts_fire_on_sche
     );
 }
 
+/// One ping over UDP on the simulated network.
+const UDP_EXCHANGE: [&str; 9] = [
+    "--network",
+    "simulated",
+    "exchange",
+    "--server",
+    "udp-echo-server",
+    "--client",
+    "udp-client",
+    "--message",
+    "ping",
+];
+
 #[test]
 fn simulated_cpu_exchange_reports_each_guest_s_fuel_cpu_time_and_peak_memory() {
-    let done = socklab_offline(&[
-        "--network",
-        "simulated",
-        "exchange",
-        "--server",
-        "udp-echo-server",
-        "--client",
-        "udp-client",
-        "--message",
-        "ping",
-    ])
-    .finish();
+    let exchange = |json: &[&'static str]| {
+        let mut args = json.to_vec();
+        args.extend(UDP_EXCHANGE);
+        socklab_offline(&args).finish()
+    };
+    let done = exchange(&[]);
     done.assert_code(0);
     let used: Vec<&str> = done
         .stdout
@@ -169,21 +176,7 @@ fn simulated_cpu_exchange_reports_each_guest_s_fuel_cpu_time_and_peak_memory() {
             "{line}"
         );
     }
-    // Its CPU time is part of the exchange's time: the reply takes the
-    // link's 2 x 100 us plus both guests' work.
-    let json = socklab_offline(&[
-        "--json",
-        "--network",
-        "simulated",
-        "exchange",
-        "--server",
-        "udp-echo-server",
-        "--client",
-        "udp-client",
-        "--message",
-        "ping",
-    ])
-    .finish();
+    let json = exchange(&["--json"]);
     json.assert_code(0);
     let report = json.json();
     for side in ["server", "client"] {
@@ -194,17 +187,9 @@ fn simulated_cpu_exchange_reports_each_guest_s_fuel_cpu_time_and_peak_memory() {
         );
     }
     // And nothing of it on the real network, whose CPU is real.
-    let real = socklab(&[
-        "--json",
-        "exchange",
-        "--server",
-        "udp-echo-server",
-        "--client",
-        "udp-client",
-        "--message",
-        "ping",
-    ])
-    .finish();
+    let mut real_args = vec!["--json"];
+    real_args.extend(&UDP_EXCHANGE[2..]);
+    let real = socklab(&real_args).finish();
     real.assert_code(0);
     let client = &real.json()["runs"][0]["client"];
     assert!(
