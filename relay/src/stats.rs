@@ -72,6 +72,17 @@ pub struct DirStats {
     pub events: Vec<Event>,
     /// Events not kept because `events` was full.
     pub events_dropped: u64,
+    /// Simulated network only: runs of consecutive datagrams or segments
+    /// lost by `loss_burst` (Gilbert–Elliott); each of them is in `lost`
+    /// too. Left out of the JSON when 0, so that the relays' reports and
+    /// existing experiments' reports stay as they were.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub loss_bursts: u64,
+}
+
+/// Whether a counter is 0 (serde's `skip_serializing_if` takes a function).
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The fate of one datagram or segment.

@@ -72,5 +72,5 @@ pub use cpu::{Cpu, Usage};
 pub use engine::{FUEL_YIELD_INTERVAL, engine_config, yield_on_fuel};
 pub use exec::{Cancelled, Handle, JoinHandle, Sim, Stalled, spawn};
 pub use log::{DropCause, EventKind, LogEvent};
-pub use net::{DEFAULT_LATENCY, Link, Node, TcpListener, TcpStream, UdpSocket};
+pub use net::{BurstLoss, DEFAULT_LATENCY, Link, Node, TcpListener, TcpStream, UdpSocket};
 pub use sockets::{ErrorCode, SimView, Transport};

@@ -167,6 +167,24 @@ pub struct ImpairDoc {
     pub stall_for: Option<Dur>,
     /// TCP: the first retransmission timeout (default 200 ms), doubling.
     pub rto: Option<Dur>,
+    /// Both, simulated network only: loss in bursts (Gilbert–Elliott),
+    /// because real losses come in runs that independent `loss` never makes.
+    pub loss_burst: Option<BurstDoc>,
+}
+
+/// `loss_burst = { p = "5%", r = "25%", bad = "100%", good = "0%" }`: tc
+/// netem's `loss gemodel p r 1-h 1-k`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BurstDoc {
+    /// Good → bad per datagram: how often a burst starts.
+    pub p: Percent,
+    /// Bad → good per datagram: a burst lasts 1/r datagrams on average.
+    pub r: Percent,
+    /// Loss in the bad state (netem's 1-h); 100% when left out.
+    pub bad: Option<Percent>,
+    /// Loss in the good state (netem's 1-k); 0% when left out.
+    pub good: Option<Percent>,
 }
 
 impl ImpairDoc {
@@ -188,8 +206,17 @@ impl ImpairDoc {
             reset_after,
             stall_after,
             stall_for,
-            rto
+            rto,
+            loss_burst
         )
+    }
+
+    /// The fields set that only the simulated network's links understand.
+    pub fn simulated_only_fields(&self) -> Vec<&'static str> {
+        [(self.loss_burst.is_some(), "loss_burst")]
+            .into_iter()
+            .filter_map(|(set, name)| set.then_some(name))
+            .collect()
     }
 
     /// The fields set that only UDP links understand, and those only TCP

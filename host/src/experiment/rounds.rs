@@ -283,11 +283,17 @@ fn wire_link(node: &ClientNode, link: &str, client: &Node, server: &Node) {
         } => (segments(to_server), segments(to_client)),
     };
     let handle = client.handle();
-    for (from, to, impair) in [(client, server, to_server), (server, client, to_client)] {
+    let [up, down] = node.bursts;
+    let directions = [
+        (client, server, to_server, up),
+        (server, client, to_client, down),
+    ];
+    for (from, to, impair, burst) in directions {
         let link = Link {
             latency: socklab_sim::DEFAULT_LATENCY,
             impair,
             name: link.to_string(),
+            burst,
         };
         handle.set_link(from, to, link);
     }

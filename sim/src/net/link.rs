@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use socklab_relay::{DirStats, Direction, Event, Fate, Key, LinkStats, draw};
 
 use super::Link;
+use super::burst::Chain;
 use crate::time::micros;
 
 /// A configured direction of a link and its running state.
@@ -20,6 +21,8 @@ pub(crate) struct LinkState {
     /// for [`Key::Index`]; TCP's segments are counted apart (`true`), so
     /// that they never shift a UDP datagram's draws.
     index: BTreeMap<(bool, SocketAddr), u64>,
+    /// The Gilbert–Elliott chain of `link.burst`, one per direction.
+    chain: Chain,
 }
 
 impl LinkState {
@@ -29,6 +32,7 @@ impl LinkState {
             direction,
             free_at: None,
             index: BTreeMap::new(),
+            chain: Chain::default(),
         }
     }
 
@@ -90,6 +94,18 @@ impl LinkState {
             event.fates.push(Fate::Lost);
             push(s, event);
             return (Vec::new(), Some(Fate::Lost));
+        }
+        if let Some(model) = self.link.burst {
+            let (lost, starts) = self
+                .chain
+                .step(&model, draw("burst/step"), draw("burst/loss"));
+            if lost {
+                s.lost += 1;
+                s.loss_bursts += u64::from(starts);
+                event.fates.push(Fate::Lost);
+                push(s, event);
+                return (Vec::new(), Some(Fate::Lost));
+            }
         }
         let reordered = draw("reorder") < i.reorder;
         let copies: &[&str] = if draw("duplicate") < i.duplicate {

@@ -8,7 +8,9 @@
 //! - [`UdpSocket`], [`TcpListener`], [`TcpStream`]: sockets for Rust code
 //!   inside the simulation.
 //! - `link`: one datagram's fate on a link, drawn from the seed.
+//! - `burst`: loss in bursts (Gilbert–Elliott), a simulated-network model.
 
+mod burst;
 pub(crate) mod link;
 mod socket;
 pub(crate) mod tcp;
@@ -23,6 +25,7 @@ use std::time::Duration;
 
 use socklab_relay::{LinkStats, UdpImpairments};
 
+pub use burst::BurstLoss;
 pub use socket::UdpSocket;
 pub use tcp_socket::{TcpListener, TcpStream};
 
@@ -91,6 +94,9 @@ pub struct Link {
     /// `to_server` direction; the reverse pair may then use the same name as
     /// `to_client`.
     pub name: String,
+    /// Loss in bursts (Gilbert–Elliott), drawn after `impair.loss` with
+    /// its own purposes; `None` on a link that is a twin of a relay's.
+    pub burst: Option<BurstLoss>,
 }
 
 impl Handle {

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use anyhow::Result;
 use socklab_relay::{TcpImpairments, UdpImpairments};
+use socklab_sim::BurstLoss;
 use toml::Spanned;
 
 use super::nodes::{Nodes, PendingClient};
 use super::{ClientNode, Impairments, ServerNode, Source};
-use crate::experiment::file::{FileDoc, FileError, ImpairDoc, LinkDoc};
+use crate::experiment::file::{BurstDoc, FileDoc, FileError, ImpairDoc, LinkDoc};
 use crate::roles::Transport;
 
 /// Wire every client of `nodes` by `doc`'s links: the servers and the
@@ -49,7 +50,7 @@ pub fn wire(
         check_fits(&pending, server_node, &from).map_err(|m| at(link.from.span(), m))?;
         let transport = pending.spec.guest.role.transport;
         let names = (from.as_str(), to.as_str());
-        let impairments = impairments(link, transport, names, span.clone(), simulated)
+        let (impairments, bursts) = impairments(link, transport, names, span.clone(), simulated)
             .map_err(|(s, m)| at(s, m))?;
         clients.push(ClientNode {
             name: from,
@@ -59,6 +60,7 @@ pub fn wire(
             server,
             transport,
             impairments,
+            bursts,
         });
     }
     if let Some((name, pending)) = nodes.clients.into_iter().next() {
@@ -120,16 +122,18 @@ fn check_fits(pending: &PendingClient, server: &ServerNode, from: &str) -> Resul
 
 /// What `link` does to each direction, as the relay of `transport` takes
 /// it; a field the transport does not have is an error at its table, and so
-/// on the `simulated` network is a TCP relay's own knob.
+/// on the `simulated` network is a TCP relay's own knob, and on the real
+/// network a simulated-network model (with each direction's `loss_burst`).
 fn impairments(
     link: &LinkDoc,
     transport: Transport,
     (from, to): (&str, &str),
     span: Range<usize>,
     simulated: bool,
-) -> Result<Impairments, (Range<usize>, String)> {
+) -> Result<(Impairments, [Option<BurstLoss>; 2]), (Range<usize>, String)> {
     let both = link.both.as_ref();
     let mut directions = Vec::new();
+    let mut bursts = Vec::new();
     for own in [&link.to_server, &link.to_client] {
         let merged = match (both, own) {
             (Some(b), Some(o)) => b.get_ref().overlay(o.get_ref()),
@@ -161,6 +165,10 @@ fn impairments(
         if let (true, Some(field)) = (simulated, tcp_only.first()) {
             return Err((at(), relay_only(field, from, to)));
         }
+        if let (false, Some(field)) = (simulated, merged.simulated_only_fields().first()) {
+            return Err((at(), simulated_only(field, from, to)));
+        }
+        bursts.push(merged.loss_burst.as_ref().map(burst_loss));
         directions.push(merged);
     }
     let (to_server, to_client) = (&directions[0], &directions[1]);
@@ -186,7 +194,9 @@ fn impairments(
                 })
         }
     };
-    checked.map_err(|e| (span, format!("link `@{from}` → `@{to}`: {e}")))
+    checked
+        .map(|i| (i, [bursts[0], bursts[1]]))
+        .map_err(|e| (span, format!("link `@{from}` → `@{to}`: {e}")))
 }
 
 /// Why the TCP relay's own knob `field` cannot be honoured on the
@@ -205,6 +215,24 @@ fn relay_only(field: &str, from: &str, to: &str) -> String {
     format!(
         "`{field}` (link `@{from}` → `@{to}`) cannot apply on the simulated network: {why}; drop it (see examples/sim/) or run on the real network"
     )
+}
+
+/// Why a simulated-network model `field` cannot apply on the real network:
+/// the relays draw each datagram or segment on its own.
+fn simulated_only(field: &str, from: &str, to: &str) -> String {
+    format!(
+        "`{field}` (link `@{from}` → `@{to}`) cannot apply on the real network: its relays have no such model; drop it or add network = \"simulated\" (see docs/simulated.md's link models)"
+    )
+}
+
+/// A `loss_burst` table as the simulated link takes it.
+fn burst_loss(doc: &BurstDoc) -> BurstLoss {
+    BurstLoss {
+        p: doc.p.0,
+        r: doc.r.0,
+        loss_bad: doc.bad.map_or(1.0, |b| b.0),
+        loss_good: doc.good.map_or(0.0, |g| g.0),
+    }
 }
 
 /// A UDP direction as the relay takes it.

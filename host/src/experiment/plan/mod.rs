@@ -73,6 +73,9 @@ pub struct ClientNode {
     pub transport: Transport,
     /// What its link does to each direction.
     pub impairments: Impairments,
+    /// Loss in bursts on the simulated network, client → server then
+    /// server → client: a model the relays' `Impairments` do not have.
+    pub bursts: [Option<socklab_sim::BurstLoss>; 2],
 }
 
 /// A link's impairments, per direction, as the relay of its transport takes
