@@ -48,7 +48,7 @@ impl Core {
     /// A new TCP socket on `node`; its number.
     pub(crate) fn tcp_open(&mut self, node: usize, ipv6: bool) -> u64 {
         let id = self.net.socket_number();
-        self.net.tcp.insert(id, TcpEntry::new(node, ipv6));
+        self.net.tcp_insert(id, TcpEntry::new(node, ipv6));
         id
     }
 
@@ -63,9 +63,8 @@ impl Core {
     /// sets `SO_REUSEADDR` on every TCP socket, and Linux then lets sockets
     /// share a port until one of them listens.
     fn tcp_in_use(&self, node: usize, addr: SocketAddr, except: u64, listening_only: bool) -> bool {
-        self.net.tcp.iter().any(|(&id, s)| {
+        self.net.tcp_on(node).any(|(id, s)| {
             id != except
-                && s.node == node
                 && !s.orphan
                 && (!listening_only || matches!(s.phase, Phase::Listening { .. }))
                 && s.bound.is_some_and(|b| {

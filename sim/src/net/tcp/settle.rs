@@ -30,25 +30,28 @@ impl Core {
     /// smoltcp something new to send.
     pub(crate) fn settle(&mut self, node: usize) -> bool {
         self.stack(node);
-        let ids: Vec<u64> = self
-            .net
-            .tcp
-            .iter()
-            .filter(|(_, s)| s.node == node)
-            .map(|(&id, _)| id)
-            .collect();
+        let net = &mut self.net;
+        let (Some(ids), Some(stack)) = (net.tcp_by_node.get(&node), net.stacks.get_mut(&node))
+        else {
+            return false;
+        };
         let mut changed = false;
-        for id in ids {
-            let net = &mut self.net;
-            let (Some(entry), Some(stack)) = (net.tcp.get_mut(&id), net.stacks.get_mut(&node))
-            else {
+        let mut gone = Vec::new();
+        for &id in ids {
+            let Some(entry) = net.tcp.get_mut(&id) else {
                 continue;
             };
-            let (more, gone) = settle_one(entry, stack, &net.nodes[node]);
-            changed |= more;
-            if gone {
-                net.tcp.remove(&id);
+            if entry.settled() {
+                continue;
             }
+            let (more, done) = settle_one(entry, stack, &net.nodes[node]);
+            changed |= more;
+            if done {
+                gone.push(id);
+            }
+        }
+        for id in gone {
+            net.tcp_remove(id);
         }
         changed
     }
@@ -65,11 +68,9 @@ impl Core {
                 && s.remote_endpoint().map(std_addr) == Some(remote)
         };
         self.net
-            .tcp
-            .iter()
-            .filter(|(_, s)| s.node == node)
-            .find(|(_, s)| s.handles().into_iter().any(matches))
-            .map_or(0, |(&id, _)| id)
+            .tcp_on(node)
+            .find(|(_, s)| s.owns(matches))
+            .map_or(0, |(id, _)| id)
     }
 
     /// The SYN of socket `id` went to an address no node has: its connect
@@ -97,9 +98,8 @@ impl Core {
         if !seg.is_open() {
             return true;
         }
-        let full = self.net.tcp.iter().find(|(_, s)| {
-            s.node == node
-                && !s.orphan
+        let full = self.net.tcp_on(node).find(|(_, s)| {
+            !s.orphan
                 && matches!(s.phase, Phase::Listening { .. })
                 && s.bound.is_some_and(|b| {
                     b.port() == seg.dst.port()
@@ -107,7 +107,7 @@ impl Core {
                         && (b.ip().is_unspecified() || b.ip() == seg.dst.ip())
                 })
         });
-        let Some((&id, listener)) = full else {
+        let Some((id, listener)) = full else {
             return true;
         };
         let stack = self

@@ -194,12 +194,11 @@ impl Core {
     /// Node `node`'s stack, made on first use.
     pub(crate) fn stack(&mut self, node: usize) -> &mut Stack {
         let (seed, now) = (self.net.seed, self.now);
-        let info = &self.net.nodes[node];
-        let (name, addrs) = (info.name.clone(), [info.v4.into(), info.v6.into()]);
-        self.net
-            .stacks
-            .entry(node)
-            .or_insert_with(|| Stack::new(seed, &name, addrs, now))
+        let net = &mut self.net;
+        net.stacks.entry(node).or_insert_with(|| {
+            let info = &net.nodes[node];
+            Stack::new(seed, &info.name, [info.v4.into(), info.v6.into()], now)
+        })
     }
 
     /// Polls `node`'s stack until it has nothing more to do now, routes what
