@@ -9,7 +9,7 @@ use socklab_relay::{Direction, LinkStats};
 
 use super::Link;
 use super::link::LinkState;
-use super::tcp::TcpEntry;
+use super::tcp::table::TcpTable;
 use super::tcp::stack::Stack;
 use super::udp::UdpState;
 use crate::random::derive;
@@ -37,14 +37,9 @@ pub(crate) struct Net {
     next_socket: u64,
     /// Ephemeral port draws.
     ports: StdRng,
-    /// Live TCP sockets (and closed ones still finishing), by number; their
-    /// numbers are drawn from the same counter as UDP's.
-    pub(crate) tcp: BTreeMap<u64, TcpEntry>,
-    /// The numbers of each node's entries in `tcp`, ascending: a node's
-    /// sockets are visited after every poll of its stack, and a server's
-    /// node must not pay for every other node's sockets too. Kept by
-    /// [`Net::tcp_insert`] and [`Net::tcp_remove`].
-    pub(crate) tcp_by_node: BTreeMap<usize, Vec<u64>>,
+    /// Live TCP sockets (and closed ones still finishing), node by node;
+    /// their numbers are drawn from the same counter as UDP's.
+    pub(crate) tcp: TcpTable,
     /// Each node's addresses (both families): which node a packet goes to,
     /// found without a walk over every node.
     by_ip: BTreeMap<IpAddr, usize>,
@@ -75,8 +70,7 @@ impl Net {
             sockets: BTreeMap::new(),
             next_socket: 1,
             ports: StdRng::from_seed(derive(seed, "", "ephemeral-ports")),
-            tcp: BTreeMap::new(),
-            tcp_by_node: BTreeMap::new(),
+            tcp: TcpTable::default(),
             by_ip: BTreeMap::new(),
             stacks: BTreeMap::new(),
             tcp_ports: StdRng::from_seed(derive(seed, "", "tcp-ephemeral-ports")),
@@ -204,38 +198,6 @@ impl Net {
         (0..span as u16)
             .map(|i| EPHEMERAL.start() + (first + i) % span as u16)
             .find(|&port| !self.in_use(node, SocketAddr::new(ip, port)))
-    }
-
-    /// Adds TCP socket `id` (a new number, the highest yet) to the world.
-    pub(crate) fn tcp_insert(&mut self, id: u64, entry: TcpEntry) {
-        let ids = self.tcp_by_node.entry(entry.node).or_default();
-        debug_assert!(ids.last().is_none_or(|&last| last < id));
-        ids.push(id);
-        self.tcp.insert(id, entry);
-    }
-
-    /// Forgets TCP socket `id`.
-    pub(crate) fn tcp_remove(&mut self, id: u64) {
-        let Some(entry) = self.tcp.remove(&id) else {
-            return;
-        };
-        if let Some(ids) = self.tcp_by_node.get_mut(&entry.node)
-            && let Ok(at) = ids.binary_search(&id)
-        {
-            ids.remove(at);
-        }
-    }
-
-    /// The numbers of `node`'s TCP sockets, ascending.
-    pub(crate) fn tcp_ids(&self, node: usize) -> &[u64] {
-        self.tcp_by_node.get(&node).map_or(&[], Vec::as_slice)
-    }
-
-    /// `node`'s TCP sockets, by ascending number.
-    pub(crate) fn tcp_on(&self, node: usize) -> impl Iterator<Item = (u64, &TcpEntry)> {
-        self.tcp_ids(node)
-            .iter()
-            .filter_map(|id| self.tcp.get(id).map(|s| (*id, s)))
     }
 
     pub(crate) fn node_name(&self, node: usize) -> String {

@@ -12,12 +12,14 @@
 //!   shutdown and close;
 //! - `stack`: each node's smoltcp `Interface` on the simulation's clock, the
 //!   one place its IP packets leave it (`Core::emit`) and where they arrive;
-//! - `segment`: a packet's TCP header, read for the event log.
+//! - `segment`: a packet's TCP header, read for the event log;
+//! - `table`: the world's sockets, kept node by node.
 
 mod ops;
 pub(crate) mod segment;
 mod settle;
 pub(crate) mod stack;
+pub(crate) mod table;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

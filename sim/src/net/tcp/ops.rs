@@ -48,12 +48,12 @@ impl Core {
     /// A new TCP socket on `node`; its number.
     pub(crate) fn tcp_open(&mut self, node: usize, ipv6: bool) -> u64 {
         let id = self.net.socket_number();
-        self.net.tcp_insert(id, TcpEntry::new(node, ipv6));
+        self.net.tcp.insert(id, TcpEntry::new(node, ipv6));
         id
     }
 
     pub(crate) fn tcp(&mut self, id: u64) -> Result<&mut TcpEntry, ErrorCode> {
-        self.net.tcp.get_mut(&id).ok_or(ErrorCode::InvalidState)
+        self.net.tcp.get_mut(id).ok_or(ErrorCode::InvalidState)
     }
 
     /// Whether `addr` clashes with a TCP socket bound on `node` (same
@@ -63,7 +63,7 @@ impl Core {
     /// sets `SO_REUSEADDR` on every TCP socket, and Linux then lets sockets
     /// share a port until one of them listens.
     fn tcp_in_use(&self, node: usize, addr: SocketAddr, except: u64, listening_only: bool) -> bool {
-        self.net.tcp_on(node).any(|(id, s)| {
+        self.net.tcp.on(node).any(|(id, s)| {
             id != except
                 && !s.orphan
                 && (!listening_only || matches!(s.phase, Phase::Listening { .. }))
@@ -265,7 +265,7 @@ impl Core {
             return Read::Data(buf);
         }
         if let Some(code) = error {
-            if let Some(s) = self.net.tcp.get_mut(&id) {
+            if let Some(s) = self.net.tcp.get_mut(id) {
                 s.read_shut = true;
             }
             return Read::Failed(code);

@@ -31,16 +31,12 @@ impl Core {
     pub(crate) fn settle(&mut self, node: usize) -> bool {
         self.stack(node);
         let net = &mut self.net;
-        let (Some(ids), Some(stack)) = (net.tcp_by_node.get(&node), net.stacks.get_mut(&node))
-        else {
+        let Some(stack) = net.stacks.get_mut(&node) else {
             return false;
         };
         let mut changed = false;
         let mut gone = Vec::new();
-        for &id in ids {
-            let Some(entry) = net.tcp.get_mut(&id) else {
-                continue;
-            };
+        for (id, entry) in net.tcp.on_mut(node) {
             if entry.settled() {
                 continue;
             }
@@ -51,7 +47,7 @@ impl Core {
             }
         }
         for id in gone {
-            net.tcp_remove(id);
+            net.tcp.remove(id);
         }
         changed
     }
@@ -68,7 +64,8 @@ impl Core {
                 && s.remote_endpoint().map(std_addr) == Some(remote)
         };
         self.net
-            .tcp_on(node)
+            .tcp
+            .on(node)
             .find(|(_, s)| s.owns(matches))
             .map_or(0, |(id, _)| id)
     }
@@ -77,7 +74,7 @@ impl Core {
     /// fails with `remote-unreachable` (Linux's EHOSTUNREACH, at once
     /// rather than after ARP's 3 s).
     pub(crate) fn tcp_unreachable(&mut self, id: u64) {
-        let Some(s) = self.net.tcp.get_mut(&id) else {
+        let Some(s) = self.net.tcp.get_mut(id) else {
             return;
         };
         if let (Phase::Connecting(h), node) = (&s.phase, s.node) {
@@ -98,7 +95,7 @@ impl Core {
         if !seg.is_open() {
             return true;
         }
-        let full = self.net.tcp_on(node).find(|(_, s)| {
+        let full = self.net.tcp.on(node).find(|(_, s)| {
             !s.orphan
                 && matches!(s.phase, Phase::Listening { .. })
                 && s.bound.is_some_and(|b| {
@@ -129,7 +126,7 @@ impl Core {
     /// A RST for one of `node`'s connections: the error it will report.
     fn note_reset(&mut self, node: usize, seg: &Segment) {
         let id = self.tcp_owner(node, seg.dst, seg.src);
-        let Some(s) = self.net.tcp.get_mut(&id) else {
+        let Some(s) = self.net.tcp.get_mut(id) else {
             return;
         };
         let code = match s.phase {
