@@ -147,7 +147,7 @@ async fn examples(ctx: &Ctx, runs: usize) -> Result<Vec<Row>> {
 /// example (or why they are missing).
 fn thousand_rows(runs: Option<&[LabRun]>, why: Option<&str>) -> Vec<Row> {
     let wall_what = "examples/sim/thousand-clients.toml as a process, spawn to exit";
-    let rss_what = "its peak RSS (wait4 ru_maxrss of the child)";
+    let rss_what = "its peak RSS (the child's VmHWM)";
     let events_what = "its event log's events per second of the simulation's real time";
     let Some(runs) = runs else {
         let why = why.unwrap_or("not run");

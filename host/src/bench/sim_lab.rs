@@ -2,9 +2,11 @@
 //! the `sim` group: each one's wall time, the simulated and real seconds
 //! its stderr line reports, its event log's length and its peak RSS.
 //!
-//! A child of its own gives each example a clean peak RSS: `wait4` returns
-//! that one child's `ru_maxrss` (Linux: its `VmHWM`), which no earlier row
-//! of this process has raised.
+//! A child of its own gives each example a clean peak RSS: its `VmHWM`
+//! (`/proc/PID/status`), read every 2 ms while it runs, belongs to the
+//! memory map its `exec` made. (`wait4`'s `ru_maxrss` would not do: Linux
+//! carries the parent's high-water mark across fork and exec into it, and
+//! measured 370-570 MiB where the child alone peaks at 220 MiB.)
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -25,7 +27,7 @@ pub struct LabRun {
     pub real_secs: f64,
     /// Lines of its `--events` file.
     pub events: usize,
-    /// The child's peak resident set, MiB.
+    /// The child's peak resident set (its last `VmHWM` read), MiB.
     pub peak_rss_mib: f64,
 }
 
@@ -82,7 +84,7 @@ pub fn run_all(
 }
 
 /// `socklab lab FILE --network simulated --out DIR --events FILE`, waited
-/// for with `wait4` (its own rusage) within `limit`.
+/// for within `limit`, its `VmHWM` read every 2 ms until it exits.
 fn run_one(exe: &Path, file: &Path, scratch: &Path, limit: Duration) -> Result<LabRun> {
     let out = scratch.join("sim-lab");
     let _ = std::fs::remove_dir_all(&out);
@@ -102,22 +104,13 @@ fn run_one(exe: &Path, file: &Path, scratch: &Path, limit: Duration) -> Result<L
         .stderr(File::create(&stderr).context("creating the child's stderr file")?)
         .spawn()
         .with_context(|| format!("starting {} lab {}", exe.display(), file.display()))?;
-    let pid = child.id() as libc::pid_t;
-    let (status, usage) = loop {
-        let mut status = 0;
-        // SAFETY: a zeroed rusage is a valid out parameter for wait4.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: `pid` is our own unwaited child; both pointers are valid.
-        let got = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        if got == pid {
-            break (status, usage);
-        }
-        if got < 0 {
-            bail!(
-                "waiting for socklab lab {}: {}",
-                file.display(),
-                std::io::Error::last_os_error()
-            );
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0;
+    let status = loop {
+        // Read before asking whether it exited: once reaped, it is gone.
+        peak_kib = peak_kib.max(high_water_kib(&status_file).unwrap_or(0));
+        if let Some(status) = child.try_wait()? {
+            break status;
         }
         if started.elapsed() > limit {
             let _ = child.kill();
@@ -131,9 +124,9 @@ fn run_one(exe: &Path, file: &Path, scratch: &Path, limit: Duration) -> Result<L
     };
     let wall_secs = started.elapsed().as_secs_f64();
     let text = std::fs::read_to_string(&stderr).unwrap_or_default();
-    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+    if !status.success() {
         bail!(
-            "socklab lab {} failed (wait status {status}): {}",
+            "socklab lab {} failed ({status}): {}",
             file.display(),
             text.trim()
         );
@@ -151,9 +144,16 @@ fn run_one(exe: &Path, file: &Path, scratch: &Path, limit: Duration) -> Result<L
         simulated_secs,
         real_secs,
         events,
-        // ru_maxrss is in KiB on Linux.
-        peak_rss_mib: usage.ru_maxrss as f64 / 1024.0,
+        peak_rss_mib: peak_kib as f64 / 1024.0,
     })
+}
+
+/// The `VmHWM` of a `/proc/PID/status`, KiB; `None` once the process has
+/// exited (a zombie's status has no memory lines) or off Linux.
+fn high_water_kib(status_file: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(status_file).ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `(X, Y)` of `simulated network (seed N): X s of simulated time in Y s
