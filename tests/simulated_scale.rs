@@ -18,7 +18,11 @@ fn thousand_clients_with(n: u32, dir: &std::path::Path) -> std::path::PathBuf {
     let text = std::fs::read_to_string(example_sim("thousand-clients.toml")).unwrap();
     assert_eq!(text.matches("instances = 1000").count(), 2, "{text}");
     let file = dir.join("scaled.toml");
-    std::fs::write(&file, text.replace("instances = 1000", &format!("instances = {n}"))).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("instances = 1000", &format!("instances = {n}")),
+    )
+    .unwrap();
     file
 }
 
@@ -33,7 +37,9 @@ fn simulated_many_clients_are_all_answered_and_repeat() {
         .finish_within(Duration::from_secs(300));
     done.assert_code(0);
     assert!(
-        done.stderr.lines().any(|l| l.starts_with("deterministic: two runs of seed 15 agree")),
+        done.stderr
+            .lines()
+            .any(|l| l.starts_with("deterministic: two runs of seed 15 agree")),
         "{done}"
     );
     let report: Value =
@@ -42,10 +48,22 @@ fn simulated_many_clients_are_all_answered_and_repeat() {
     // 10 messages from each of n UDP and n TCP clients.
     assert_eq!(fates.len(), 2 * 10 * n as usize, "{done}");
     let unanswered: Vec<&Value> = fates.iter().filter(|f| f["fate"] != "answered").collect();
-    assert!(unanswered.is_empty(), "every message is answered: {unanswered:?}");
+    assert!(
+        unanswered.is_empty(),
+        "every message is answered: {unanswered:?}"
+    );
     let clients: BTreeSet<(String, u64)> = fates
         .iter()
-        .map(|f| (f["client"].as_str().unwrap().to_owned(), f["instance"].as_u64().unwrap()))
+        .map(|f| {
+            (
+                f["client"].as_str().unwrap().to_owned(),
+                f["instance"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(clients.len(), 2 * n as usize, "every instance of both nodes ran");
+    assert_eq!(
+        clients.len(),
+        2 * n as usize,
+        "every instance of both nodes ran"
+    );
 }

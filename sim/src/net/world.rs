@@ -9,8 +9,8 @@ use socklab_relay::{Direction, LinkStats};
 
 use super::Link;
 use super::link::LinkState;
-use super::tcp::table::TcpTable;
 use super::tcp::stack::Stack;
+use super::tcp::table::TcpTable;
 use super::udp::UdpState;
 use crate::random::derive;
 

@@ -27,7 +27,10 @@ impl TcpTable {
     /// Adds socket `id` (a number not in use) on `entry.node`.
     pub(crate) fn insert(&mut self, id: u64, entry: TcpEntry) {
         self.node_of.insert(id, entry.node);
-        self.by_node.entry(entry.node).or_default().insert(id, entry);
+        self.by_node
+            .entry(entry.node)
+            .or_default()
+            .insert(id, entry);
     }
 
     /// Socket `id`, to change, if it is still there.
@@ -72,7 +75,10 @@ mod tests {
             table.insert(id, TcpEntry::new(node, false));
         }
         let ids = |t: &TcpTable, node| t.on(node).map(|(id, _)| id).collect::<Vec<_>>();
-        assert_eq!((ids(&table, 0), ids(&table, 1)), (vec![1, 3, 8], vec![2, 5]));
+        assert_eq!(
+            (ids(&table, 0), ids(&table, 1)),
+            (vec![1, 3, 8], vec![2, 5])
+        );
         table.remove(3);
         table.remove(3);
         assert_eq!(ids(&table, 0), vec![1, 8]);
