@@ -9,8 +9,9 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-/// Every row `socklab bench` prints, in order.
-const ROWS: [&str; 15] = [
+/// Every row `socklab bench` prints, in order (the `sim` group's
+/// `sim-speed:NAME` rows, one per example found at run time, come last).
+const ROWS: [&str; 19] = [
     "tcp-rtt-p50",
     "tcp-rtt-p99",
     "guest-client-rtt-p50",
@@ -26,6 +27,10 @@ const ROWS: [&str; 15] = [
     "instantiate",
     "memory-per-guest",
     "wasmtime-run",
+    "sim-events",
+    "sim-thousand-wall",
+    "sim-thousand-rss",
+    "sim-thousand-events",
 ];
 
 fn number(row: &Value, key: &str) -> Option<f64> {
@@ -40,7 +45,9 @@ fn bench_quick_json_has_every_row_with_sane_figures() {
         serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("JSON: {e}\n{out}"));
     let rows = bench["rows"].as_array().expect("rows");
     let names: Vec<&str> = rows.iter().filter_map(|r| r["name"].as_str()).collect();
-    assert_eq!(names, ROWS, "{out}");
+    let (fixed, speeds) = names.split_at(ROWS.len().min(names.len()));
+    assert_eq!(fixed, ROWS, "{out}");
+    assert!(speeds.iter().all(|n| n.starts_with("sim-speed:")), "{out}");
     for row in rows {
         let name = row["name"].as_str().unwrap();
         let Some(socklab) = number(row, "socklab") else {
@@ -94,4 +101,38 @@ fn bench_only_prints_the_groups_asked_for() {
         assert!(out.stdout.contains(row), "{row} missing: {out}");
     }
     assert!(!out.stdout.contains("tcp-rtt"), "{out}");
+}
+
+#[test]
+fn bench_only_sim_has_a_row_per_simulated_example() {
+    let out = socklab(&["bench", "--quick", "--only", "sim", "--json"])
+        .finish_within(Duration::from_secs(300));
+    out.assert_code(0);
+    let bench: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("JSON: {e}\n{out}"));
+    let rows = bench["rows"].as_array().expect("rows");
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["name"].as_str()).collect();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sim");
+    let mut examples: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| format!("sim-speed:{}", p.file_stem().unwrap().to_string_lossy()))
+        .collect();
+    examples.sort();
+    let mut expected = vec![
+        "sim-events",
+        "sim-thousand-wall",
+        "sim-thousand-rss",
+        "sim-thousand-events",
+    ];
+    expected.extend(examples.iter().map(String::as_str));
+    assert_eq!(names, expected, "{out}");
+    for row in rows {
+        let figure = row["socklab"].as_f64();
+        assert!(figure.is_some_and(|v| v > 0.0 && v.is_finite()), "{row}");
+    }
+    let target = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap()["target"].clone();
+    assert_eq!(target("sim-events"), ">= 1000000 events/s");
+    assert_eq!(target("sim-thousand-wall"), "<= 10.0 s");
 }

@@ -27,6 +27,10 @@
 //!   the process's RSS with 100 of them listening.
 //! - `wasmtime-run` ([`versus`]): `net-command ping` as a whole process under
 //!   `socklab run` and under `wasmtime run` (when `wasmtime` is on PATH).
+//! - `sim` ([`sim`]): the simulated network: events per wall second of a
+//!   Rust-only workload, the 1,000-client example's wall time, peak RSS and
+//!   events per second, and every `examples/sim/` example's simulated
+//!   seconds per wall second (child `socklab lab` processes).
 //!
 //! Figures are wall-clock on a shared machine: only ratios measured side by
 //! side hold from run to run. On the two-vCPU VMs this was written on, the
@@ -40,6 +44,8 @@
 mod drive;
 mod native;
 mod net;
+mod sim;
+mod sim_lab;
 mod start;
 mod table;
 mod versus;
@@ -80,6 +86,8 @@ pub enum Group {
     Memory,
     // `socklab run` against `wasmtime run` as whole processes.
     WasmtimeRun,
+    // The simulated network: events per second, 1,000 clients, every example's speed.
+    Sim,
 }
 
 /// What to run.
@@ -280,6 +288,7 @@ async fn measure(ctx: &Ctx, group: Group) -> Result<Vec<Row>> {
         Group::Start => start::start(ctx).await,
         Group::Memory => start::memory(ctx).await,
         Group::WasmtimeRun => versus::wasmtime_run(ctx).await,
+        Group::Sim => sim::sim(ctx).await,
     }
 }
 

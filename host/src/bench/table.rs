@@ -1,6 +1,7 @@
 //! One row of figures, its target, and how the rows print: a table for
 //! people, the same figures in JSON.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ pub enum Goal {
     RatioBelow(f64),
     /// socklab's own figure at most this, in the row's unit.
     AtMost(f64),
+    /// socklab's own figure at least this, in the row's unit (rates).
+    AtLeast(f64),
     /// No target: shown for context.
     None,
 }
@@ -30,6 +33,7 @@ impl Goal {
             Goal::RatioAtLeast(r) => format!(">= {r:.2}x"),
             Goal::RatioBelow(r) => format!("< {r:.2}x"),
             Goal::AtMost(v) => format!("<= {} {unit}", number(v)),
+            Goal::AtLeast(v) => format!(">= {} {unit}", number(v)),
             Goal::None => "-".into(),
         }
     }
@@ -40,6 +44,7 @@ impl Goal {
             Goal::RatioAtLeast(r) => ratio.map(|x| x >= r),
             Goal::RatioBelow(r) => ratio.map(|x| x < r),
             Goal::AtMost(v) => socklab.map(|x| x <= v),
+            Goal::AtLeast(v) => socklab.map(|x| x >= v),
             Goal::None => None,
         }
     }
@@ -49,7 +54,8 @@ impl Goal {
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
     /// Stable name, for `--json` readers: `tcp-rtt-p50`, ...
-    pub name: &'static str,
+    /// (`sim-speed:NAME` rows are named after an example found at run time).
+    pub name: Cow<'static, str>,
     /// What was measured, in a few words.
     pub what: String,
     /// `us`, `ms`, `MB/s`, `datagrams/s`, `connections/s`, `MiB`.
@@ -72,7 +78,7 @@ pub struct Row {
 
 impl Row {
     /// A row with no figures yet.
-    fn empty(name: &'static str, what: String, unit: &'static str, target: Goal) -> Row {
+    fn empty(name: Cow<'static, str>, what: String, unit: &'static str, target: Goal) -> Row {
         Row {
             name,
             what,
@@ -89,7 +95,7 @@ impl Row {
 
     /// A row comparing socklab with a native baseline.
     pub fn compare(
-        name: &'static str,
+        name: impl Into<Cow<'static, str>>,
         what: impl Into<String>,
         unit: &'static str,
         baseline: f64,
@@ -103,13 +109,13 @@ impl Row {
             socklab: Some(socklab),
             ratio,
             met: target.met(Some(socklab), ratio),
-            ..Row::empty(name, what.into(), unit, target)
+            ..Row::empty(name.into(), what.into(), unit, target)
         }
     }
 
     /// A row with socklab's figure alone.
     pub fn alone(
-        name: &'static str,
+        name: impl Into<Cow<'static, str>>,
         what: impl Into<String>,
         unit: &'static str,
         socklab: f64,
@@ -118,20 +124,20 @@ impl Row {
         Row {
             socklab: Some(socklab),
             met: target.met(Some(socklab), None),
-            ..Row::empty(name, what.into(), unit, target)
+            ..Row::empty(name.into(), what.into(), unit, target)
         }
     }
 
     /// A row that could not be measured, and why.
     pub fn not_measured(
-        name: &'static str,
+        name: impl Into<Cow<'static, str>>,
         what: impl Into<String>,
         unit: &'static str,
         target: Goal,
         why: impl Into<String>,
     ) -> Row {
         let note = Some(format!("not measured: {}", why.into()));
-        Row::empty(name, what.into(), unit, target).note(note)
+        Row::empty(name.into(), what.into(), unit, target).note(note)
     }
 
     /// The row with a note printed under it.
@@ -188,7 +194,7 @@ pub fn render(bench: &Bench) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<24} {:<14} {:>12} {:>12} {:>7}  {:<10} result",
+        "{:<28} {:<14} {:>12} {:>12} {:>7}  {:<10} result",
         "row", "unit", "baseline", "socklab", "ratio", "target"
     );
     for row in &bench.rows {
@@ -204,7 +210,7 @@ pub fn render(bench: &Bench) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<24} {:<14} {:>12} {:>12} {:>7}  {:<10} {}",
+            "{:<28} {:<14} {:>12} {:>12} {:>7}  {:<10} {}",
             row.name,
             row.unit,
             baseline,
@@ -214,7 +220,7 @@ pub fn render(bench: &Bench) -> String {
             result
         );
         if let Some(note) = &row.note {
-            let _ = writeln!(out, "{:<24} {note}", "");
+            let _ = writeln!(out, "{:<28} {note}", "");
         }
     }
     let _ = writeln!(

@@ -9,8 +9,8 @@ use socklab_relay::{Direction, LinkStats};
 
 use super::Link;
 use super::link::LinkState;
-use super::tcp::TcpEntry;
 use super::tcp::stack::Stack;
+use super::tcp::table::TcpTable;
 use super::udp::UdpState;
 use crate::random::derive;
 
@@ -37,9 +37,12 @@ pub(crate) struct Net {
     next_socket: u64,
     /// Ephemeral port draws.
     ports: StdRng,
-    /// Live TCP sockets (and closed ones still finishing), by number; their
-    /// numbers are drawn from the same counter as UDP's.
-    pub(crate) tcp: BTreeMap<u64, TcpEntry>,
+    /// Live TCP sockets (and closed ones still finishing), node by node;
+    /// their numbers are drawn from the same counter as UDP's.
+    pub(crate) tcp: TcpTable,
+    /// Each node's addresses (both families): which node a packet goes to,
+    /// found without a walk over every node.
+    by_ip: BTreeMap<IpAddr, usize>,
     /// Each node's TCP/IP stack, made on its first TCP use.
     pub(crate) stacks: BTreeMap<usize, Stack>,
     /// TCP's ephemeral port draws, apart from UDP's so that a TCP socket
@@ -67,7 +70,8 @@ impl Net {
             sockets: BTreeMap::new(),
             next_socket: 1,
             ports: StdRng::from_seed(derive(seed, "", "ephemeral-ports")),
-            tcp: BTreeMap::new(),
+            tcp: TcpTable::default(),
+            by_ip: BTreeMap::new(),
             stacks: BTreeMap::new(),
             tcp_ports: StdRng::from_seed(derive(seed, "", "tcp-ephemeral-ports")),
         }
@@ -87,6 +91,8 @@ impl Net {
             v4,
             v6,
         });
+        self.by_ip.insert(v4.into(), n - 1);
+        self.by_ip.insert(v6.into(), n - 1);
         (n - 1, v4, v6)
     }
 
@@ -141,10 +147,7 @@ impl Net {
 
     /// The node whose address `ip` is.
     pub(crate) fn owner(&self, ip: IpAddr) -> Option<usize> {
-        self.nodes.iter().position(|n| match ip {
-            IpAddr::V4(v4) => n.v4 == v4,
-            IpAddr::V6(v6) => n.v6 == v6,
-        })
+        self.by_ip.get(&ip).copied()
     }
 
     pub(crate) fn route(&self, from: usize, dst: IpAddr) -> Route {

@@ -12,12 +12,14 @@
 //!   shutdown and close;
 //! - `stack`: each node's smoltcp `Interface` on the simulation's clock, the
 //!   one place its IP packets leave it (`Core::emit`) and where they arrive;
-//! - `segment`: a packet's TCP header, read for the event log.
+//! - `segment`: a packet's TCP header, read for the event log;
+//! - `table`: the world's sockets, kept node by node.
 
 mod ops;
 pub(crate) mod segment;
 mod settle;
 pub(crate) mod stack;
+pub(crate) mod table;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -167,6 +169,27 @@ impl TcpEntry {
             Phase::Connecting(h) | Phase::Connected(h) => Some(h),
             _ => None,
         }
+    }
+
+    /// Whether `test` holds for one of the smoltcp sockets it owns (as
+    /// [`TcpEntry::handles`] lists them, without making the list: this is
+    /// asked of every socket of a node for every packet it sends).
+    pub(crate) fn owns(&self, mut test: impl FnMut(SocketHandle) -> bool) -> bool {
+        match &self.phase {
+            Phase::Connecting(h) | Phase::Connected(h) => test(*h),
+            Phase::Listening { pool, ready, .. } => pool.iter().chain(ready).any(|&h| test(h)),
+            Phase::Idle | Phase::Failed(_) => false,
+        }
+    }
+
+    /// Whether settling it after a poll would change nothing: an open
+    /// connection the guest still holds, with no bytes waiting for the
+    /// send buffer and no FIN to send (`settle_one` would only look).
+    pub(crate) fn settled(&self) -> bool {
+        matches!(self.phase, Phase::Connected(_))
+            && !self.orphan
+            && !self.fin_after_pending
+            && self.pending.is_empty()
     }
 
     /// Every smoltcp socket it owns.

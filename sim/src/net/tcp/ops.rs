@@ -53,7 +53,7 @@ impl Core {
     }
 
     pub(crate) fn tcp(&mut self, id: u64) -> Result<&mut TcpEntry, ErrorCode> {
-        self.net.tcp.get_mut(&id).ok_or(ErrorCode::InvalidState)
+        self.net.tcp.get_mut(id).ok_or(ErrorCode::InvalidState)
     }
 
     /// Whether `addr` clashes with a TCP socket bound on `node` (same
@@ -63,9 +63,8 @@ impl Core {
     /// sets `SO_REUSEADDR` on every TCP socket, and Linux then lets sockets
     /// share a port until one of them listens.
     fn tcp_in_use(&self, node: usize, addr: SocketAddr, except: u64, listening_only: bool) -> bool {
-        self.net.tcp.iter().any(|(&id, s)| {
+        self.net.tcp.on(node).any(|(id, s)| {
             id != except
-                && s.node == node
                 && !s.orphan
                 && (!listening_only || matches!(s.phase, Phase::Listening { .. }))
                 && s.bound.is_some_and(|b| {
@@ -266,7 +265,7 @@ impl Core {
             return Read::Data(buf);
         }
         if let Some(code) = error {
-            if let Some(s) = self.net.tcp.get_mut(&id) {
+            if let Some(s) = self.net.tcp.get_mut(id) {
                 s.read_shut = true;
             }
             return Read::Failed(code);

@@ -30,25 +30,24 @@ impl Core {
     /// smoltcp something new to send.
     pub(crate) fn settle(&mut self, node: usize) -> bool {
         self.stack(node);
-        let ids: Vec<u64> = self
-            .net
-            .tcp
-            .iter()
-            .filter(|(_, s)| s.node == node)
-            .map(|(&id, _)| id)
-            .collect();
+        let net = &mut self.net;
+        let Some(stack) = net.stacks.get_mut(&node) else {
+            return false;
+        };
         let mut changed = false;
-        for id in ids {
-            let net = &mut self.net;
-            let (Some(entry), Some(stack)) = (net.tcp.get_mut(&id), net.stacks.get_mut(&node))
-            else {
+        let mut gone = Vec::new();
+        for (id, entry) in net.tcp.on_mut(node) {
+            if entry.settled() {
                 continue;
-            };
-            let (more, gone) = settle_one(entry, stack, &net.nodes[node]);
-            changed |= more;
-            if gone {
-                net.tcp.remove(&id);
             }
+            let (more, done) = settle_one(entry, stack, &net.nodes[node]);
+            changed |= more;
+            if done {
+                gone.push(id);
+            }
+        }
+        for id in gone {
+            net.tcp.remove(id);
         }
         changed
     }
@@ -66,17 +65,16 @@ impl Core {
         };
         self.net
             .tcp
-            .iter()
-            .filter(|(_, s)| s.node == node)
-            .find(|(_, s)| s.handles().into_iter().any(matches))
-            .map_or(0, |(&id, _)| id)
+            .on(node)
+            .find(|(_, s)| s.owns(matches))
+            .map_or(0, |(id, _)| id)
     }
 
     /// The SYN of socket `id` went to an address no node has: its connect
     /// fails with `remote-unreachable` (Linux's EHOSTUNREACH, at once
     /// rather than after ARP's 3 s).
     pub(crate) fn tcp_unreachable(&mut self, id: u64) {
-        let Some(s) = self.net.tcp.get_mut(&id) else {
+        let Some(s) = self.net.tcp.get_mut(id) else {
             return;
         };
         if let (Phase::Connecting(h), node) = (&s.phase, s.node) {
@@ -97,9 +95,8 @@ impl Core {
         if !seg.is_open() {
             return true;
         }
-        let full = self.net.tcp.iter().find(|(_, s)| {
-            s.node == node
-                && !s.orphan
+        let full = self.net.tcp.on(node).find(|(_, s)| {
+            !s.orphan
                 && matches!(s.phase, Phase::Listening { .. })
                 && s.bound.is_some_and(|b| {
                     b.port() == seg.dst.port()
@@ -107,7 +104,7 @@ impl Core {
                         && (b.ip().is_unspecified() || b.ip() == seg.dst.ip())
                 })
         });
-        let Some((&id, listener)) = full else {
+        let Some((id, listener)) = full else {
             return true;
         };
         let stack = self
@@ -129,7 +126,7 @@ impl Core {
     /// A RST for one of `node`'s connections: the error it will report.
     fn note_reset(&mut self, node: usize, seg: &Segment) {
         let id = self.tcp_owner(node, seg.dst, seg.src);
-        let Some(s) = self.net.tcp.get_mut(&id) else {
+        let Some(s) = self.net.tcp.get_mut(id) else {
             return;
         };
         let code = match s.phase {
