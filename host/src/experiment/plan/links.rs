@@ -120,6 +120,10 @@ fn check_fits(pending: &PendingClient, server: &ServerNode, from: &str) -> Resul
     }
 }
 
+/// Each direction's bursty loss (to the server, to the client), on the
+/// simulated network.
+type Bursts = [Option<BurstLoss>; 2];
+
 /// What `link` does to each direction, as the relay of `transport` takes
 /// it; a field the transport does not have is an error at its table, and so
 /// on the `simulated` network is a TCP relay's own knob, and on the real
@@ -130,7 +134,7 @@ fn impairments(
     (from, to): (&str, &str),
     span: Range<usize>,
     simulated: bool,
-) -> Result<(Impairments, [Option<BurstLoss>; 2]), (Range<usize>, String)> {
+) -> Result<(Impairments, Bursts), (Range<usize>, String)> {
     let both = link.both.as_ref();
     let mut directions = Vec::new();
     let mut bursts = Vec::new();
