@@ -243,12 +243,7 @@ fn lab_a_spinning_node_is_stopped_and_the_others_carry_on() {
         &[],
     );
     done.assert_code(3);
-    let bad = report["clients"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["client"] == "bad")
-        .unwrap();
+    let bad = client(&report, "bad");
     assert!(
         bad["guest"]["error"]
             .as_str()

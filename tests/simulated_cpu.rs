@@ -61,16 +61,6 @@ fn simulated_seconds(done: &Finished) -> f64 {
     after.split(' ').next().unwrap().parse().unwrap()
 }
 
-/// The client record named `name` in a lab report.
-fn client<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["clients"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["client"] == name)
-        .unwrap_or_else(|| panic!("no client {name} in {report:#}"))
-}
-
 #[test]
 fn simulated_cpu_a_spinner_moves_time_while_a_udp_client_s_timeouts_fire_on_schedule() {
     let dir = tempfile::tempdir().unwrap();

@@ -165,46 +165,6 @@ fn simulated_lab_refuses_a_relay_knob_naming_it() {
     assert_one_error_line(&out, 2, &["`rto`", "simulated network", "examples/sim/"]);
 }
 
-/// Every `loss_bursts` count anywhere in `v`.
-fn loss_bursts(v: &Value, out: &mut Vec<u64>) {
-    match v {
-        Value::Object(map) => {
-            for (k, x) in map {
-                if k == "loss_bursts" {
-                    out.extend(x.as_u64());
-                }
-                loss_bursts(x, out);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|x| loss_bursts(x, out)),
-        _ => {}
-    }
-}
-
-#[test]
-fn simulated_lab_loses_in_bursts_and_the_real_network_refuses_loss_burst() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let (done, report, _) = lab_simulated(&example_sim("bursty-loss.toml"), &out, None);
-    done.assert_code(0);
-    let report: Value = serde_json::from_str(&report).unwrap();
-    let mut bursts = Vec::new();
-    loss_bursts(&report, &mut bursts);
-    // Only the bursty link counts runs of losses; the even one has none.
-    assert!(bursts.len() == 1 && bursts[0] > 0, "{bursts:?}\n{done}");
-    // The relays of the real network have no such model.
-    let file = dir.path().join("real.toml");
-    std::fs::write(
-        &file,
-        "[messages]\ncount = 3\n[nodes.s]\nguest = \"udp-echo-server\"\n\
-         [nodes.c]\nguest = \"udp-client\"\n[[links]]\nfrom = \"@c\"\nto = \"@s\"\n\
-         to_server = { loss_burst = { p = \"5%\", r = \"25%\" } }\n",
-    )
-    .unwrap();
-    let real = socklab(&["lab", file.to_str().unwrap()]).finish();
-    assert_one_error_line(&real, 2, &["`loss_burst`", "real network"]);
-}
-
 #[test]
 fn simulated_timeouts_cost_simulated_time_not_real_time() {
     let dir = tempfile::tempdir().unwrap();

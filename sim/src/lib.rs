@@ -16,7 +16,8 @@
 //!   smoltcp: port tables, backlog, accept; `net::tcp::stack`, each node's
 //!   interface and `Core::emit`, where every IP packet leaves a node),
 //!   `net::link` (a datagram's or segment's fate, drawn as socklab-relay
-//!   draws it); [`UdpSocket`], [`TcpListener`] and [`TcpStream`] for Rust
+//!   draws it; `net::burst`, loss in bursts, the simulated network's own
+//!   model); `net::tcp::table` (each node's TCP sockets, kept together); [`UdpSocket`], [`TcpListener`] and [`TcpStream`] for Rust
 //!   code inside the simulation.
 //! - [`sockets`]: [`SimView`] (what a host implements) and
 //!   [`sockets::add_to_linker`]: the seven `wasi:sockets` interfaces,

@@ -38,6 +38,16 @@ pub fn figures<'a>(report: &'a Value, transport: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {transport} figures in {report:#}"))
 }
 
+/// The client record named `name` in a lab report.
+pub fn client<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client"] == name)
+        .unwrap_or_else(|| panic!("no client {name} in {report:#}"))
+}
+
 /// A count in the report.
 pub fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))

@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use tokio::sync::{oneshot, watch};
 use wasmtime::{Store, UpdateDeadline};
 
-use super::engine::FUEL_PER_CPU_SECOND;
 use super::load::Guest;
 use super::state::{GuestState, Sandbox, Stdio};
 use super::{Runtime, call03};
@@ -97,27 +96,24 @@ pub struct ServerWires {
 /// network, fuel, and its node's simulated CPU as the call hook: see
 /// `socklab_sim::cpu`). Every guest's store is made here.
 pub fn store(engine: &wasmtime::Engine, mut state: GuestState) -> Store<GuestState> {
+    // On the simulated network the CPU limit is fuel, the same on every
+    // machine, and what the guest burns is charged to its node's CPU.
     let limit = state.meter.limits.cpu;
-    if let Some(sim) = state.simulation() {
-        // The simulated network: the CPU limit is fuel, the same on every
-        // machine; the guest yields to the executor as it burns it, and
-        // what it burns is charged to its node's simulated clock.
-        let fuel = u64::try_from(limit.as_micros())
-            .unwrap_or(u64::MAX)
-            .saturating_mul(FUEL_PER_CPU_SECOND / 1_000_000);
-        let cpu = socklab_sim::Cpu::new(sim.clone(), fuel, limit);
-        state.cpu = Some(cpu.clone());
-        let mut store = Store::new(engine, state);
-        store.limiter(|state| &mut state.memory);
+    let cpu = state
+        .simulation()
+        .map(|sim| socklab_sim::Cpu::new(sim.clone(), limit));
+    state.cpu = cpu.clone();
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.memory);
+    if let Some(cpu) = cpu {
+        // The guest yields to the executor as it burns its fuel.
         store
-            .set_fuel(fuel)
+            .set_fuel(cpu.fuel())
             .and_then(|()| socklab_sim::yield_on_fuel(&mut store))
             .expect("the simulated flavor's engine consumes fuel");
         store.call_hook_async(cpu.hook());
         return store;
     }
-    let mut store = Store::new(engine, state);
-    store.limiter(|state| &mut state.memory);
     store.call_hook(|mut ctx, hook| {
         ctx.data_mut().meter.on_call_hook(hook);
         Ok(())

@@ -38,14 +38,6 @@ pub struct Flavor {
     pub ticks: bool,
 }
 
-/// On the simulated network a guest's CPU time is counted in fuel (about
-/// one unit per wasm instruction), so that the limit trips at the same
-/// instruction on every machine: one second of `--cpu-limit` is this much,
-/// the rate at which `socklab_sim::cpu` charges fuel to simulated time.
-/// (`call::store` gives a guest on a simulated node its fuel; the
-/// [`SIMULATED`] engine is the one that consumes it.)
-pub const FUEL_PER_CPU_SECOND: u64 = socklab_sim::cpu::FUEL_PER_SECOND;
-
 /// WASI 0.2 guests on the host's own network: wasmtime-wasi's sockets with
 /// socklab's grants, CPU time measured between epoch ticks.
 pub const REAL: Flavor = Flavor {

@@ -219,7 +219,7 @@ impl GuestState {
 
     /// Whether the guest runs on the simulated network (it has a node).
     pub fn simulated(&self) -> bool {
-        self.node.is_some()
+        self.simulation().is_some()
     }
 
     /// Its node's simulation, on the simulated network.
@@ -231,7 +231,8 @@ impl GuestState {
     /// up to the store's fuel reading `fuel_left`, and its peak memory.
     pub fn usage(&self, fuel_left: u64) -> Option<Usage> {
         let cpu = self.cpu.as_ref()?;
-        cpu.settle(fuel_left);
+        // The guest has ended: nothing is left to wait for.
+        let _ = cpu.settle(fuel_left);
         let used = cpu.usage();
         Some(Usage {
             fuel: used.fuel,

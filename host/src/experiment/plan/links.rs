@@ -137,7 +137,6 @@ fn impairments(
 ) -> Result<(Impairments, Bursts), (Range<usize>, String)> {
     let both = link.both.as_ref();
     let mut directions = Vec::new();
-    let mut bursts = Vec::new();
     for own in [&link.to_server, &link.to_client] {
         let merged = match (both, own) {
             (Some(b), Some(o)) => b.get_ref().overlay(o.get_ref()),
@@ -172,10 +171,10 @@ fn impairments(
         if let (false, Some(field)) = (simulated, merged.simulated_only_fields().first()) {
             return Err((at(), simulated_only(field, from, to)));
         }
-        bursts.push(merged.loss_burst.as_ref().map(burst_loss));
         directions.push(merged);
     }
     let (to_server, to_client) = (&directions[0], &directions[1]);
+    let bursts = [to_server, to_client].map(|d| d.loss_burst.as_ref().map(burst_loss));
     let checked = match transport {
         Transport::Udp => {
             let (to_server, to_client) = (udp_impairments(to_server), udp_impairments(to_client));
@@ -199,7 +198,7 @@ fn impairments(
         }
     };
     checked
-        .map(|i| (i, [bursts[0], bursts[1]]))
+        .map(|i| (i, bursts))
         .map_err(|e| (span, format!("link `@{from}` → `@{to}`: {e}")))
 }
 
