@@ -260,6 +260,43 @@ fn tcp_guest_server_sigterm_right_after_listening_still_reports() {
 }
 
 #[test]
+fn cli_guests_lists_without_compiling() {
+    // Listing reads each file's names: compiling every guest (the Python
+    // ones are whole interpreters) took CI's `guests` past 30 s. A compile
+    // would leave an entry in the compiled-component cache.
+    let cache = tempfile::tempdir().unwrap();
+    let mut command = socklab_command(&["guests"]);
+    command.env("XDG_CACHE_HOME", cache.path());
+    let out = spawn(&mut command).finish();
+    out.assert_code(0);
+    assert!(out.stdout.lines().count() > 6, "{out}");
+    let mut entries = Vec::new();
+    let mut dirs = vec![cache.path().to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                entries.push(path);
+            }
+        }
+    }
+    assert!(entries.is_empty(), "`guests` compiled: {entries:?}\n{out}");
+    // The same command with a compile first does leave one, so the check
+    // above can fail.
+    let mut command = socklab_command(&["inspect", "udp-client"]);
+    command.env("XDG_CACHE_HOME", cache.path());
+    spawn(&mut command).finish().assert_code(0);
+    assert!(
+        std::fs::read_dir(cache.path().join("socklab"))
+            .unwrap()
+            .next()
+            .is_some()
+    );
+}
+
+#[test]
 fn cli_every_command_prints_one_json_document_with_json() {
     let echo = UdpSocket::bind(any_port(V4)).unwrap();
     let to = echo.local_addr().unwrap().to_string();

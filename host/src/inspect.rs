@@ -47,6 +47,20 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// What a component with these export names is.
+    pub fn of_exports<S: AsRef<str>>(exports: &[S]) -> Kind {
+        let names = || exports.iter().map(AsRef::as_ref);
+        if let Some((role, _)) = names().find_map(Role::from_versioned_export) {
+            Kind::Role(role)
+        } else if names()
+            .any(|e| e.starts_with("wasi:cli/run@0.2") || e.starts_with("wasi:cli/run@0.3"))
+        {
+            Kind::Command
+        } else {
+            Kind::NotARole
+        }
+    }
+
     /// As `inspect` and the JSON say it.
     pub fn name(self) -> &'static str {
         match self {
@@ -102,19 +116,7 @@ pub fn inspect(runtime: &Runtime, spec: &str) -> Result<Inspection> {
         .map(|(name, item)| describe(name, &item.ty))
         .collect();
     let export_names: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
-    let kind = if let Some((role, _)) = export_names
-        .iter()
-        .find_map(|e| Role::from_versioned_export(e))
-    {
-        Kind::Role(role)
-    } else if export_names
-        .iter()
-        .any(|e| e.starts_with("wasi:cli/run@0.2") || e.starts_with("wasi:cli/run@0.3"))
-    {
-        Kind::Command
-    } else {
-        Kind::NotARole
-    };
+    let kind = Kind::of_exports(&export_names);
     Ok(Inspection {
         socklab: SOCKLAB_VERSION,
         wasmtime: WASMTIME_VERSION,

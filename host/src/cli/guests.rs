@@ -4,6 +4,7 @@
 use anyhow::Result;
 
 use crate::bad_input;
+use crate::inspect::Kind;
 use crate::output;
 use crate::runtime::Runtime;
 
@@ -34,13 +35,15 @@ pub fn list(runtime: &Runtime, json: bool) -> Result<()> {
     }
     let mut rows = Vec::new();
     for (guest, path) in bundled {
-        let inspected = crate::inspect::inspect(runtime, &path.display().to_string())?;
-        let (role, transport) = inspected.kind.columns();
+        // Read from the file's names, not compiled: listing stays instant
+        // with the Python guests (each a whole interpreter) beside it.
+        let outline = runtime.outline(&path.display().to_string())?;
+        let (role, transport) = Kind::of_exports(&outline.exports).columns();
         rows.push(Listed {
             name: guest.name,
             role,
             transport,
-            wasi: inspected.wasi.name(),
+            wasi: outline.wasi.name(),
             language: guest.language,
             path: path.display().to_string(),
             about: guest.about,

@@ -114,6 +114,18 @@ pub struct Compiled {
     pub wasi: Wasi,
 }
 
+/// What a component file declares, read from its bytes without compiling
+/// it: enough to list it, in milliseconds however large it is.
+pub struct Outline {
+    /// Its file.
+    pub path: PathBuf,
+    /// The WASI version it is written against.
+    pub wasi: Wasi,
+    /// The names of its exports; empty if the file does not parse (compiling
+    /// it then says why).
+    pub exports: Vec<String>,
+}
+
 impl Runtime {
     /// A runtime for WASI 0.2 guests on the host's network.
     pub fn new(guest_dir: Option<PathBuf>) -> Result<Runtime> {
@@ -132,6 +144,21 @@ impl Runtime {
             verbose: false,
             audit: None,
             cache: None,
+        })
+    }
+
+    /// Find and read `spec`, and read its WASI version and exports without
+    /// compiling it (`socklab guests`: a Python guest takes many seconds to
+    /// compile).
+    pub fn outline(&self, spec: &str) -> Result<Outline> {
+        let (_, path) = self.dirs.resolve(spec)?;
+        let file = load::read(&path)?;
+        let wasi = wasi::version_of(&path, &file.bytes)?;
+        let exports = wasi::names(&file.bytes).map_or_else(Vec::new, |(_, exports)| exports);
+        Ok(Outline {
+            path,
+            wasi,
+            exports,
         })
     }
 

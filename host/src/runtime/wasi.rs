@@ -91,7 +91,7 @@ fn by_other_names(imports: &[String], exports: &[String]) -> Wasi {
 
 /// The component's own (outermost) import and export names; `None` if the
 /// bytes do not parse.
-fn names(bytes: &[u8]) -> Option<(Vec<String>, Vec<String>)> {
+pub fn names(bytes: &[u8]) -> Option<(Vec<String>, Vec<String>)> {
     let mut imports = Vec::new();
     let mut exports = Vec::new();
     // Nested modules and components start with their own `Version` and
