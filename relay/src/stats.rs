@@ -78,10 +78,21 @@ pub struct DirStats {
     /// existing experiments' reports stay as they were.
     #[serde(skip_serializing_if = "is_zero")]
     pub loss_bursts: u64,
+    /// Simulated network only: copies that crossed with a bit flipped by
+    /// `corrupt`, which the receiver's checksum dropped (each is in
+    /// `delivered` too: the link carried it). Left out when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub corrupted: u64,
+    /// Simulated network only: UDP datagrams over the link's `mtu`, which
+    /// crossed as IP fragments (one lost fragment loses the datagram, in
+    /// `lost`). Left out when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fragmented: u64,
 }
 
-/// Whether a counter is 0 (serde's `skip_serializing_if` takes a function).
-fn is_zero(n: &u64) -> bool {
+/// Whether a counter is 0 (serde's `skip_serializing_if` takes a function):
+/// a counter only some runs have stays out of the others' JSON.
+pub fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
@@ -125,6 +136,12 @@ pub enum Fate {
     Stalled,
     /// TCP: the connection is reset after this segment.
     Reset,
+    /// Simulated network only: this copy crosses with a bit flipped, and the
+    /// receiver's checksum drops it.
+    Corrupted,
+    /// Simulated network only: over the link's MTU, it crosses as IP
+    /// fragments.
+    Fragmented,
 }
 
 /// The two legs of one TCP connection or UDP client through the relay.

@@ -16,9 +16,12 @@
 //!   smoltcp: port tables, backlog, accept; `net::tcp::stack`, each node's
 //!   interface and `Core::emit`, where every IP packet leaves a node),
 //!   `net::link` (a datagram's or segment's fate, drawn as socklab-relay
-//!   draws it; `net::burst`, loss in bursts, the simulated network's own
-//!   model); `net::tcp::table` (each node's TCP sockets, kept together); [`UdpSocket`], [`TcpListener`] and [`TcpStream`] for Rust
-//!   code inside the simulation.
+//!   draws it); `net::models` ([`LinkModels`]: the simulated network's own
+//!   link models, a delay [`Distribution`] on a link that keeps its order,
+//!   corruption, a queue in bytes, an MTU; `net::burst`, loss in bursts);
+//!   `net::tcp::table` (each node's TCP sockets, kept together);
+//!   [`UdpSocket`], [`TcpListener`] and [`TcpStream`] for Rust code inside
+//!   the simulation.
 //! - [`sockets`]: [`SimView`] (what a host implements) and
 //!   [`sockets::add_to_linker`]: the seven `wasi:sockets` interfaces,
 //!   checked as wasmtime-wasi 48 checks them (`sockets::tcp`: the TCP
@@ -73,5 +76,8 @@ pub use cpu::{Cpu, Usage};
 pub use engine::{FUEL_YIELD_INTERVAL, engine_config, yield_on_fuel};
 pub use exec::{Cancelled, Handle, JoinHandle, Sim, Stalled, spawn};
 pub use log::{DropCause, EventKind, LogEvent};
-pub use net::{BurstLoss, DEFAULT_LATENCY, Link, Node, TcpListener, TcpStream, UdpSocket};
+pub use net::{
+    BurstLoss, DEFAULT_LATENCY, Distribution, Link, LinkModels, Node, TcpListener, TcpStream,
+    UdpSocket,
+};
 pub use sockets::{ErrorCode, SimView, Transport};

@@ -80,6 +80,10 @@ pub enum DropCause {
     Loss,
     /// The link's queue (`queue_limit`) was full.
     LinkQueueFull,
+    /// The link's `corrupt` flipped a bit on the way, and the receiving
+    /// node's UDP or TCP checksum dropped the packet (logged when it
+    /// arrives, as a drop on the way: the sender's node and socket).
+    Corrupt,
     /// No socket is bound to the destination (or the one there is connected
     /// to another peer); on a connected sender this also sets
     /// `connection-refused`, as the ICMP error would.

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use socklab_relay::{DirStats, Fate, UdpImpairments};
-use socklab_sim::{BurstLoss, Link, Sim};
+use socklab_sim::{BurstLoss, Link, LinkModels, Sim};
 
 /// Datagrams sent one way in each run: enough for the averages to settle,
 /// few enough that every event is kept.
@@ -38,7 +38,10 @@ fn send_over(seed: u64, burst: Option<BurstLoss>, loss: f64) -> DirStats {
             ..UdpImpairments::default()
         },
         name: "bursty".into(),
-        burst,
+        models: LinkModels {
+            burst,
+            ..LinkModels::default()
+        },
     };
     h.set_link(&a, &b, link);
     sim.block_on(async move {

@@ -107,7 +107,7 @@ fn captured_exchange(seed: u64) -> (socklab_sim::Handle, Vec<u8>) {
             latency: Duration::from_millis(1),
             impair: impair.clone(),
             name,
-            burst: None,
+            models: Default::default(),
         };
         h.set_link(from, to, link);
     }

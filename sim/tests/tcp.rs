@@ -225,7 +225,7 @@ fn lossy(seed: u64) -> (Vec<u8>, Vec<u8>, Vec<socklab_sim::LogEvent>) {
             latency: Duration::from_millis(5),
             impair,
             name: "ab".into(),
-            burst: None,
+            models: Default::default(),
         };
         h.set_link(from, to, link);
     }

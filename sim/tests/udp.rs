@@ -153,7 +153,7 @@ fn lossy_exchange(seed: u64) -> socklab_sim::Handle {
             latency: Duration::from_millis(1),
             impair: impair.clone(),
             name: "lossy".into(),
-            burst: None,
+            models: Default::default(),
         };
         h.set_link(from, to, link);
     }

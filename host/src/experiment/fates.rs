@@ -108,7 +108,7 @@ impl Delivered {
             if at > until_us {
                 continue;
             }
-            let n = 1 + usize::from(event.fates.contains(&RelayFate::Duplicated));
+            let n = intact_copies(event);
             copies
                 .entry(seq)
                 .or_default()
@@ -137,13 +137,20 @@ impl Delivered {
 }
 
 /// When a relay event's datagram or segment was (or will be) handed to the
-/// far end, if it was handed on at all.
+/// far end whole, if it was at all.
 pub fn due(event: &Event) -> Option<u64> {
-    let handed_on = event
-        .fates
-        .iter()
-        .any(|f| matches!(f, RelayFate::Delivered | RelayFate::Duplicated));
-    handed_on.then_some(event.at_us + event.delay_us)
+    (intact_copies(event) > 0).then_some(event.at_us + event.delay_us)
+}
+
+/// How many copies of an event's datagram reach the far end whole: each
+/// `Delivered` or `Duplicated` is a copy, and a `Corrupted` right after one
+/// means the receiver's checksum dropped it (simulated network).
+fn intact_copies(event: &Event) -> usize {
+    let fates = &event.fates;
+    (0..fates.len())
+        .filter(|&i| matches!(fates[i], RelayFate::Delivered | RelayFate::Duplicated))
+        .filter(|&i| fates.get(i + 1) != Some(&RelayFate::Corrupted))
+        .count()
 }
 
 /// The fates of one client run's messages, from its report and, for

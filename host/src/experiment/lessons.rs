@@ -48,19 +48,49 @@ fn counts(tf: &TransportFigures) -> String {
         "answered" => format!("{name}: {} of {} answered", f.answered, f.messages),
         _ => format!("{name}: {lead_count} of {} replies {lead}", f.messages),
     };
-    for (n, what) in [
-        (if lead == "lost" { f.late } else { 0 }, "late"),
-        (if lead == "answered" { 0 } else { f.answered }, "answered"),
-        (f.duplicated, "duplicated"),
-        (f.reordered, "reordered"),
-        (f.failed, "not sent"),
-        (f.interrupted, "interrupted"),
-    ] {
+    if lead != "answered" {
+        line.push_str(&by_client(
+            tf,
+            |f| if lead == "lost" { f.lost } else { f.late },
+        ));
+    }
+    let counts: [(usize, &str, Count); 6] = [
+        (if lead == "lost" { f.late } else { 0 }, "late", |f| f.late),
+        (
+            if lead == "answered" { 0 } else { f.answered },
+            "answered",
+            |f| f.answered,
+        ),
+        (f.duplicated, "duplicated", |f| f.duplicated),
+        (f.reordered, "reordered", |f| f.reordered),
+        (f.failed, "not sent", |f| f.failed),
+        (f.interrupted, "interrupted", |f| f.interrupted),
+    ];
+    for (n, what, of) in counts {
         if n > 0 {
-            let _ = write!(line, ", {n} {what}");
+            let _ = write!(line, ", {n} {what}{}", by_client(tf, of));
         }
     }
     line
+}
+
+/// Which count of a client node's figures.
+type Count = fn(&Figures) -> usize;
+
+/// ` (bursty-client 18, even-client 32)`: a count client node by client
+/// node, when the transport has a few and the count differs among them.
+fn by_client(tf: &TransportFigures, count: impl Fn(&Figures) -> usize) -> String {
+    let counts: Vec<usize> = tf.by_client.iter().map(|(_, f)| count(f)).collect();
+    if counts.windows(2).all(|w| w[0] == w[1]) {
+        return String::new();
+    }
+    let each: Vec<String> = tf
+        .by_client
+        .iter()
+        .zip(&counts)
+        .map(|((name, _), n)| format!("{name} {n}"))
+        .collect();
+    format!(" ({})", each.join(", "))
 }
 
 /// `, p99 RTT 9173× higher than UDP's (6202 ms)`, `, p99 RTT about UDP's
@@ -101,15 +131,40 @@ fn causes(transport: Transport, r: &RelayTotals) -> Vec<String> {
     let relay = if simulated { "link" } else { "relay" };
     let tcp_on_sim = simulated && transport == Transport::Tcp;
     let mut causes = Vec::new();
+    let (packet, packets) = match transport {
+        Transport::Tcp => ("segment", "segments"),
+        Transport::Udp => ("datagram", "datagrams"),
+    };
+    let bursts = match r.loss_bursts {
+        0 => String::new(),
+        n => format!(" (loss_burst: {})", plural(n, "burst", "bursts")),
+    };
     if r.dropped > 0 && tcp_on_sim {
         causes.push(format!(
-            "the link dropped {}, and TCP sent each again",
-            plural(r.dropped, "segment", "segments")
+            "the link dropped {}{bursts}, and TCP sent each again",
+            plural(r.dropped, packet, packets)
         ));
     } else if r.dropped > 0 {
         causes.push(format!(
-            "the {relay} dropped {}",
-            plural(r.dropped, "datagram", "datagrams")
+            "the {relay} dropped {}{bursts}",
+            plural(r.dropped, packet, packets)
+        ));
+    }
+    if r.fragmented > 0 {
+        causes.push(format!(
+            "{} over the MTU crossed as fragments, each fragment lost on its own",
+            plural(r.fragmented, packet, packets)
+        ));
+    }
+    if r.corrupted > 0 {
+        let again = if tcp_on_sim {
+            ", and TCP sent each again"
+        } else {
+            ""
+        };
+        causes.push(format!(
+            "the link corrupted {} and the receiver's checksum dropped them{again}",
+            plural(r.corrupted, packet, packets)
         ));
     }
     if r.rate_dropped > 0 {

@@ -283,17 +283,17 @@ fn wire_link(node: &ClientNode, link: &str, client: &Node, server: &Node) {
         } => (segments(to_server), segments(to_client)),
     };
     let handle = client.handle();
-    let [up, down] = node.bursts;
+    let [up, down] = node.models;
     let directions = [
         (client, server, to_server, up),
         (server, client, to_client, down),
     ];
-    for (from, to, impair, burst) in directions {
+    for (from, to, impair, models) in directions {
         let link = Link {
             latency: socklab_sim::DEFAULT_LATENCY,
             impair,
             name: link.to_string(),
-            burst,
+            models,
         };
         handle.set_link(from, to, link);
     }

@@ -66,7 +66,15 @@ pub struct TransportFigures {
     pub figures: Figures,
     /// What its relays did.
     pub relay: RelayTotals,
+    /// Each client node's own counts, in name order, when it has two to
+    /// [`BY_CLIENT`] of them (the lesson names who lost what).
+    #[serde(skip)]
+    pub by_client: Vec<(String, Figures)>,
 }
+
+/// The most client nodes of one transport whose counts a lesson names one
+/// by one.
+pub const BY_CLIENT: usize = 4;
 
 /// What the relays of one transport did, both directions added up.
 #[derive(Serialize, Default, Clone, Copy)]
@@ -87,6 +95,17 @@ pub struct RelayTotals {
     /// Datagrams or segments still queued in a relay when its client
     /// finished (a held-back request, say), never delivered.
     pub in_flight: u64,
+    /// Simulated network: runs of losses `loss_burst` made. This and the
+    /// two below are left out of the JSON when 0, as in the link stats.
+    #[serde(skip_serializing_if = "socklab_relay::stats::is_zero")]
+    pub loss_bursts: u64,
+    /// Simulated network: datagrams or segments `corrupt` damaged, which
+    /// the receiver's checksum dropped.
+    #[serde(skip_serializing_if = "socklab_relay::stats::is_zero")]
+    pub corrupted: u64,
+    /// Simulated network: UDP datagrams over the `mtu`, sent as fragments.
+    #[serde(skip_serializing_if = "socklab_relay::stats::is_zero")]
+    pub fragmented: u64,
 }
 
 /// The figures of every transport that ran.
@@ -129,13 +148,31 @@ pub fn transport_figures(run: &LabRun) -> Vec<TransportFigures> {
                     relay.duplicated += d.duplicated;
                     relay.reordered += d.reordered;
                     relay.in_flight += d.pending;
+                    relay.loss_bursts += d.loss_bursts;
+                    relay.corrupted += d.corrupted;
+                    relay.fragmented += d.fragmented;
                 }
                 relay.resets += s.resets;
             }
+            let mut names: Vec<&str> = fates.iter().map(|f| f.client.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            let by_client = match names.len() {
+                2..=BY_CLIENT => names
+                    .iter()
+                    .map(|&name| {
+                        let own: Vec<&Fate> =
+                            fates.iter().copied().filter(|f| f.client == name).collect();
+                        (name.to_string(), figures(&own, busy_s))
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
             Some(TransportFigures {
                 transport: t,
                 figures: figures(&fates, busy_s),
                 relay,
+                by_client,
             })
         })
         .collect()

@@ -102,6 +102,9 @@ fn write_link(out: &mut String, c: &ClientRun) {
             (d.reordered, "held back"),
             (d.rate_dropped, "dropped by the rate limit"),
             (d.stalls, "stalled"),
+            (d.loss_bursts, "loss bursts"),
+            (d.corrupted, "corrupted"),
+            (d.fragmented, "fragmented"),
         ] {
             if n > 0 {
                 let _ = write!(line, ", {n} {what}");

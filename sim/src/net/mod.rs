@@ -8,10 +8,14 @@
 //! - [`UdpSocket`], [`TcpListener`], [`TcpStream`]: sockets for Rust code
 //!   inside the simulation.
 //! - `link`: one datagram's fate on a link, drawn from the seed.
-//! - `burst`: loss in bursts (Gilbert–Elliott), a simulated-network model.
+//! - `models`: the link models only the simulated network has ([`LinkModels`]);
+//!   `burst`: one of them, loss in bursts (Gilbert–Elliott); `checksum`:
+//!   the bit `corrupt` flips and the receiver's checksum that catches it.
 
 mod burst;
+mod checksum;
 pub(crate) mod link;
+pub(crate) mod models;
 mod socket;
 pub(crate) mod tcp;
 mod tcp_socket;
@@ -26,6 +30,7 @@ use std::time::Duration;
 use socklab_relay::{LinkStats, UdpImpairments};
 
 pub use burst::BurstLoss;
+pub use models::{Distribution, LinkModels};
 pub use socket::UdpSocket;
 pub use tcp_socket::{TcpListener, TcpStream};
 
@@ -94,9 +99,10 @@ pub struct Link {
     /// `to_server` direction; the reverse pair may then use the same name as
     /// `to_client`.
     pub name: String,
-    /// Loss in bursts (Gilbert–Elliott), drawn after `impair.loss` with
-    /// its own purposes; `None` on a link that is a twin of a relay's.
-    pub burst: Option<BurstLoss>,
+    /// The models only the simulated network has (bursts, a delay
+    /// distribution, corruption, a queue in bytes, an MTU); the default
+    /// (none) keeps the link a twin of a relay's.
+    pub models: LinkModels,
 }
 
 impl Handle {
@@ -122,6 +128,11 @@ impl Handle {
     /// by another pair of nodes.
     pub fn set_link(&self, from: &Node, to: &Node, link: Link) {
         if let Err(e) = link.impair.validate() {
+            panic!("socklab_sim: link {:?}: {e}", link.name);
+        }
+        if let Some(d) = link.models.distribution
+            && let Err(e) = d.check(link.impair.delay, link.impair.jitter)
+        {
             panic!("socklab_sim: link {:?}: {e}", link.name);
         }
         self.shared.core().net.set_link(from.index, to.index, link);

@@ -10,7 +10,8 @@ use std::task::{Context, Poll, Waker};
 use socklab_relay::{Direction, Fate};
 
 use super::DEFAULT_LATENCY;
-use super::link::dir;
+use super::checksum;
+use super::link::{Arrival, dir};
 use super::world::Route;
 use crate::bindings::sockets::network::ErrorCode;
 use crate::capture::udp_packet;
@@ -57,6 +58,9 @@ pub(crate) struct InFlight {
     data: Vec<u8>,
     /// The configured link it crosses, whose stats count its arrival.
     link: Option<(String, Direction)>,
+    /// Where the link flipped a bit of it, if it did: the receiver's
+    /// checksum then drops it.
+    flip: Option<f64>,
 }
 
 impl Core {
@@ -189,6 +193,7 @@ impl Core {
             dst,
             data,
             link: None,
+            flip: None,
         };
         let copies = match route {
             Route::Nowhere => {
@@ -239,10 +244,11 @@ impl Core {
             None => {}
         }
         let copies = due.len();
-        for at in due {
+        for Arrival { at, flip } in due {
             let copy = InFlight {
                 data: flight.data.clone(),
                 link: flight.link.clone(),
+                flip,
                 ..flight
             };
             self.add_timer(at, Timer::Arrive(Box::new(copy)));
@@ -263,6 +269,10 @@ impl Core {
         }
         let (src, dst, len) = (flight.src, flight.dst, flight.data.len() as u64);
         let detail = format!("{src} -> {dst}, {len} B");
+        if !self.survives(&flight) {
+            let (node, id) = (flight.from_node, flight.from_socket);
+            return self.record_drop(node, id, DropCause::Corrupt, detail);
+        }
         let to = self
             .net
             .sockets
@@ -283,6 +293,27 @@ impl Core {
             reader.wake();
         }
         self.record(node, id, EventKind::Arrive, detail);
+    }
+
+    /// Whether the receiving node's UDP checksum passes `flight`: always,
+    /// unless the link flipped a bit of it (then counted in `corrupted`).
+    fn survives(&mut self, flight: &InFlight) -> bool {
+        let Some(at) = flight.flip else {
+            return true;
+        };
+        let mut packet = udp_packet(flight.src, flight.dst, 64, &flight.data).unwrap_or_default();
+        checksum::damage(&mut packet, at);
+        if checksum::intact(&packet) {
+            // Only a flip that leaves IPv4's checksum field 0 ("none
+            // computed") passes, and then the payload is whole.
+            return true;
+        }
+        if let Some((name, direction)) = &flight.link
+            && let Some((_, stats)) = self.net.stats.get_mut(name)
+        {
+            dir(stats, *direction).corrupted += 1;
+        }
+        false
     }
 
     /// The ICMP "port unreachable" a connected sender would get back: its

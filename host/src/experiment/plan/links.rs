@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use anyhow::Result;
 use socklab_relay::{TcpImpairments, UdpImpairments};
-use socklab_sim::BurstLoss;
+use socklab_sim::LinkModels;
 use toml::Spanned;
 
+use super::models::sim_models;
 use super::nodes::{Nodes, PendingClient};
 use super::{ClientNode, Impairments, ServerNode, Source};
-use crate::experiment::file::{BurstDoc, FileDoc, FileError, ImpairDoc, LinkDoc};
+use crate::experiment::file::{FileDoc, FileError, ImpairDoc, LinkDoc};
 use crate::roles::Transport;
 
 /// Wire every client of `nodes` by `doc`'s links: the servers and the
@@ -50,7 +51,7 @@ pub fn wire(
         check_fits(&pending, server_node, &from).map_err(|m| at(link.from.span(), m))?;
         let transport = pending.spec.guest.role.transport;
         let names = (from.as_str(), to.as_str());
-        let (impairments, bursts) = impairments(link, transport, names, span.clone(), simulated)
+        let (impairments, models) = impairments(link, transport, names, span.clone(), simulated)
             .map_err(|(s, m)| at(s, m))?;
         clients.push(ClientNode {
             name: from,
@@ -60,7 +61,7 @@ pub fn wire(
             server,
             transport,
             impairments,
-            bursts,
+            models,
         });
     }
     if let Some((name, pending)) = nodes.clients.into_iter().next() {
@@ -120,21 +121,22 @@ fn check_fits(pending: &PendingClient, server: &ServerNode, from: &str) -> Resul
     }
 }
 
-/// Each direction's bursty loss (to the server, to the client), on the
-/// simulated network.
-type Bursts = [Option<BurstLoss>; 2];
+/// Each direction's simulated-network models (to the server, to the
+/// client).
+type Models = [LinkModels; 2];
 
 /// What `link` does to each direction, as the relay of `transport` takes
 /// it; a field the transport does not have is an error at its table, and so
 /// on the `simulated` network is a TCP relay's own knob, and on the real
-/// network a simulated-network model (with each direction's `loss_burst`).
+/// network a simulated-network model (with each direction's `loss_burst`,
+/// `distribution`, `corrupt`, `queue_bytes` and `mtu`).
 fn impairments(
     link: &LinkDoc,
     transport: Transport,
     (from, to): (&str, &str),
     span: Range<usize>,
     simulated: bool,
-) -> Result<(Impairments, Bursts), (Range<usize>, String)> {
+) -> Result<(Impairments, Models), (Range<usize>, String)> {
     let both = link.both.as_ref();
     let mut directions = Vec::new();
     for own in [&link.to_server, &link.to_client] {
@@ -174,7 +176,11 @@ fn impairments(
         directions.push(merged);
     }
     let (to_server, to_client) = (&directions[0], &directions[1]);
-    let bursts = [to_server, to_client].map(|d| d.loss_burst.as_ref().map(burst_loss));
+    let models = [sim_models(to_server), sim_models(to_client)];
+    let models = match models {
+        [Ok(up), Ok(down)] => [up, down],
+        [Err(e), _] | [_, Err(e)] => return Err((span, format!("link `@{from}` → `@{to}`: {e}"))),
+    };
     let checked = match transport {
         Transport::Udp => {
             let (to_server, to_client) = (udp_impairments(to_server), udp_impairments(to_client));
@@ -198,7 +204,7 @@ fn impairments(
         }
     };
     checked
-        .map(|i| (i, bursts))
+        .map(|i| (i, models))
         .map_err(|e| (span, format!("link `@{from}` → `@{to}`: {e}")))
 }
 
@@ -226,16 +232,6 @@ fn simulated_only(field: &str, from: &str, to: &str) -> String {
     format!(
         "`{field}` (link `@{from}` → `@{to}`) cannot apply on the real network: its relays have no such model; drop it or add network = \"simulated\" (see docs/simulated.md's link models)"
     )
-}
-
-/// A `loss_burst` table as the simulated link takes it.
-fn burst_loss(doc: &BurstDoc) -> BurstLoss {
-    BurstLoss {
-        p: doc.p.0,
-        r: doc.r.0,
-        loss_bad: doc.bad.map_or(1.0, |b| b.0),
-        loss_good: doc.good.map_or(0.0, |g| g.0),
-    }
 }
 
 /// A UDP direction as the relay takes it.

@@ -1,9 +1,11 @@
 //! From an experiment file to a plan: every guest loaded and checked
 //! ([`nodes`]), every `@name` resolved and every impairment checked against
-//! its link's transport ([`links`]). Whatever is wrong becomes one line
-//! naming the file, the line and the field.
+//! its link's transport ([`links`]; the simulated network's own link
+//! models in [`models`]). Whatever is wrong becomes one line naming the
+//! file, the line and the field.
 
 mod links;
+mod models;
 mod nodes;
 
 use std::path::{Path, PathBuf};
@@ -73,9 +75,9 @@ pub struct ClientNode {
     pub transport: Transport,
     /// What its link does to each direction.
     pub impairments: Impairments,
-    /// Loss in bursts on the simulated network, client → server then
-    /// server → client: a model the relays' `Impairments` do not have.
-    pub bursts: [Option<socklab_sim::BurstLoss>; 2],
+    /// The simulated network's own link models, client → server then
+    /// server → client: what the relays' `Impairments` do not have.
+    pub models: [socklab_sim::LinkModels; 2],
 }
 
 /// A link's impairments, per direction, as the relay of its transport takes

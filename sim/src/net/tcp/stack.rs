@@ -25,12 +25,14 @@ use super::segment::Segment;
 use crate::core::{Core, Timer, TimerKey};
 use crate::log::{DropCause, EventKind};
 use crate::net::DEFAULT_LATENCY;
-use crate::net::link::dir;
+use crate::net::checksum;
+use crate::net::link::{Arrival, dir};
 use crate::net::world::Route;
 use crate::random::derive;
 use crate::time::micros;
 
-/// The MTU of every interface: Ethernet's (a Linux loopback has 65 536).
+/// The MTU of an interface whose links set none: Ethernet's (a Linux
+/// loopback has 65 536).
 const MTU: usize = 1500;
 
 /// Most polls one pump makes before it lets time move: a bound on a bug's
@@ -40,6 +42,8 @@ const MAX_ROUNDS: usize = 100_000;
 /// One node's TCP/IP stack.
 pub(crate) struct Stack {
     iface: Interface,
+    /// Its interface's MTU: [`MTU`], or its links' smallest.
+    mtu: usize,
     pub(crate) sockets: SocketSet<'static>,
     /// Packets that arrived and wait for the next poll.
     rx: VecDeque<Vec<u8>>,
@@ -58,6 +62,9 @@ pub(crate) struct IpFlight {
     to_node: usize,
     data: Vec<u8>,
     link: Option<(String, Direction)>,
+    /// The link flipped a bit of `data`: the sender's node, socket and the
+    /// segment's detail, for the drop the receiver's checksum makes.
+    damaged: Option<Box<(usize, u64, String)>>,
 }
 
 /// smoltcp's view of the wire during one poll: at most one packet in, any
@@ -65,6 +72,7 @@ pub(crate) struct IpFlight {
 struct Wire<'a> {
     rx: Option<Vec<u8>>,
     tx: &'a mut Vec<Vec<u8>>,
+    mtu: usize,
 }
 
 struct Rx(Vec<u8>);
@@ -107,7 +115,7 @@ impl Device for Wire<'_> {
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ip;
-        caps.max_transmission_unit = MTU;
+        caps.max_transmission_unit = self.mtu;
         caps
     }
 }
@@ -121,7 +129,7 @@ impl Stack {
     /// A node's stack. smoltcp draws its initial sequence numbers from
     /// `Config::random_seed`, here derived from the world's seed and the
     /// node's name, so a seed replays every segment.
-    fn new(seed: u64, name: &str, addrs: [IpAddr; 2], now: u64) -> Stack {
+    fn new(seed: u64, name: &str, addrs: [IpAddr; 2], now: u64, mtu: usize) -> Stack {
         let mut config = Config::new(HardwareAddress::Ip);
         let digest = derive(seed, name, "tcp-stack");
         config.random_seed = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
@@ -129,6 +137,7 @@ impl Stack {
         let mut wire = Wire {
             rx: None,
             tx: &mut tx,
+            mtu,
         };
         let mut iface = Interface::new(config, &mut wire, instant(now));
         // The network routes to a node only what is addressed to it (its
@@ -148,6 +157,7 @@ impl Stack {
         });
         Stack {
             iface,
+            mtu,
             sockets: SocketSet::new(Vec::new()),
             rx: VecDeque::new(),
             timer: None,
@@ -197,7 +207,15 @@ impl Core {
         let net = &mut self.net;
         net.stacks.entry(node).or_insert_with(|| {
             let info = &net.nodes[node];
-            Stack::new(seed, &info.name, [info.v4.into(), info.v6.into()], now)
+            // Its TCP fits the smallest MTU of its links, as if path MTU
+            // discovery had run (or its own link were that small).
+            let mtu = net
+                .links
+                .range((node, 0)..=(node, usize::MAX))
+                .filter_map(|(_, l)| l.link.models.mtu)
+                .min()
+                .unwrap_or(MTU);
+            Stack::new(seed, &info.name, [info.v4.into(), info.v6.into()], now, mtu)
         })
     }
 
@@ -212,6 +230,7 @@ impl Core {
             let mut wire = Wire {
                 rx: packet,
                 tx: &mut tx,
+                mtu: stack.mtu,
             };
             stack.iface.poll(now, &mut wire, &mut stack.sockets);
             let changed = self.settle(node);
@@ -311,6 +330,7 @@ impl Core {
             to_node: to,
             data,
             link: None,
+            damaged: None,
         };
         let Some(link) = self.net.links.get_mut(&(from, to)) else {
             let due = now + micros(DEFAULT_LATENCY);
@@ -326,16 +346,21 @@ impl Core {
         let (due, dropped) = link.impair_tcp(seed, stats, now, seg.src, &flight.data);
         flight.link = Some((link.link.name.clone(), link.direction));
         match dropped {
-            Some(Fate::Lost) => self.record_drop(from, socket, DropCause::Loss, detail),
-            Some(_) => self.record_drop(from, socket, DropCause::LinkQueueFull, detail),
+            Some(Fate::Lost) => self.record_drop(from, socket, DropCause::Loss, detail.clone()),
+            Some(_) => self.record_drop(from, socket, DropCause::LinkQueueFull, detail.clone()),
             None => {}
         }
-        for at in due {
-            let copy = IpFlight {
+        for Arrival { at, flip } in due {
+            let mut copy = IpFlight {
                 data: flight.data.clone(),
                 link: flight.link.clone(),
+                damaged: None,
                 ..flight
             };
+            if let Some(at) = flip {
+                checksum::damage(&mut copy.data, at);
+                copy.damaged = Some(Box::new((from, socket, detail.clone())));
+            }
             self.add_timer(at, Timer::Ip(Box::new(copy)));
         }
     }
@@ -351,6 +376,17 @@ impl Core {
             s.delivered_bytes += flight.data.len() as u64;
         }
         let node = flight.to_node;
+        if let Some(sent) = &flight.damaged
+            && !checksum::intact(&flight.data)
+        {
+            if let Some((name, direction)) = &flight.link
+                && let Some((_, stats)) = self.net.stats.get_mut(name)
+            {
+                dir(stats, *direction).corrupted += 1;
+            }
+            let (from, socket, detail) = (**sent).clone();
+            return self.record_drop(from, socket, DropCause::Corrupt, detail);
+        }
         if let Some(seg) = Segment::parse(&flight.data)
             && !self.tcp_admit(node, &seg)
         {
