@@ -6,8 +6,7 @@
 //! (`socklab:lab/tcp-server-role`, ...), and that name alone decides. The
 //! package version of that export says which WASI the role is written
 //! against: `socklab:lab@0.1.x` (`wit/`) is WASI 0.2, `socklab:lab@0.2.x`
-//! (`wit/p3/`) is WASI 0.3, which has TCP roles only so far
-//! ([`bindings03`]).
+//! (`wit/p3/`) is WASI 0.3, with the same four roles ([`bindings03`]).
 
 use std::fmt;
 
@@ -52,6 +51,8 @@ pub mod bindings03 {
             world all-roles {
                 include socklab:lab/tcp-server@0.2.0;
                 include socklab:lab/tcp-client@0.2.0;
+                include socklab:lab/udp-server@0.2.0;
+                include socklab:lab/udp-client@0.2.0;
             }
         ",
         world: "socklab:host03/all-roles",
@@ -180,8 +181,8 @@ impl Role {
 
     /// The role whose export is named `name` and the WASI it is written
     /// against: `socklab:lab/tcp-server-role@0.1.0` is a WASI 0.2 TCP
-    /// server, `...@0.2.0` a WASI 0.3 one (TCP only: 0.3 has no UDP roles
-    /// yet). An unversioned name is taken for 0.2.
+    /// server, `...@0.2.0` a WASI 0.3 one. An unversioned name is taken for
+    /// 0.2.
     pub fn from_versioned_export(name: &str) -> Option<(Role, Wasi)> {
         let (unversioned, version) = name.split_once('@').unwrap_or((name, ""));
         let wasi = if version.is_empty() || version.starts_with(Wasi::P2.lab_versions()) {
@@ -192,9 +193,6 @@ impl Role {
             return None;
         };
         let role = Role::ALL.into_iter().find(|r| r.export() == unversioned)?;
-        if wasi == Wasi::P3 && role.transport == Transport::Udp {
-            return None;
-        }
         Some((role, wasi))
     }
 }

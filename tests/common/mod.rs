@@ -24,6 +24,7 @@ pub mod python;
 pub mod sandbox;
 pub mod seed;
 pub mod tcp;
+pub mod udp;
 
 #[allow(unused_imports)] // not every test binary runs experiments
 pub use experiment::*;

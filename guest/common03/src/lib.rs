@@ -6,7 +6,7 @@
 //!   `socklab:lab@0.2.0`'s `host` and `types`, generated once here; each
 //!   guest's own `generate!` reuses them through `with` (the `role!`
 //!   macro below writes it).
-//! - this file: addresses and error codes as text, logging, and
+//! - this file: addresses and error codes as text, parameters, logging, and
 //!   [`read_until`], a stream read raced against a deadline that keeps what
 //!   arrived.
 //!
@@ -59,6 +59,14 @@ macro_rules! role {
             "wasi:clocks/monotonic-clock@0.3.0": socklab_guest03::wasi::clocks::monotonic_clock,
         });
     };
+    ("socklab:lab/udp-server@0.2.0") => {
+        $crate::role!(@with "socklab:lab/udp-server@0.2.0" {});
+    };
+    ("socklab:lab/udp-client@0.2.0") => {
+        $crate::role!(@with "socklab:lab/udp-client@0.2.0" {
+            "wasi:clocks/monotonic-clock@0.3.0": socklab_guest03::wasi::clocks::monotonic_clock,
+        });
+    };
     (@with $world:literal { $($with:tt)* }) => {
         wit_bindgen::generate!({
             path: "../../wit/p3",
@@ -81,6 +89,46 @@ pub fn family_of(addr: &IpSocketAddress) -> IpAddressFamily {
         IpSocketAddress::Ipv4(_) => IpAddressFamily::Ipv4,
         IpSocketAddress::Ipv6(_) => IpAddressFamily::Ipv6,
     }
+}
+
+/// Any address of `family` and port 0: `bind(("0.0.0.0", 0))`, what a first
+/// `sendto` does implicitly.
+pub fn unspecified(family: IpAddressFamily) -> IpSocketAddress {
+    use wasi::sockets::types::{Ipv4SocketAddress, Ipv6SocketAddress};
+    match family {
+        IpAddressFamily::Ipv4 => IpSocketAddress::Ipv4(Ipv4SocketAddress {
+            port: 0,
+            address: (0, 0, 0, 0),
+        }),
+        IpAddressFamily::Ipv6 => IpSocketAddress::Ipv6(Ipv6SocketAddress {
+            port: 0,
+            flow_info: 0,
+            address: (0, 0, 0, 0, 0, 0, 0, 0),
+            scope_id: 0,
+        }),
+    }
+}
+
+/// Whether two addresses are the same peer (address and port; IPv6's flow
+/// info and scope aside).
+pub fn same_peer(a: &IpSocketAddress, b: &IpSocketAddress) -> bool {
+    match (a, b) {
+        (IpSocketAddress::Ipv4(a), IpSocketAddress::Ipv4(b)) => {
+            a.address == b.address && a.port == b.port
+        }
+        (IpSocketAddress::Ipv6(a), IpSocketAddress::Ipv6(b)) => {
+            a.address == b.address && a.port == b.port
+        }
+        _ => false,
+    }
+}
+
+/// The value of parameter `key` (`--param key=value`), if given.
+pub fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// `addr` as people write it: `127.0.0.1:80`, `[::1]:80`.

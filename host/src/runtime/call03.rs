@@ -10,29 +10,44 @@ use wasmtime::Store;
 
 use super::load::Guest;
 use super::state::GuestState;
+use crate::roles::Transport;
 use crate::roles::bindings::socklab::lab::types as t2;
-use crate::roles::bindings03::exports::socklab::lab::{tcp_client_role, tcp_server_role};
+use crate::roles::bindings03::exports::socklab::lab::{
+    tcp_client_role, tcp_server_role, udp_client_role, udp_server_role,
+};
 use crate::roles::bindings03::socklab::lab::types as t3;
 
 /// What a role's call returns: a trap, or the guest's report or error.
 type Called<T> = wasmtime::Result<Result<T, String>>;
 
-/// Instantiate the TCP server `guest` in `store` and call its `serve`.
+/// Instantiate the server `guest` in `store` and call its `serve`.
 pub async fn serve(
     store: &mut Store<GuestState>,
     guest: &Guest,
     config: &t2::ServerConfig,
 ) -> Called<t2::ServerReport> {
     let instance = guest.pre.instantiate_async(&mut *store).await?;
-    let export = tcp_server_role::GuestIndices::new(&guest.pre)?.load(&mut *store, &instance)?;
     let config = t3::ServerConfig {
         listen: SocketAddr::from(config.listen).into(),
         max_sessions: config.max_sessions,
         params: config.params.clone(),
     };
-    let called = store
-        .run_concurrent(async |accessor| export.call_serve(accessor, config).await)
-        .await??;
+    let called = match guest.role.transport {
+        Transport::Tcp => {
+            let export =
+                tcp_server_role::GuestIndices::new(&guest.pre)?.load(&mut *store, &instance)?;
+            store
+                .run_concurrent(async |accessor| export.call_serve(accessor, config).await)
+                .await??
+        }
+        Transport::Udp => {
+            let export =
+                udp_server_role::GuestIndices::new(&guest.pre)?.load(&mut *store, &instance)?;
+            store
+                .run_concurrent(async |accessor| export.call_serve(accessor, config).await)
+                .await??
+        }
+    };
     Ok(called.map(|r| t2::ServerReport {
         sessions: r.sessions,
         bytes_in: r.bytes_in,
@@ -40,23 +55,35 @@ pub async fn serve(
     }))
 }
 
-/// Instantiate the TCP client `guest` in `store` and call its `run`.
+/// Instantiate the client `guest` in `store` and call its `run`.
 pub async fn run_client(
     store: &mut Store<GuestState>,
     guest: &Guest,
     config: &t2::ClientConfig,
 ) -> Called<t2::ClientReport> {
     let instance = guest.pre.instantiate_async(&mut *store).await?;
-    let export = tcp_client_role::GuestIndices::new(&guest.pre)?.load(&mut *store, &instance)?;
     let config = t3::ClientConfig {
         server: SocketAddr::from(config.server).into(),
         messages: config.messages.clone(),
         reply_timeout_ms: config.reply_timeout_ms,
         params: config.params.clone(),
     };
-    let called = store
-        .run_concurrent(async |accessor| export.call_run(accessor, config).await)
-        .await??;
+    let called = match guest.role.transport {
+        Transport::Tcp => {
+            let export =
+                tcp_client_role::GuestIndices::new(&guest.pre)?.load(&mut *store, &instance)?;
+            store
+                .run_concurrent(async |accessor| export.call_run(accessor, config).await)
+                .await??
+        }
+        Transport::Udp => {
+            let export =
+                udp_client_role::GuestIndices::new(&guest.pre)?.load(&mut *store, &instance)?;
+            store
+                .run_concurrent(async |accessor| export.call_run(accessor, config).await)
+                .await??
+        }
+    };
     Ok(called.map(|r| t2::ClientReport {
         exchanges: r.exchanges.into_iter().map(exchange).collect(),
     }))

@@ -110,7 +110,7 @@ pub fn role_of(engine: &Engine, path: &Path, component: &Component, wasi: Wasi) 
     bad_input!(
         "guest {} is not a socklab role: it exports {list}; a guest must export one of \
          socklab:lab/{{tcp-server,tcp-client,udp-server,udp-client}}-role@0.1.x (see wit/roles.wit) \
-         or, on WASI 0.3, socklab:lab/{{tcp-server,tcp-client}}-role@0.2.x (wit/p3/roles.wit)",
+         or, on WASI 0.3, the same roles @0.2.x (wit/p3/roles.wit)",
         path.display()
     );
 }
