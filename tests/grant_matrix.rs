@@ -28,7 +28,7 @@ async fn grants_tcp_ops_allowed_unlisted_and_denied_on_v4_and_v6_on_both_network
         for ip in [V4, V6] {
             for verdict in [Verdict::Allow, Verdict::Unlisted, Verdict::Deny] {
                 let run = case(move |net| async move {
-                    op_case_of(&net, "probe-tcp", op, ip, verdict).await
+                    op_case_of(&net, Probes::Wasi02, op, ip, verdict).await
                 });
                 cases.push((format!("{op} {ip} {verdict:?}"), run));
             }
@@ -48,7 +48,7 @@ async fn grants_tcp_ops_on_a_wasi03_probe_allowed_unlisted_and_denied_on_v4_and_
         for ip in [V4, V6] {
             for verdict in [Verdict::Allow, Verdict::Unlisted, Verdict::Deny] {
                 let case = async move {
-                    op_case_of(&Net::Real, "wasi03-probe-tcp", op, ip, verdict).await;
+                    op_case_of(&Net::Real, Probes::Wasi03, op, ip, verdict).await;
                 };
                 cases.push((format!("wasi03 {op} {ip} {verdict:?}"), case));
             }
@@ -65,7 +65,7 @@ async fn grants_udp_ops_allowed_unlisted_and_denied_on_v4_and_v6_on_both_network
         for ip in [V4, V6] {
             for verdict in [Verdict::Allow, Verdict::Unlisted, Verdict::Deny] {
                 let run = case(move |net| async move {
-                    op_case_of(&net, "probe-tcp", op, ip, verdict).await
+                    op_case_of(&net, Probes::Wasi02, op, ip, verdict).await
                 });
                 cases.push((format!("{op} {ip} {verdict:?}"), run));
             }
@@ -73,6 +73,25 @@ async fn grants_udp_ops_allowed_unlisted_and_denied_on_v4_and_v6_on_both_network
     }
     assert_eq!(cases.len(), 3 * 2 * 3);
     on_both_networks("UDP operation x verdict x family", cases).await;
+}
+
+/// The UDP operations again, made by the WASI 0.3 probe (real network):
+/// the same grants, the same audit lines, silent drops included.
+#[tokio::test(flavor = "multi_thread")]
+async fn grants_udp_ops_on_a_wasi03_probe_allowed_unlisted_and_denied_on_v4_and_v6() {
+    let mut cases = Vec::new();
+    for op in ["udp-bind", "udp-send", "udp-receive"] {
+        for ip in [V4, V6] {
+            for verdict in [Verdict::Allow, Verdict::Unlisted, Verdict::Deny] {
+                let case = async move {
+                    op_case_of(&Net::Real, Probes::Wasi03, op, ip, verdict).await;
+                };
+                cases.push((format!("wasi03 {op} {ip} {verdict:?}"), case));
+            }
+        }
+    }
+    assert_eq!(cases.len(), 3 * 2 * 3);
+    run_cases("WASI 0.3 UDP operation x verdict x family", cases).await;
 }
 
 type Row = (
@@ -107,7 +126,7 @@ async fn grants_tcp_cidr_blocks_port_ranges_and_deny_over_allow_on_both_networks
         .map(|(peer, allow, deny, decided)| {
             let name = format!("tcp to {peer} allow {allow:?} deny {deny:?}");
             let run = case(move |net| async move {
-                target_case_of(&net, "probe-tcp", "tcp", peer, allow, deny, decided).await
+                target_case_of(&net, Probes::Wasi02, "tcp", peer, allow, deny, decided).await
             });
             (name, run)
         })
@@ -115,8 +134,8 @@ async fn grants_tcp_cidr_blocks_port_ranges_and_deny_over_allow_on_both_networks
     on_both_networks("TCP blocks, ranges and deny over allow", cases).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn grants_udp_cidr_blocks_port_ranges_and_deny_over_allow_on_both_networks() {
+/// The UDP destinations' table: blocks, port ranges and deny over allow.
+fn udp_targets() -> [Row; 6] {
     #[rustfmt::skip]
     let table: [Row; 6] = [
         (OTHER_LOOPBACK, &["udp-send=127.0.0.0/8:*"], &[], "allow: udp-send=127.0.0.0/8:*"),
@@ -126,17 +145,46 @@ async fn grants_udp_cidr_blocks_port_ranges_and_deny_over_allow_on_both_networks
         (V6, &["*=*"], &["udp-send=localhost:{P}"], "deny: udp-send=localhost:{P}"),
         (V4, &["udp=*"], &["tcp-connect,udp-send=127.0.0.1:{P-1}-{P+1}"], "deny: tcp-connect,udp-send=127.0.0.1:{P-1}-{P+1}"),
     ];
-    let cases = table
+    table
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn grants_udp_cidr_blocks_port_ranges_and_deny_over_allow_on_both_networks() {
+    let cases = udp_targets()
         .into_iter()
         .map(|(peer, allow, deny, decided)| {
             let name = format!("udp to {peer} allow {allow:?} deny {deny:?}");
             let run = case(move |net| async move {
-                target_case_of(&net, "probe-tcp", "udp", peer, allow, deny, decided).await
+                target_case_of(&net, Probes::Wasi02, "udp", peer, allow, deny, decided).await
             });
             (name, run)
         })
         .collect();
     on_both_networks("UDP blocks, ranges and deny over allow", cases).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn grants_udp_cidr_blocks_port_ranges_and_deny_over_allow_on_a_wasi03_probe() {
+    let cases = udp_targets()
+        .into_iter()
+        .map(|(peer, allow, deny, decided)| {
+            let name = format!("wasi03 udp to {peer} allow {allow:?} deny {deny:?}");
+            let case = async move {
+                target_case_of(
+                    &Net::Real,
+                    Probes::Wasi03,
+                    "udp",
+                    peer,
+                    allow,
+                    deny,
+                    decided,
+                )
+                .await;
+            };
+            (name, case)
+        })
+        .collect();
+    run_cases("WASI 0.3 UDP blocks, ranges and deny over allow", cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -202,6 +250,18 @@ async fn grants_tcp_accept_from_another_loopback_dropped_silently() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn grants_udp_datagram_from_another_loopback_dropped_silently_on_both_networks() {
-    let run = case(|net| async move { udp_silent_drop_case(&net).await });
+    let run = case(|net| async move { udp_silent_drop_case(&net, Probes::Wasi02).await });
     on_both_networks("silent receive", vec![("silent receive".into(), run)]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn grants_udp_datagram_from_another_loopback_dropped_silently_on_a_wasi03_probe() {
+    let case = async {
+        udp_silent_drop_case(&Net::Real, Probes::Wasi03).await;
+    };
+    run_cases(
+        "WASI 0.3 silent receive",
+        vec![("silent receive".into(), case)],
+    )
+    .await;
 }

@@ -2,13 +2,15 @@
 //! server with every UDP client across versions, byte-exact on IPv4 and
 //! IPv6; the 0.3 guests with native `std::net` peers, with the seed notes'
 //! Python steps, and against a server that drops replies (`lost`, never a
-//! hang); `inspect` and `guests` naming them. (The 0.3 TCP guests are
-//! `tests/wasi03.rs`.)
+//! hang); a 0.3 UDP role refused a TCP socket, audited; `inspect` and
+//! `guests` naming them. (The 0.3 TCP guests are `tests/wasi03.rs`; the UDP
+//! grant cases on the 0.3 probe, `tests/grant_matrix.rs`.)
 
 mod common;
 
 use std::net::IpAddr;
 
+use common::sandbox::{decisions, rules, start_probe};
 use common::udp::*;
 use common::*;
 use socklab::exchange;
@@ -135,4 +137,28 @@ fn udp_wasi03_inspect_and_guests_name_the_role_and_version() {
         assert_eq!(inspected["kind"], format!("udp-{role}"), "{inspected:#}");
         assert_eq!(inspected["wasi"], "0.3", "{inspected:#}");
     }
+}
+
+/// A 0.3 UDP role may not create a TCP socket: `access-denied`, recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn udp_wasi03_role_refused_a_tcp_socket_and_audited() {
+    let params = [("op", "tcp".to_string())];
+    let allow = vec!["udp=127.0.0.1:*".to_string()];
+    let probe = start_probe(
+        "wasi03-probe-udp",
+        "tcp",
+        any_port(V4),
+        &params,
+        rules(&allow, &[]),
+    );
+    let probed = probe.await.finish().await;
+    assert_eq!(
+        probed.result,
+        Err("socket: access-denied".into()),
+        "{}",
+        probed.stderr
+    );
+    let refused = decisions(&probed.audit, "deny", "tcp-bind", "(socket creation)");
+    assert_eq!(refused.len(), 1, "{:#?}", probed.audit);
+    assert_eq!(refused[0]["rule"], "a UDP guest is granted no TCP socket");
 }

@@ -14,6 +14,28 @@ use super::V4;
 use super::peers::*;
 use super::sandbox::*;
 
+/// Which probes make a case's calls: WASI 0.2's (`probe-tcp`,
+/// `probe-udp`) or WASI 0.3's (`wasi03-probe-tcp`, `wasi03-probe-udp`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probes {
+    /// `probe-tcp` and `probe-udp`.
+    Wasi02,
+    /// `wasi03-probe-tcp` and `wasi03-probe-udp`.
+    Wasi03,
+}
+
+impl Probes {
+    /// The probe for `transport` (`tcp` or `udp`).
+    pub fn of(self, transport: &str) -> &'static str {
+        match (self, transport) {
+            (Probes::Wasi02, "tcp") => "probe-tcp",
+            (Probes::Wasi02, _) => "probe-udp",
+            (Probes::Wasi03, "tcp") => "wasi03-probe-tcp",
+            (Probes::Wasi03, _) => "wasi03-probe-udp",
+        }
+    }
+}
+
 /// What one case came to: the guest's result, whether its peer saw the
 /// use, and the audit's lines about the use (decision, target, rule,
 /// silent, count), with `{peer}`, `{sender}` and `{P}` for what the network
@@ -75,11 +97,10 @@ fn worded(probed: &Probed) -> String {
 /// A connect (`tcp`) or a datagram (`udp`) from a probe to a peer on
 /// `peer` (of `net`), under `allow` and `deny` (besides the wildcard bind
 /// either makes first); `decided` is the rule the audit must name.
-/// `tcp_probe` makes the TCP calls (`probe-tcp` on WASI 0.2,
-/// `wasi03-probe-tcp` on 0.3).
+/// `probes` make the calls.
 pub async fn target_case_of<S>(
     net: &Net,
-    tcp_probe: &'static str,
+    probes: Probes,
     transport: &str,
     peer: IpAddr,
     allow: &[S],
@@ -102,10 +123,11 @@ where
         (fill(allow), fill(deny), with_port(decided, to.port()));
     allow.push(format!("{transport}-bind={}:0", lit(peer).1));
     let label = format!("{transport} to {to} allow {allow:?} deny {deny:?}");
-    let (probe, op, step) = match transport {
-        "tcp" => (tcp_probe, "tcp-connect", "connect"),
-        _ => ("probe-udp", "udp-send", "send"),
+    let (op, step) = match transport {
+        "tcp" => ("tcp-connect", "connect"),
+        _ => ("udp-send", "send"),
     };
+    let probe = probes.of(transport);
     let params = [("op", step.to_string()), ("target", to.to_string())];
     let listen = SocketAddr::new(peer, 0);
     let probed = start_probe_on(net, probe, &label, listen, &params, rules(&allow, &deny))
@@ -128,22 +150,22 @@ where
     )
 }
 
-/// One operation, one family, one verdict: a real probe (`tcp_probe` for
-/// the TCP calls) makes the call, a peer on `ip`'s loopback of `net` plays
+/// One operation, one family, one verdict: a real probe (one of `probes`)
+/// makes the call, a peer on `ip`'s loopback of `net` plays
 /// the other side where there is one.
 pub async fn op_case_of(
     net: &Net,
-    tcp_probe: &'static str,
+    probes: Probes,
     op: &'static str,
     ip: IpAddr,
     verdict: Verdict,
 ) -> Observed {
-    let label = format!("{tcp_probe}: {op} {ip} {verdict:?}");
+    let label = format!("{}: {op} {ip} {verdict:?}", probes.of(&op[..3]));
     let lo = lit(ip).0;
     let listen = SocketAddr::new(ip, 0);
     if let "tcp-connect" | "udp-send" = op {
         let (allow, deny, decided) = verdict.rules(&format!("{op}={lo}:{{P}}"));
-        return target_case_of(net, tcp_probe, &op[..3], ip, &allow, &deny, &decided).await;
+        return target_case_of(net, probes, &op[..3], ip, &allow, &deny, &decided).await;
     }
     // Receive names only the first sender: the second is a sentinel.
     let senders = (op == "udp-receive").then(|| [(); 2].map(|()| Native::bind(net, "udp", ip)));
@@ -153,7 +175,8 @@ pub async fn op_case_of(
     };
     let (mut allow, deny, decided) = verdict.rules(&rule);
     let allowed = verdict == Verdict::Allow;
-    let (probe, step, before) = probe_for(tcp_probe, op, lo);
+    let (step, before) = step_for(op, lo);
+    let probe = probes.of(&op[..3]);
     allow.extend(before);
     let params = [("op", step.to_string()), ("wait-ms", "60000".into())];
     let p = start_probe_on(net, probe, &label, listen, &params, rules(&allow, &deny)).await;
@@ -213,23 +236,14 @@ fn chosen_names(probed: &Probed, op: &str) -> Vec<(String, &'static str)> {
         .collect()
 }
 
-/// The probe that makes `op`, the step it names, and the rules that allow
-/// the steps before it (always allowed).
-fn probe_for(
-    tcp_probe: &'static str,
-    op: &str,
-    lo: &str,
-) -> (&'static str, &'static str, Vec<String>) {
+/// The step a probe names for `op`, and the rules that allow the steps
+/// before it (always allowed).
+fn step_for(op: &str, lo: &str) -> (&'static str, Vec<String>) {
     match op {
-        "tcp-bind" => (tcp_probe, "bind", vec![]),
-        "udp-bind" => ("probe-udp", "bind", vec![]),
-        "tcp-listen" => (tcp_probe, "listen", vec![format!("tcp-bind={lo}:*")]),
-        "tcp-accept" => (
-            tcp_probe,
-            "accept",
-            vec![format!("tcp-bind,tcp-listen={lo}:*")],
-        ),
-        "udp-receive" => ("probe-udp", "receive", vec![format!("udp-bind={lo}:*")]),
+        "tcp-bind" | "udp-bind" => ("bind", vec![]),
+        "tcp-listen" => ("listen", vec![format!("tcp-bind={lo}:*")]),
+        "tcp-accept" => ("accept", vec![format!("tcp-bind,tcp-listen={lo}:*")]),
+        "udp-receive" => ("receive", vec![format!("udp-bind={lo}:*")]),
         _ => unreachable!("{op}"),
     }
 }
@@ -266,7 +280,7 @@ pub async fn dns_case(net: &Net, allow: &[&str], deny: &[&str], decided: &str) -
 /// A datagram from an address the rules do not name (`127.0.0.2`) is
 /// dropped before the guest sees it, and the audit says so, silently; one
 /// from `127.0.0.1` just before it gets through.
-pub async fn udp_silent_drop_case(net: &Net) -> Observed {
+pub async fn udp_silent_drop_case(net: &Net, probes: Probes) -> Observed {
     let allow = ["udp-bind,udp-receive=127.0.0.1".to_string()];
     let params = [
         ("op", "receive".to_string()),
@@ -275,7 +289,7 @@ pub async fn udp_silent_drop_case(net: &Net) -> Observed {
     let listen = SocketAddr::new(V4, 0);
     let p = start_probe_on(
         net,
-        "probe-udp",
+        probes.of("udp"),
         "silent receive",
         listen,
         &params,

@@ -109,6 +109,29 @@ pub fn unspecified(family: IpAddressFamily) -> IpSocketAddress {
     }
 }
 
+/// A `std::net` address as `wasi:sockets` writes it.
+pub fn from_std(addr: std::net::SocketAddr) -> IpSocketAddress {
+    use wasi::sockets::types::{Ipv4SocketAddress, Ipv6SocketAddress};
+    match addr {
+        std::net::SocketAddr::V4(a) => {
+            let [x, y, z, w] = a.ip().octets();
+            IpSocketAddress::Ipv4(Ipv4SocketAddress {
+                port: a.port(),
+                address: (x, y, z, w),
+            })
+        }
+        std::net::SocketAddr::V6(a) => {
+            let s = a.ip().segments();
+            IpSocketAddress::Ipv6(Ipv6SocketAddress {
+                port: a.port(),
+                flow_info: 0,
+                address: (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]),
+                scope_id: 0,
+            })
+        }
+    }
+}
+
 /// Whether two addresses are the same peer (address and port; IPv6's flow
 /// info and scope aside).
 pub fn same_peer(a: &IpSocketAddress, b: &IpSocketAddress) -> bool {

@@ -17,10 +17,8 @@ use std::pin::pin;
 use futures::future::{Either, select};
 use socklab_guest03::types::{ServerConfig, ServerReport};
 use socklab_guest03::wasi::clocks::monotonic_clock;
-use socklab_guest03::wasi::sockets::types::{
-    IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress, TcpSocket, UdpSocket,
-};
-use socklab_guest03::{failed, family_of, host};
+use socklab_guest03::wasi::sockets::types::{IpSocketAddress, TcpSocket, UdpSocket};
+use socklab_guest03::{failed, family_of, from_std, host, param};
 
 socklab_guest03::role!("socklab:lab/tcp-server@0.2.0");
 
@@ -98,34 +96,10 @@ async fn listen(op: &str, config: &ServerConfig) -> Result<u64, String> {
     }
 }
 
-fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
 fn target(config: &ServerConfig) -> Result<IpSocketAddress, String> {
     let text = param(&config.params, "target").ok_or("connect needs target=ADDR")?;
     let addr: std::net::SocketAddr = text.parse().map_err(|_| format!("bad target `{text}`"))?;
-    Ok(match addr {
-        std::net::SocketAddr::V4(a) => {
-            let [x, y, z, w] = a.ip().octets();
-            IpSocketAddress::Ipv4(Ipv4SocketAddress {
-                port: a.port(),
-                address: (x, y, z, w),
-            })
-        }
-        std::net::SocketAddr::V6(a) => {
-            let s = a.ip().segments();
-            IpSocketAddress::Ipv6(Ipv6SocketAddress {
-                port: a.port(),
-                flow_info: 0,
-                address: (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]),
-                scope_id: 0,
-            })
-        }
-    })
+    Ok(from_std(addr))
 }
 
 export!(Probe);
