@@ -11,14 +11,19 @@ use serde_json::Value;
 
 /// Every row `socklab bench` prints, in order (the `sim` group's
 /// `sim-speed:NAME` rows, one per example found at run time, come last).
-const ROWS: [&str; 19] = [
+const ROWS: [&str; 24] = [
     "tcp-rtt-p50",
     "tcp-rtt-p99",
+    "wasi03-tcp-rtt-p50",
+    "wasi03-tcp-rtt-p99",
     "guest-client-rtt-p50",
     "guest-client-rtt-p99",
     "tcp-bulk",
+    "wasi03-tcp-bulk",
     "udp-64",
     "udp-1400",
+    "wasi03-udp-64",
+    "wasi03-udp-1400",
     "tcp-connect",
     "concurrent-rtt-p50",
     "concurrent-rtt-p99",

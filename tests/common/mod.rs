@@ -17,6 +17,7 @@
 pub mod conformance;
 pub mod experiment;
 pub mod grant_cases;
+pub mod hostile;
 pub mod networks;
 pub mod peers;
 pub mod proc;

@@ -1,6 +1,7 @@
 //! The network rows: one native server and one guest server side by side,
 //! driven by the same client code in alternating rounds.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -22,17 +23,17 @@ struct Pair {
 }
 
 impl Pair {
-    /// The native TCP echo server and `tcp-echo-server`.
-    async fn tcp(ctx: &Ctx) -> Result<Pair> {
+    /// The native TCP echo server and the TCP echo server guest `guest`.
+    async fn tcp(ctx: &Ctx, guest: &str) -> Result<Pair> {
         let native = native::tcp_echo().await?;
-        let guest = start_guest(ctx, "tcp-echo-server").await?;
+        let guest = start_guest(ctx, guest).await?;
         Ok(Pair { native, guest })
     }
 
-    /// The native UDP echo server and `udp-echo-server`.
-    async fn udp(ctx: &Ctx) -> Result<Pair> {
+    /// The native UDP echo server and the UDP echo server guest `guest`.
+    async fn udp(ctx: &Ctx, guest: &str) -> Result<Pair> {
         let native = native::udp_echo().await?;
-        let guest = start_guest(ctx, "udp-echo-server").await?;
+        let guest = start_guest(ctx, guest).await?;
         Ok(Pair { native, guest })
     }
 
@@ -104,12 +105,12 @@ impl Sides {
     /// A p50 and a p99 row from pooled round-trip samples.
     fn rtt_rows(
         &self,
-        names: [&'static str; 2],
+        names: [impl Into<Cow<'static, str>>; 2],
         what: &str,
         p50_target: Goal,
         p99_target: Goal,
     ) -> Vec<Row> {
-        let row = |name, p, target| {
+        let row = |name: Cow<'static, str>, p, target| {
             Row::compare(
                 name,
                 format!("{what}, p{p}"),
@@ -119,11 +120,21 @@ impl Sides {
                 target,
             )
         };
-        vec![row(names[0], 50, p50_target), row(names[1], 99, p99_target)]
+        let [p50, p99] = names;
+        vec![
+            row(p50.into(), 50, p50_target),
+            row(p99.into(), 99, p99_target),
+        ]
     }
 
     /// A row from the median of per-round rates.
-    fn rate_row(&self, name: &'static str, what: &str, unit: &'static str, target: Goal) -> Row {
+    fn rate_row(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        what: &str,
+        unit: &'static str,
+        target: Goal,
+    ) -> Row {
         Row::compare(
             name,
             what,
@@ -135,28 +146,54 @@ impl Sides {
     }
 }
 
-/// 64-byte ping-pong, native client: `tcp-echo-server` against native.
+/// The echo server guests of each WASI version, with the names of their
+/// rows: 0.2's rows keep the names they have always had.
+const TCP_SERVERS: [(&str, &str); 2] = [
+    ("tcp-echo-server", ""),
+    ("wasi03-tcp-echo-server", "wasi03-"),
+];
+const UDP_SERVERS: [(&str, &str); 2] = [
+    ("udp-echo-server", ""),
+    ("wasi03-udp-echo-server", "wasi03-"),
+];
+
+/// A row name with a WASI version's prefix (none for 0.2).
+fn named(prefix: &str, name: &str) -> String {
+    format!("{prefix}{name}")
+}
+
+/// 64-byte ping-pong, native client: each TCP echo server guest (WASI 0.2,
+/// then 0.3) against native, each pair in its own alternating rounds.
 pub async fn tcp_rtt(ctx: &Ctx) -> Result<Vec<Row>> {
-    let pair = Pair::tcp(ctx).await?;
     let (count, limit) = (ctx.scale.pings, ctx.scale.limit);
-    let rtts = pair
-        .rounds(ctx, move |addr| {
-            drive::ping_pong(addr, count, PING_SIZE, limit)
-        })
-        .await?;
-    pair.stop().await;
-    Ok(rtts.rtt_rows(
-        ["tcp-rtt-p50", "tcp-rtt-p99"],
-        &format!("TCP {PING_SIZE} B ping-pong x{count}, native client, tcp-echo-server"),
-        Goal::RatioAtMost(1.10),
-        Goal::None,
-    ))
+    let mut rows = Vec::new();
+    for (server, prefix) in TCP_SERVERS {
+        let pair = Pair::tcp(ctx, server).await?;
+        let rtts = pair
+            .rounds(ctx, move |addr| {
+                drive::ping_pong(addr, count, PING_SIZE, limit)
+            })
+            .await?;
+        pair.stop().await;
+        let p50 = if prefix.is_empty() {
+            Goal::RatioAtMost(1.10)
+        } else {
+            Goal::None
+        };
+        rows.extend(rtts.rtt_rows(
+            [named(prefix, "tcp-rtt-p50"), named(prefix, "tcp-rtt-p99")],
+            &format!("TCP {PING_SIZE} B ping-pong x{count}, native client, {server}"),
+            p50,
+            Goal::None,
+        ));
+    }
+    Ok(rows)
 }
 
 /// The `tcp-client` guest against `tcp-echo-server`, against the native
 /// client and native server; the guest times each message itself.
 pub async fn guest_client(ctx: &Ctx) -> Result<Vec<Row>> {
-    let pair = Pair::tcp(ctx).await?;
+    let pair = Pair::tcp(ctx, "tcp-echo-server").await?;
     let (count, limit) = (ctx.scale.pings, ctx.scale.limit);
     let client = ctx.runtime.load("tcp-client")?;
     // The guest frames by line: 63 bytes and `\n` make 64.
@@ -205,56 +242,83 @@ pub async fn guest_client(ctx: &Ctx) -> Result<Vec<Row>> {
     ))
 }
 
-/// Bulk echo throughput over one connection.
+/// Bulk echo throughput over one connection, for each TCP echo server
+/// guest (WASI 0.2, then 0.3).
 pub async fn bulk(ctx: &Ctx) -> Result<Vec<Row>> {
-    let pair = Pair::tcp(ctx).await?;
     let (total, limit) = (ctx.scale.bulk_bytes, ctx.scale.limit);
-    let rates = pair
-        .rounds(ctx, move |addr| Ok([drive::bulk(addr, total, limit)?]))
-        .await?;
-    pair.stop().await;
-    Ok(vec![rates.rate_row(
-        "tcp-bulk",
-        &format!("TCP bulk echo of {} MiB, tcp-echo-server", total >> 20),
-        "MB/s",
-        Goal::RatioAtLeast(0.90),
-    )])
+    let mut rows = Vec::new();
+    for (server, prefix) in TCP_SERVERS {
+        let pair = Pair::tcp(ctx, server).await?;
+        let rates = pair
+            .rounds(ctx, move |addr| Ok([drive::bulk(addr, total, limit)?]))
+            .await?;
+        pair.stop().await;
+        let target = if prefix.is_empty() {
+            Goal::RatioAtLeast(0.90)
+        } else {
+            Goal::None
+        };
+        rows.push(rates.rate_row(
+            named(prefix, "tcp-bulk"),
+            &format!("TCP bulk echo of {} MiB, {server}", total >> 20),
+            "MB/s",
+            target,
+        ));
+    }
+    Ok(rows)
 }
 
-/// Echoed datagrams per second at 64 B and 1,400 B.
+/// Echoed datagrams per second at 64 B and 1,400 B, for each UDP echo
+/// server guest (WASI 0.2, then 0.3).
 pub async fn udp(ctx: &Ctx) -> Result<Vec<Row>> {
-    let pair = Pair::udp(ctx).await?;
-    let (count, limit) = (ctx.scale.datagrams, ctx.scale.limit);
     let mut rows = Vec::new();
-    for (name, size) in [("udp-64", 64), ("udp-1400", 1400)] {
-        let mut rates = Sides::default();
-        let mut lost = [0, 0];
-        for side in ctx.order() {
-            let addr = pair.addr(side);
-            let rate = blocking(move || drive::udp_rate(addr, size, count, limit)).await?;
-            lost[(side == Contender::Guest) as usize] += rate.lost;
-            rates.push(side, [rate.per_sec]);
+    for (server, prefix) in UDP_SERVERS {
+        let pair = Pair::udp(ctx, server).await?;
+        for (name, size) in [("udp-64", 64), ("udp-1400", 1400)] {
+            let target = if prefix.is_empty() {
+                Goal::RatioAtLeast(0.80)
+            } else {
+                Goal::None
+            };
+            rows.push(udp_row(ctx, &pair, (named(prefix, name), server), size, target).await?);
         }
-        let note = (lost != [0, 0])
-            .then(|| format!("datagrams lost: native {}, socklab {}", lost[0], lost[1]));
-        rows.push(
-            rates
-                .rate_row(
-                    name,
-                    &format!("UDP {size} B echo x{count}, 16 in flight, udp-echo-server"),
-                    "datagrams/s",
-                    Goal::RatioAtLeast(0.80),
-                )
-                .note(note),
-        );
+        pair.stop().await;
     }
-    pair.stop().await;
     Ok(rows)
+}
+
+/// One UDP rate row: `size`-byte datagrams, 16 in flight, against `pair`.
+async fn udp_row(
+    ctx: &Ctx,
+    pair: &Pair,
+    (name, server): (String, &str),
+    size: usize,
+    target: Goal,
+) -> Result<Row> {
+    let (count, limit) = (ctx.scale.datagrams, ctx.scale.limit);
+    let mut rates = Sides::default();
+    let mut lost = [0, 0];
+    for side in ctx.order() {
+        let addr = pair.addr(side);
+        let rate = blocking(move || drive::udp_rate(addr, size, count, limit)).await?;
+        lost[(side == Contender::Guest) as usize] += rate.lost;
+        rates.push(side, [rate.per_sec]);
+    }
+    let note = (lost != [0, 0])
+        .then(|| format!("datagrams lost: native {}, socklab {}", lost[0], lost[1]));
+    Ok(rates
+        .rate_row(
+            name,
+            &format!("UDP {size} B echo x{count}, 16 in flight, {server}"),
+            "datagrams/s",
+            target,
+        )
+        .note(note))
 }
 
 /// TCP connections set up (and one byte echoed) per second.
 pub async fn connect(ctx: &Ctx) -> Result<Vec<Row>> {
-    let pair = Pair::tcp(ctx).await?;
+    let pair = Pair::tcp(ctx, "tcp-echo-server").await?;
     let (count, limit) = (ctx.scale.connects, ctx.scale.limit);
     let rates = pair
         .rounds(ctx, move |addr| {
@@ -272,7 +336,7 @@ pub async fn connect(ctx: &Ctx) -> Result<Vec<Row>> {
 
 /// RTT with 1,000 connections open on one server, all in ping-pong at once.
 pub async fn concurrent(ctx: &Ctx) -> Result<Vec<Row>> {
-    let pair = Pair::tcp(ctx).await?;
+    let pair = Pair::tcp(ctx, "tcp-echo-server").await?;
     let (conns, count, limit) = (
         ctx.scale.concurrent_conns,
         ctx.scale.concurrent_pings,
