@@ -17,7 +17,9 @@
 //!   interface and `Core::emit`, where every IP packet leaves a node),
 //!   `net::link` (a datagram's or segment's fate, drawn as socklab-relay
 //!   draws it; `net::burst`, loss in bursts, the simulated network's own
-//!   model); `net::tcp::table` (each node's TCP sockets, kept together); [`UdpSocket`], [`TcpListener`] and [`TcpStream`] for Rust
+//!   model); `net::tcp::table` (each node's TCP sockets, kept together);
+//!   `net::record` (the event log as it is kept: numbers, made into
+//!   [`LogEvent`]s when read); [`UdpSocket`], [`TcpListener`] and [`TcpStream`] for Rust
 //!   code inside the simulation.
 //! - [`sockets`]: [`SimView`] (what a host implements) and
 //!   [`sockets::add_to_linker`]: the seven `wasi:sockets` interfaces,

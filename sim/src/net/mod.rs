@@ -9,9 +9,12 @@
 //!   inside the simulation.
 //! - `link`: one datagram's fate on a link, drawn from the seed.
 //! - `burst`: loss in bursts (Gilbert–Elliott), a simulated-network model.
+//! - `record`: the event log as it is kept (numbers, made into text when
+//!   read).
 
 mod burst;
 pub(crate) mod link;
+pub(crate) mod record;
 mod socket;
 pub(crate) mod tcp;
 mod tcp_socket;
@@ -135,13 +138,20 @@ impl Handle {
 
     /// Every event so far, in order.
     pub fn events(&self) -> Vec<LogEvent> {
-        self.shared.core().log.clone()
+        let core = self.shared.core();
+        let names = &core.net.nodes;
+        let event = |r: &record::Record| r.event(&names[r.node].name);
+        core.log.iter().map(event).collect()
     }
 
     /// Writes every event so far as JSON Lines.
     pub fn write_jsonl(&self, out: &mut impl Write) -> io::Result<()> {
-        let events = self.events();
-        log::write_jsonl(&events, out)
+        let core = self.shared.core();
+        for r in &core.log {
+            let event = r.event(&core.net.nodes[r.node].name);
+            log::write_jsonl(std::slice::from_ref(&event), out)?;
+        }
+        Ok(())
     }
 
     /// The addresses `name` resolves to on `node`'s network: `localhost` to

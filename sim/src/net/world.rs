@@ -199,8 +199,4 @@ impl Net {
             .map(|i| EPHEMERAL.start() + (first + i) % span as u16)
             .find(|&port| !self.in_use(node, SocketAddr::new(ip, port)))
     }
-
-    pub(crate) fn node_name(&self, node: usize) -> String {
-        self.nodes[node].name.clone()
-    }
 }

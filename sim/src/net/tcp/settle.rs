@@ -24,6 +24,7 @@ use super::{Phase, TcpEntry};
 use crate::bindings::sockets::network::ErrorCode;
 use crate::core::Core;
 use crate::log::{DropCause, EventKind};
+use crate::net::record::Detail;
 
 impl Core {
     /// Settles every TCP socket of `node` after a poll; true when it gave
@@ -118,7 +119,7 @@ impl Core {
                 && s.listen_endpoint().addr.map(IpAddr::from) == Some(seg.dst.ip())
         });
         if !listening {
-            self.record_drop(node, id, DropCause::ListenQueueFull, seg.to_string());
+            self.record_drop(node, id, DropCause::ListenQueueFull, Detail::Segment(*seg));
         }
         listening
     }
@@ -136,7 +137,7 @@ impl Core {
         if !s.orphan {
             s.error.get_or_insert(code);
         }
-        self.record(node, id, EventKind::Reset, seg.to_string());
+        self.record(node, id, EventKind::Reset, Detail::Segment(*seg));
     }
 }
 

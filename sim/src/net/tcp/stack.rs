@@ -26,6 +26,7 @@ use crate::core::{Core, Timer, TimerKey};
 use crate::log::{DropCause, EventKind};
 use crate::net::DEFAULT_LATENCY;
 use crate::net::link::dir;
+use crate::net::record::Detail;
 use crate::net::world::Route;
 use crate::random::derive;
 use crate::time::micros;
@@ -272,8 +273,8 @@ impl Core {
         } else {
             EventKind::Segment
         };
-        let detail = seg.to_string();
-        self.record(node, socket, kind, detail.clone());
+        let detail = Detail::Segment(seg);
+        self.record(node, socket, kind, detail);
         if let Some(capture) = &mut self.capture {
             capture.record(self.now, &packet);
         }
@@ -304,7 +305,7 @@ impl Core {
         socket: u64,
         seg: Segment,
         data: Vec<u8>,
-        detail: String,
+        detail: Detail,
     ) {
         let now = self.now;
         let mut flight = IpFlight {
