@@ -8,11 +8,15 @@
 //! [`Handle::events`]: crate::Handle::events
 //! [`Handle::write_jsonl`]: crate::Handle::write_jsonl
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 
 use super::tcp::segment::Segment;
 use crate::log::{EventKind, LogEvent};
+
+/// Room for most details' text at once (a TCP segment between IPv4
+/// addresses takes about 60 bytes), so that the string is not grown.
+const DETAIL_ROOM: usize = 64;
 
 /// One event, kept.
 pub(crate) struct Record {
@@ -77,7 +81,11 @@ impl Record {
             node: node.to_owned(),
             socket: self.socket,
             kind: self.kind,
-            detail: self.detail.to_string(),
+            detail: {
+                let mut text = String::with_capacity(DETAIL_ROOM);
+                let _ = write!(text, "{}", self.detail);
+                text
+            },
         }
     }
 }
