@@ -144,6 +144,12 @@ impl Handle {
         core.log.iter().map(event).collect()
     }
 
+    /// How many events there are so far: `events().len()`, without making
+    /// their text.
+    pub fn event_count(&self) -> usize {
+        self.shared.core().log.len()
+    }
+
     /// Writes every event so far as JSON Lines.
     pub fn write_jsonl(&self, out: &mut impl Write) -> io::Result<()> {
         let core = self.shared.core();
