@@ -17,6 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::{Socket, State};
+use smoltcp::wire::IpEndpoint;
 
 use super::segment::Segment;
 use super::stack::Stack;
@@ -59,10 +60,16 @@ impl Core {
         let Some(stack) = self.net.stacks.get(&node) else {
             return 0;
         };
+        // Compared as smoltcp's endpoints (the two forms convert one to one),
+        // the remote first: it tells a server's connections apart, and this
+        // runs for every socket of the node for every packet it sends.
+        let (local, remote) = (
+            Some(IpEndpoint::from(local)),
+            Some(IpEndpoint::from(remote)),
+        );
         let matches = |h: SocketHandle| {
             let s = stack.sockets.get::<Socket>(h);
-            s.local_endpoint().map(std_addr) == Some(local)
-                && s.remote_endpoint().map(std_addr) == Some(remote)
+            s.remote_endpoint() == remote && s.local_endpoint() == local
         };
         self.net
             .tcp
@@ -279,8 +286,4 @@ fn listen_ips(bound: SocketAddr, info: &crate::net::world::NodeInfo) -> Vec<IpAd
         IpAddr::V4(_) => vec![info.v4.into(), [127, 0, 0, 1].into()],
         IpAddr::V6(_) => vec![info.v6.into(), std::net::Ipv6Addr::LOCALHOST.into()],
     }
-}
-
-fn std_addr(ep: smoltcp::wire::IpEndpoint) -> SocketAddr {
-    SocketAddr::new(ep.addr.into(), ep.port)
 }
