@@ -106,6 +106,7 @@ impl Core {
         };
         let bound = SocketAddr::new(addr.ip(), port);
         self.udp(id)?.bound = Some(bound);
+        self.net.udp_bound.insert((node, port, id));
         self.record(node, id, EventKind::Bind, Detail::Addr(bound));
         Ok(())
     }
@@ -265,12 +266,15 @@ impl Core {
         }
         let (src, dst, len) = (flight.src, flight.dst, flight.data.len() as u64);
         let detail = Detail::Datagram { src, dst, len };
-        let to = self
-            .net
-            .sockets
-            .iter_mut()
-            .find(|(_, s)| s.accepts(flight.to_node, dst, src));
-        let Some((&id, socket)) = to else {
+        let (net, to_node) = (&self.net, flight.to_node);
+        let accepts = |id: &u64| {
+            net.sockets
+                .get(id)
+                .is_some_and(|s| s.accepts(to_node, dst, src))
+        };
+        let id = net.udp_bound_to(to_node, dst.port()).find(accepts);
+        let to = id.and_then(|id| Some((id, self.net.sockets.get_mut(&id)?)));
+        let Some((id, socket)) = to else {
             self.refuse(&flight);
             let (node, id) = (flight.from_node, flight.from_socket);
             return self.record_drop(node, id, DropCause::NoListener, detail);
@@ -343,6 +347,9 @@ impl Core {
     /// The socket's resource was dropped.
     pub(crate) fn udp_close(&mut self, id: u64) {
         if let Some(s) = self.net.sockets.remove(&id) {
+            if let Some(b) = s.bound {
+                self.net.udp_bound.remove(&(s.node, b.port(), id));
+            }
             self.record(s.node, id, EventKind::Close, Detail::bound(s.bound));
         }
     }
