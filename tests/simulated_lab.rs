@@ -34,8 +34,10 @@ fn lab_simulated(file: &Path, out: &Path, events: Option<&Path>) -> (Finished, S
     (done, report, log)
 }
 
-/// Two processes that keep both CPUs busy while they live (killed when
-/// dropped, and by `timeout` after 60 s in any case).
+/// Two processes that keep both CPUs busy while they live (stopped when
+/// dropped, and by `timeout` after 60 s in any case). Each is `timeout`
+/// over a shell loop; dropping sends `timeout` a SIGTERM, which it passes
+/// on to the loop (a SIGKILL would leave the loop running with no timer).
 struct Busy(Vec<std::process::Child>);
 
 impl Busy {
@@ -56,7 +58,12 @@ impl Busy {
 impl Drop for Busy {
     fn drop(&mut self) {
         for child in &mut self.0 {
-            let _ = child.kill();
+            let term = std::process::Command::new("kill")
+                .arg(child.id().to_string())
+                .status();
+            if !term.is_ok_and(|s| s.success()) {
+                let _ = child.kill();
+            }
             let _ = child.wait();
         }
     }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Wake, Waker};
 
 use crate::capture::Capture;
-use crate::log::LogEvent;
+use crate::net::record::Record;
 use crate::net::tcp::stack::IpFlight;
 use crate::net::udp::InFlight;
 use crate::net::world::Net;
@@ -89,7 +89,7 @@ pub(crate) struct Core {
     /// The nodes, links and sockets.
     pub(crate) net: Net,
     /// Every bind, send, receive, drop and close, in order.
-    pub(crate) log: Vec<LogEvent>,
+    pub(crate) log: Vec<Record>,
     /// Where every IP packet sent is recorded, once `Handle::capture_to`
     /// has started a capture.
     pub(crate) capture: Option<Capture>,

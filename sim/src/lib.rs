@@ -20,8 +20,9 @@
 //!   link models, a delay [`Distribution`] on a link that keeps its order,
 //!   corruption, a queue in bytes, an MTU; `net::burst`, loss in bursts);
 //!   `net::tcp::table` (each node's TCP sockets, kept together);
-//!   [`UdpSocket`], [`TcpListener`] and [`TcpStream`] for Rust code inside
-//!   the simulation.
+//!   `net::record` (the event log as it is kept: numbers, made into
+//!   [`LogEvent`]s when read); [`UdpSocket`], [`TcpListener`] and
+//!   [`TcpStream`] for Rust code inside the simulation.
 //! - [`sockets`]: [`SimView`] (what a host implements) and
 //!   [`sockets::add_to_linker`]: the seven `wasi:sockets` interfaces,
 //!   checked as wasmtime-wasi 48 checks them (`sockets::tcp`: the TCP

@@ -93,7 +93,7 @@ pub fn udp_echo_events(clients: usize, trips: usize) -> Result<(usize, f64)> {
             task.await.map_err(|e| anyhow!("a client task: {e}"))??;
         }
         echoing.abort();
-        anyhow::Ok(handle.events().len())
+        anyhow::Ok(handle.event_count())
     });
     let secs = started.elapsed().as_secs_f64();
     let events = done.map_err(|stalled| anyhow!("the sim-events workload: {stalled}"))??;

@@ -11,11 +11,14 @@
 //! - `models`: the link models only the simulated network has ([`LinkModels`]);
 //!   `burst`: one of them, loss in bursts (Gilbert–Elliott); `checksum`:
 //!   the bit `corrupt` flips and the receiver's checksum that catches it.
+//! - `record`: the event log as it is kept (numbers, made into text when
+//!   read).
 
 mod burst;
 mod checksum;
 pub(crate) mod link;
 pub(crate) mod models;
+pub(crate) mod record;
 mod socket;
 pub(crate) mod tcp;
 mod tcp_socket;
@@ -146,13 +149,26 @@ impl Handle {
 
     /// Every event so far, in order.
     pub fn events(&self) -> Vec<LogEvent> {
-        self.shared.core().log.clone()
+        let core = self.shared.core();
+        let names = &core.net.nodes;
+        let event = |r: &record::Record| r.event(&names[r.node].name);
+        core.log.iter().map(event).collect()
+    }
+
+    /// How many events there are so far: `events().len()`, without making
+    /// their text.
+    pub fn event_count(&self) -> usize {
+        self.shared.core().log.len()
     }
 
     /// Writes every event so far as JSON Lines.
     pub fn write_jsonl(&self, out: &mut impl Write) -> io::Result<()> {
-        let events = self.events();
-        log::write_jsonl(&events, out)
+        let core = self.shared.core();
+        for r in &core.log {
+            let event = r.event(&core.net.nodes[r.node].name);
+            log::write_jsonl(std::slice::from_ref(&event), out)?;
+        }
+        Ok(())
     }
 
     /// The addresses `name` resolves to on `node`'s network: `localhost` to

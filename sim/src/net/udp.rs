@@ -16,7 +16,8 @@ use super::world::Route;
 use crate::bindings::sockets::network::ErrorCode;
 use crate::capture::udp_packet;
 use crate::core::{Core, Timer};
-use crate::log::{DropCause, EventKind, LogEvent};
+use crate::log::{DropCause, EventKind};
+use crate::net::record::{Detail, Record};
 use crate::time::micros;
 
 /// The buffer sizes a new socket reports: Linux's default 212 992 bytes,
@@ -109,7 +110,8 @@ impl Core {
         };
         let bound = SocketAddr::new(addr.ip(), port);
         self.udp(id)?.bound = Some(bound);
-        self.record(node, id, EventKind::Bind, bound.to_string());
+        self.net.udp_bound.insert((node, port, id));
+        self.record(node, id, EventKind::Bind, Detail::Addr(bound));
         Ok(())
     }
 
@@ -135,7 +137,7 @@ impl Core {
         let s = self.udp(id)?;
         s.conn_ip = conn_ip;
         s.remote = Some(remote);
-        self.record(node, id, EventKind::Connect, remote.to_string());
+        self.record(node, id, EventKind::Connect, Detail::Addr(remote));
         Ok(())
     }
 
@@ -145,7 +147,7 @@ impl Core {
         let remote = s.remote.take().ok_or(ErrorCode::InvalidState)?;
         s.conn_ip = None;
         let node = s.node;
-        self.record(node, id, EventKind::Disconnect, remote.to_string());
+        self.record(node, id, EventKind::Disconnect, Detail::Addr(remote));
         Ok(())
     }
 
@@ -179,8 +181,9 @@ impl Core {
             return Err(ErrorCode::InvalidArgument);
         }
         let src = SocketAddr::new(src_ip, local.port());
-        let detail = format!("{src} -> {dst}, {} B", data.len());
-        self.record(node, id, EventKind::Send, detail.clone());
+        let len = data.len() as u64;
+        let detail = Detail::Datagram { src, dst, len };
+        self.record(node, id, EventKind::Send, detail);
         let packet = self
             .capture
             .as_ref()
@@ -221,7 +224,7 @@ impl Core {
 
     /// Puts `flight` on the link between its nodes: how many copies of it
     /// the link carries (none when it drops it).
-    fn cross(&mut self, mut flight: InFlight, detail: String) -> usize {
+    fn cross(&mut self, mut flight: InFlight, detail: Detail) -> usize {
         let now = self.now;
         let key = (flight.from_node, flight.to_node);
         let Some(link) = self.net.links.get_mut(&key) else {
@@ -239,8 +242,8 @@ impl Core {
         flight.link = Some((link.link.name.clone(), link.direction));
         let (node, id) = (flight.from_node, flight.from_socket);
         match dropped {
-            Some(Fate::Lost) => self.record_drop(node, id, DropCause::Loss, detail.clone()),
-            Some(_) => self.record_drop(node, id, DropCause::LinkQueueFull, detail.clone()),
+            Some(Fate::Lost) => self.record_drop(node, id, DropCause::Loss, detail),
+            Some(_) => self.record_drop(node, id, DropCause::LinkQueueFull, detail),
             None => {}
         }
         let copies = due.len();
@@ -268,17 +271,20 @@ impl Core {
             s.delivered_bytes += flight.data.len() as u64;
         }
         let (src, dst, len) = (flight.src, flight.dst, flight.data.len() as u64);
-        let detail = format!("{src} -> {dst}, {len} B");
+        let detail = Detail::Datagram { src, dst, len };
         if !self.survives(&flight) {
             let (node, id) = (flight.from_node, flight.from_socket);
             return self.record_drop(node, id, DropCause::Corrupt, detail);
         }
-        let to = self
-            .net
-            .sockets
-            .iter_mut()
-            .find(|(_, s)| s.accepts(flight.to_node, dst, src));
-        let Some((&id, socket)) = to else {
+        let (net, to_node) = (&self.net, flight.to_node);
+        let accepts = |id: &u64| {
+            net.sockets
+                .get(id)
+                .is_some_and(|s| s.accepts(to_node, dst, src))
+        };
+        let id = net.udp_bound_to(to_node, dst.port()).find(accepts);
+        let to = id.and_then(|id| Some((id, self.net.sockets.get_mut(&id)?)));
+        let Some((id, socket)) = to else {
             self.refuse(&flight);
             let (node, id) = (flight.from_node, flight.from_socket);
             return self.record_drop(node, id, DropCause::NoListener, detail);
@@ -345,7 +351,8 @@ impl Core {
                 return s.error.take().map_or(Ok(None), Err);
             };
             s.queued_bytes -= data.len() as u64;
-            let detail = format!("from {src}, {} B", data.len());
+            let len = data.len() as u64;
+            let detail = Detail::From { src, len };
             if connected.is_some_and(|peer| peer != src) {
                 self.record_drop(node, id, DropCause::NotConnectedPeer, detail);
             } else if !allow(src) {
@@ -371,17 +378,18 @@ impl Core {
     /// The socket's resource was dropped.
     pub(crate) fn udp_close(&mut self, id: u64) {
         if let Some(s) = self.net.sockets.remove(&id) {
-            let detail = s
-                .bound
-                .map_or_else(|| "unbound".to_owned(), |b| b.to_string());
-            self.record(s.node, id, EventKind::Close, detail);
+            if let Some(b) = s.bound {
+                self.net.udp_bound.remove(&(s.node, b.port(), id));
+            }
+            self.record(s.node, id, EventKind::Close, Detail::bound(s.bound));
         }
     }
 
-    pub(crate) fn record(&mut self, node: usize, socket: u64, kind: EventKind, detail: String) {
-        self.log.push(LogEvent {
+    /// Logs an event: kept as numbers, made into text when the log is read.
+    pub(crate) fn record(&mut self, node: usize, socket: u64, kind: EventKind, detail: Detail) {
+        self.log.push(Record {
             at_micros: self.now,
-            node: self.net.node_name(node),
+            node,
             socket,
             kind,
             detail,
@@ -393,7 +401,7 @@ impl Core {
         node: usize,
         socket: u64,
         cause: DropCause,
-        detail: String,
+        detail: Detail,
     ) {
         self.record(node, socket, EventKind::Drop { cause }, detail);
     }

@@ -1,7 +1,7 @@
 //! The nodes, links and sockets of one world, with their addresses and the
 //! routes between them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use rand::{Rng as _, SeedableRng as _, rngs::StdRng};
@@ -34,6 +34,10 @@ pub(crate) struct Net {
     pub(crate) stats: BTreeMap<String, ((usize, usize), LinkStats)>,
     /// Live UDP sockets, by number.
     pub(crate) sockets: BTreeMap<u64, UdpState>,
+    /// Each bound UDP socket as (node, port, number): the sockets a
+    /// datagram to a node's port may be for, found without a walk over
+    /// every socket of the world, in number order as that walk met them.
+    pub(crate) udp_bound: BTreeSet<(usize, u16, u64)>,
     next_socket: u64,
     /// Ephemeral port draws.
     ports: StdRng,
@@ -68,6 +72,7 @@ impl Net {
             links: BTreeMap::new(),
             stats: BTreeMap::new(),
             sockets: BTreeMap::new(),
+            udp_bound: BTreeSet::new(),
             next_socket: 1,
             ports: StdRng::from_seed(derive(seed, "", "ephemeral-ports")),
             tcp: TcpTable::default(),
@@ -130,6 +135,12 @@ impl Net {
             .iter()
             .find(|n| n.name.eq_ignore_ascii_case(name))?;
         Some(vec![node.v4.into(), node.v6.into()])
+    }
+
+    /// The numbers of the UDP sockets bound to `port` on `node`, ascending.
+    pub(crate) fn udp_bound_to(&self, node: usize, port: u16) -> impl Iterator<Item = u64> + '_ {
+        let range = (node, port, 0)..=(node, port, u64::MAX);
+        self.udp_bound.range(range).map(|&(_, _, id)| id)
     }
 
     /// A new socket number.
@@ -198,9 +209,5 @@ impl Net {
         (0..span as u16)
             .map(|i| EPHEMERAL.start() + (first + i) % span as u16)
             .find(|&port| !self.in_use(node, SocketAddr::new(ip, port)))
-    }
-
-    pub(crate) fn node_name(&self, node: usize) -> String {
-        self.nodes[node].name.clone()
     }
 }

@@ -13,6 +13,7 @@ use super::{CONNECT_TIMEOUT_SECS, Phase, TcpEntry, TcpOptions};
 use crate::bindings::sockets::network::ErrorCode;
 use crate::core::Core;
 use crate::log::EventKind;
+use crate::net::record::Detail;
 use crate::net::world::{EPHEMERAL, Route};
 
 /// What a read found.
@@ -105,7 +106,7 @@ impl Core {
         };
         let bound = SocketAddr::new(addr.ip(), port);
         self.tcp(id)?.bound = Some(bound);
-        self.record(node, id, EventKind::Bind, bound.to_string());
+        self.record(node, id, EventKind::Bind, Detail::Addr(bound));
         Ok(())
     }
 
@@ -171,7 +172,7 @@ impl Core {
         let s = self.tcp(id)?;
         s.bound.get_or_insert(local);
         s.phase = Phase::Connecting(h);
-        self.record(node, id, EventKind::Connect, format!("{local} -> {remote}"));
+        self.record(node, id, EventKind::Connect, Detail::Pair(local, remote));
         self.pump(node);
         Ok(())
     }
@@ -203,12 +204,11 @@ impl Core {
             pool: Vec::new(),
             ready: Default::default(),
         };
-        self.record(
-            node,
-            id,
-            EventKind::Listen,
-            format!("{bound}, backlog {backlog}"),
-        );
+        let detail = Detail::Listen {
+            addr: bound,
+            backlog,
+        };
+        self.record(node, id, EventKind::Listen, detail);
         self.pump(node);
         Ok(())
     }
@@ -242,7 +242,7 @@ impl Core {
         let local = self.tcp_local(new)?;
         self.tcp(new)?.bound = Some(local);
         let peer = self.tcp_peer(new)?;
-        self.record(node, new, EventKind::Accept, format!("{peer} -> {local}"));
+        self.record(node, new, EventKind::Accept, Detail::Pair(peer, local));
         self.pump(node); // the backlog has room again
         Ok(Some(new))
     }
@@ -327,9 +327,7 @@ impl Core {
         s.orphan = true;
         s.fin_after_pending = true;
         let (node, handles, stream) = (s.node, s.handles(), s.stream());
-        let detail = s
-            .bound
-            .map_or_else(|| "unbound".to_owned(), |b| b.to_string());
+        let detail = Detail::bound(s.bound);
         let sockets = &mut self.stack(node).sockets;
         for h in handles {
             let socket = sockets.get_mut::<Socket>(h);

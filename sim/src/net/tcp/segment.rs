@@ -90,20 +90,47 @@ impl fmt::Display for Segment {
             (self.psh, "PSH"),
             (self.ack, "ACK"),
         ];
-        let flags: Vec<&str> = names
-            .iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, n)| *n)
-            .collect();
+        write!(f, "{} -> {} [", self.src, self.dst)?;
+        let on = names.iter().filter(|(on, _)| *on).map(|(_, n)| *n);
+        for (i, name) in on.enumerate() {
+            f.write_str(if i == 0 { "" } else { "," })?;
+            f.write_str(name)?;
+        }
         write!(
             f,
-            "{} -> {} [{}] seq={} ack={} len={}",
-            self.src,
-            self.dst,
-            flags.join(","),
-            self.seq,
-            self.ack_number,
-            self.len
+            "] seq={} ack={} len={}",
+            self.seq, self.ack_number, self.len
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_segment_shows_its_ends_flags_and_numbers() {
+        let mut seg = Segment {
+            src: "10.0.0.1:40000".parse().expect("an address"),
+            dst: "[fd00::2]:7".parse().expect("an address"),
+            syn: true,
+            ack: false,
+            fin: false,
+            rst: false,
+            psh: false,
+            seq: 1,
+            ack_number: 0,
+            len: 0,
+        };
+        let text = "10.0.0.1:40000 -> [fd00::2]:7 [SYN] seq=1 ack=0 len=0";
+        assert_eq!(seg.to_string(), text);
+        (seg.syn, seg.fin, seg.psh, seg.ack, seg.len) = (false, true, true, true, 5);
+        let text = "10.0.0.1:40000 -> [fd00::2]:7 [FIN,PSH,ACK] seq=1 ack=0 len=5";
+        assert_eq!(seg.to_string(), text);
+        (seg.fin, seg.psh, seg.ack) = (false, false, false);
+        assert_eq!(
+            seg.to_string(),
+            "10.0.0.1:40000 -> [fd00::2]:7 [] seq=1 ack=0 len=5"
+        );
     }
 }

@@ -17,6 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::{Socket, State};
+use smoltcp::wire::IpEndpoint;
 
 use super::segment::Segment;
 use super::stack::Stack;
@@ -24,6 +25,7 @@ use super::{Phase, TcpEntry};
 use crate::bindings::sockets::network::ErrorCode;
 use crate::core::Core;
 use crate::log::{DropCause, EventKind};
+use crate::net::record::Detail;
 
 impl Core {
     /// Settles every TCP socket of `node` after a poll; true when it gave
@@ -58,10 +60,16 @@ impl Core {
         let Some(stack) = self.net.stacks.get(&node) else {
             return 0;
         };
+        // Compared as smoltcp's endpoints (the two forms convert one to one),
+        // the remote first: it tells a server's connections apart, and this
+        // runs for every socket of the node for every packet it sends.
+        let (local, remote) = (
+            Some(IpEndpoint::from(local)),
+            Some(IpEndpoint::from(remote)),
+        );
         let matches = |h: SocketHandle| {
             let s = stack.sockets.get::<Socket>(h);
-            s.local_endpoint().map(std_addr) == Some(local)
-                && s.remote_endpoint().map(std_addr) == Some(remote)
+            s.remote_endpoint() == remote && s.local_endpoint() == local
         };
         self.net
             .tcp
@@ -118,7 +126,7 @@ impl Core {
                 && s.listen_endpoint().addr.map(IpAddr::from) == Some(seg.dst.ip())
         });
         if !listening {
-            self.record_drop(node, id, DropCause::ListenQueueFull, seg.to_string());
+            self.record_drop(node, id, DropCause::ListenQueueFull, Detail::Segment(*seg));
         }
         listening
     }
@@ -136,7 +144,7 @@ impl Core {
         if !s.orphan {
             s.error.get_or_insert(code);
         }
-        self.record(node, id, EventKind::Reset, seg.to_string());
+        self.record(node, id, EventKind::Reset, Detail::Segment(*seg));
     }
 }
 
@@ -278,8 +286,4 @@ fn listen_ips(bound: SocketAddr, info: &crate::net::world::NodeInfo) -> Vec<IpAd
         IpAddr::V4(_) => vec![info.v4.into(), [127, 0, 0, 1].into()],
         IpAddr::V6(_) => vec![info.v6.into(), std::net::Ipv6Addr::LOCALHOST.into()],
     }
-}
-
-fn std_addr(ep: smoltcp::wire::IpEndpoint) -> SocketAddr {
-    SocketAddr::new(ep.addr.into(), ep.port)
 }

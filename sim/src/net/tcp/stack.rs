@@ -27,6 +27,7 @@ use crate::log::{DropCause, EventKind};
 use crate::net::DEFAULT_LATENCY;
 use crate::net::checksum;
 use crate::net::link::{Arrival, dir};
+use crate::net::record::Detail;
 use crate::net::world::Route;
 use crate::random::derive;
 use crate::time::micros;
@@ -64,7 +65,7 @@ pub(crate) struct IpFlight {
     link: Option<(String, Direction)>,
     /// The link flipped a bit of `data`: the sender's node, socket and the
     /// segment's detail, for the drop the receiver's checksum makes.
-    damaged: Option<Box<(usize, u64, String)>>,
+    damaged: Option<Box<(usize, u64, Detail)>>,
 }
 
 /// smoltcp's view of the wire during one poll: at most one packet in, any
@@ -291,8 +292,8 @@ impl Core {
         } else {
             EventKind::Segment
         };
-        let detail = seg.to_string();
-        self.record(node, socket, kind, detail.clone());
+        let detail = Detail::Segment(seg);
+        self.record(node, socket, kind, detail);
         if let Some(capture) = &mut self.capture {
             capture.record(self.now, &packet);
         }
@@ -323,7 +324,7 @@ impl Core {
         socket: u64,
         seg: Segment,
         data: Vec<u8>,
-        detail: String,
+        detail: Detail,
     ) {
         let now = self.now;
         let mut flight = IpFlight {
