@@ -347,8 +347,8 @@ impl Core {
         let (due, dropped) = link.impair_tcp(seed, stats, now, seg.src, &flight.data);
         flight.link = Some((link.link.name.clone(), link.direction));
         match dropped {
-            Some(Fate::Lost) => self.record_drop(from, socket, DropCause::Loss, detail.clone()),
-            Some(_) => self.record_drop(from, socket, DropCause::LinkQueueFull, detail.clone()),
+            Some(Fate::Lost) => self.record_drop(from, socket, DropCause::Loss, detail),
+            Some(_) => self.record_drop(from, socket, DropCause::LinkQueueFull, detail),
             None => {}
         }
         for Arrival { at, flip } in due {
@@ -360,7 +360,7 @@ impl Core {
             };
             if let Some(at) = flip {
                 checksum::damage(&mut copy.data, at);
-                copy.damaged = Some(Box::new((from, socket, detail.clone())));
+                copy.damaged = Some(Box::new((from, socket, detail)));
             }
             self.add_timer(at, Timer::Ip(Box::new(copy)));
         }
@@ -385,7 +385,7 @@ impl Core {
             {
                 dir(stats, *direction).corrupted += 1;
             }
-            let (from, socket, detail) = (**sent).clone();
+            let (from, socket, detail) = **sent;
             return self.record_drop(from, socket, DropCause::Corrupt, detail);
         }
         if let Some(seg) = Segment::parse(&flight.data)
