@@ -101,7 +101,7 @@ fn udp_a_delay_distribution_keeps_the_order_that_plain_jitter_breaks() {
 }
 
 #[test]
-fn corruption_is_dropped_by_the_checksum_lost_by_udp_and_repaired_by_tcp() {
+fn udp_tcp_corruption_is_dropped_by_the_checksum_lost_by_udp_and_repaired_by_tcp() {
     let (done, report, lessons) = sim_example("corruption.toml");
     assert!(stat(&report, "corrupted") > 0, "{done}");
     assert_eq!(
@@ -165,7 +165,7 @@ fn tcp_a_queue_smaller_than_its_window_drops_at_the_tail() {
 }
 
 #[test]
-fn each_simulated_only_key_is_refused_on_the_real_network_and_checked_on_the_simulated() {
+fn udp_each_simulated_only_key_is_refused_on_the_real_network_and_checked_on_the_simulated() {
     let dir = tempfile::tempdir().unwrap();
     let file = |network: &str, table: &str| {
         let path = dir.path().join("experiment.toml");

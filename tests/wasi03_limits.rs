@@ -25,7 +25,7 @@ async fn hostile03(op: &str, limits: Limits) -> Contained {
 // One worker thread: the spinner and the honest exchange share it, so the
 // exchange completes only if the 0.3 spinner yields too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-async fn wasi03_hostile_spin_stopped_by_cpu_limit_while_honest_exchange_completes() {
+async fn tcp_wasi03_hostile_spin_stopped_by_cpu_limit_while_honest_exchange_completes() {
     let cpu = Duration::from_millis(500);
     let limits = Limits {
         cpu,
@@ -49,7 +49,7 @@ async fn wasi03_hostile_spin_stopped_by_cpu_limit_while_honest_exchange_complete
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-async fn wasi03_hostile_spin_stopped_by_deadline_while_honest_exchange_completes() {
+async fn tcp_wasi03_hostile_spin_stopped_by_deadline_while_honest_exchange_completes() {
     let deadline = Duration::from_millis(700);
     let limits = Limits {
         cpu: Duration::from_secs(60),
@@ -74,7 +74,7 @@ async fn wasi03_hostile_spin_stopped_by_deadline_while_honest_exchange_completes
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn wasi03_hostile_alloc_stopped_by_memory_limit_while_honest_exchange_completes() {
+async fn tcp_wasi03_hostile_alloc_stopped_by_memory_limit_while_honest_exchange_completes() {
     let limits = Limits {
         memory: 32 << 20,
         ..Limits::default()
@@ -88,7 +88,7 @@ async fn wasi03_hostile_alloc_stopped_by_memory_limit_while_honest_exchange_comp
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn wasi03_hostile_sockets_refused_by_max_sockets_while_honest_exchange_completes() {
+async fn tcp_wasi03_hostile_sockets_refused_by_max_sockets_while_honest_exchange_completes() {
     let limits = Limits {
         max_sockets: 16,
         ..Limits::default()
