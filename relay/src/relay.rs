@@ -108,6 +108,11 @@ impl Relay {
         self.addr
     }
 
+    /// When the relay started: the zero of its events' `at_us`.
+    pub fn started(&self) -> std::time::Instant {
+        self.recorder.start()
+    }
+
     /// What the relay has done so far.
     pub fn stats(&self) -> LinkStats {
         self.recorder.snapshot()

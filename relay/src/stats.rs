@@ -182,6 +182,11 @@ impl Recorder {
         self.lock().clone()
     }
 
+    /// When the relay started.
+    pub(crate) fn start(&self) -> Instant {
+        self.start
+    }
+
     /// Microseconds from the relay's start to `at`.
     pub(crate) fn micros_since_start(&self, at: Instant) -> u64 {
         micros(at.saturating_duration_since(self.start))

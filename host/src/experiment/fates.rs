@@ -265,6 +265,12 @@ pub struct Figures {
     /// p99s whose intervals overlap differ by no more than the run's own
     /// spread.
     pub rtt_p99_interval_us: Option<(f64, f64)>,
+    /// How far the p99 moved during the run: the lowest and highest p99 of
+    /// the answers cut, in the order they were sent, into up to
+    /// [`BATCHES`] batches of at least [`BATCH_MIN`] (none with fewer
+    /// answers). The order statistics assume independent answers; a burst
+    /// of load slows many at once, and shows here as one slow batch.
+    pub rtt_p99_batches_us: Option<(f64, f64)>,
     /// Largest RTT, µs.
     pub rtt_max_us: Option<f64>,
     /// Answered messages per second of the time the clients ran.
@@ -276,7 +282,10 @@ pub struct Figures {
 /// Count `fates` of one transport whose clients ran for `busy_s` seconds.
 pub fn figures(fates: &[&Fate], busy_s: f64) -> Figures {
     let count = |f: FateKind| fates.iter().filter(|x| x.fate == f).count();
-    let mut rtts: Vec<f64> = fates.iter().filter_map(|f| f.rtt_us).collect();
+    let mut answered_fates: Vec<&&Fate> = fates.iter().filter(|f| f.rtt_us.is_some()).collect();
+    answered_fates.sort_by(|a, b| a.sent_at_us.total_cmp(&b.sent_at_us));
+    let by_send: Vec<f64> = answered_fates.iter().filter_map(|f| f.rtt_us).collect();
+    let mut rtts = by_send.clone();
     rtts.sort_by(f64::total_cmp);
     let pct = |p: f64| -> Option<f64> {
         if rtts.is_empty() {
@@ -302,6 +311,7 @@ pub fn figures(fates: &[&Fate], busy_s: f64) -> Figures {
         rtt_p90_us: pct(90.0),
         rtt_p99_us: pct(99.0),
         rtt_p99_interval_us: quantile_interval(&rtts, 0.99),
+        rtt_p99_batches_us: batch_range(&by_send, 0.99),
         rtt_max_us: rtts.last().copied(),
         answered_per_s: per_s(answered as f64),
         bytes_per_s: per_s(bytes as f64),
@@ -324,6 +334,33 @@ pub fn quantile_interval(sorted: &[f64], q: f64) -> Option<(f64, f64)> {
         sorted[rank((centre - half).floor())],
         sorted[rank((centre + half).ceil() + 1.0)],
     ))
+}
+
+/// At most how many batches [`batch_range`] cuts a run's answers into.
+pub const BATCHES: usize = 5;
+/// The fewest answers in a batch of [`batch_range`].
+pub const BATCH_MIN: usize = 30;
+
+/// The lowest and highest quantile `q` (nearest rank) of `by_send` cut into
+/// consecutive batches (batch means, for samples that are not
+/// independent): up to [`BATCHES`] of at least [`BATCH_MIN`] each, `None`
+/// when there are not two.
+pub fn batch_range(by_send: &[f64], q: f64) -> Option<(f64, f64)> {
+    let batches = (by_send.len() / BATCH_MIN).min(BATCHES);
+    if batches < 2 {
+        return None;
+    }
+    let quantiles = (0..batches).map(|i| {
+        let batch = &by_send[i * by_send.len() / batches..(i + 1) * by_send.len() / batches];
+        let mut sorted = batch.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let rank = (q * sorted.len() as f64).ceil() as usize;
+        sorted[rank.clamp(1, sorted.len()) - 1]
+    });
+    quantiles.fold(None, |range, x| match range {
+        None => Some((x, x)),
+        Some((low, high)) => Some((f64::min(low, x), f64::max(high, x))),
+    })
 }
 
 /// The transports in the order reports list them.

@@ -191,8 +191,10 @@ fn causes(transport: Transport, r: &RelayTotals) -> Vec<String> {
 }
 
 /// Whether two transports' p99 RTTs are about the same: within the run's
-/// own spread (their 99% intervals overlap: a handful of slow replies among
-/// a hundred is noise), or less than [`LESSON_RATIO`] apart.
+/// own spread, or less than [`LESSON_RATIO`] apart. The spread of each is
+/// its 99% interval (a handful of slow replies among a hundred is noise)
+/// widened to the p99s of its batches (a burst of load that slowed one
+/// stretch of the run is noise too: the lesson must hold all through it).
 fn same_within_spread(a: &Figures, b: &Figures) -> bool {
     let (Some(pa), Some(pb)) = (a.rtt_p99_us, b.rtt_p99_us) else {
         return true;
@@ -201,8 +203,100 @@ fn same_within_spread(a: &Figures, b: &Figures) -> bool {
     if ratio < LESSON_RATIO {
         return true;
     }
-    match (a.rtt_p99_interval_us, b.rtt_p99_interval_us) {
+    match (spread(a), spread(b)) {
         (Some((a_low, a_high)), Some((b_low, b_high))) => a_low <= b_high && b_low <= a_high,
         _ => true,
+    }
+}
+
+/// Where a transport's p99 could lie: its 99% interval, widened to the
+/// p99s of its batches.
+fn spread(f: &Figures) -> Option<(f64, f64)> {
+    let (low, high) = f.rtt_p99_interval_us?;
+    Some(match f.rtt_p99_batches_us {
+        Some((b_low, b_high)) => (low.min(b_low), high.max(b_high)),
+        None => (low, high),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::fates::{Fate, FateKind, figures};
+
+    /// Answered fates with these RTTs (ms), sent 1 ms apart in this order.
+    fn answered(rtts_ms: &[f64]) -> Figures {
+        let fates: Vec<Fate> = rtts_ms
+            .iter()
+            .enumerate()
+            .map(|(i, rtt)| Fate {
+                repeat: 0,
+                client: "c".into(),
+                instance: 0,
+                index: i + 1,
+                seq: None,
+                fate: FateKind::Answered,
+                duplicated: false,
+                reordered: false,
+                rtt_us: Some(rtt * 1e3),
+                sent_at_us: i as f64 * 1e3,
+                bytes: 0,
+                error: None,
+            })
+            .collect();
+        figures(&fates.iter().collect::<Vec<_>>(), 1.0)
+    }
+
+    fn tf(transport: Transport, figures: Figures) -> TransportFigures {
+        TransportFigures {
+            transport,
+            figures,
+            relay: RelayTotals::default(),
+            by_client: Vec::new(),
+        }
+    }
+
+    /// 600 answers of 4 ms, but for `slow` of them (spread evenly, or all
+    /// in one stretch) at `slow_ms`.
+    fn run(slow: usize, slow_ms: f64, bunched: bool) -> Vec<f64> {
+        let mut rtts = vec![4.0; 600];
+        for k in 0..slow {
+            let at = if bunched { 100 + k } else { k * 600 / slow };
+            rtts[at] = slow_ms;
+        }
+        rtts
+    }
+
+    fn lesson_of_tcp(udp: &[f64], tcp: &[f64]) -> String {
+        let all = [
+            tf(Transport::Udp, answered(udp)),
+            tf(Transport::Tcp, answered(tcp)),
+        ];
+        lessons(&all)[1].clone()
+    }
+
+    #[test]
+    fn a_tail_all_through_the_run_is_a_lesson() {
+        // 5% of TCP's answers waited for a retransmission, in every stretch.
+        let lesson = lesson_of_tcp(&run(0, 0.0, false), &run(30, 200.0, false));
+        assert!(lesson.contains("p99 RTT 50× higher than UDP's"), "{lesson}");
+    }
+
+    #[test]
+    fn a_tail_from_one_burst_of_load_is_not() {
+        // As many slow answers, all in one stretch of the run (a loaded
+        // machine): the order statistics alone would call it 3× higher.
+        let lesson = lesson_of_tcp(&run(0, 0.0, false), &run(30, 12.0, true));
+        assert!(lesson.contains("p99 RTT about UDP's"), "{lesson}");
+        let spread_out = lesson_of_tcp(&run(0, 0.0, false), &run(30, 12.0, false));
+        assert!(spread_out.contains("3.0× higher"), "{spread_out}");
+    }
+
+    #[test]
+    fn too_few_answers_for_batches_fall_back_on_the_interval() {
+        let tcp = answered(&[200.0; 40]);
+        assert_eq!(tcp.rtt_p99_batches_us, None);
+        let lesson = lesson_of_tcp(&[4.0; 40], &[200.0; 40]);
+        assert!(lesson.contains("50× higher"), "{lesson}");
     }
 }

@@ -28,8 +28,8 @@ use socklab_relay::{Event, Key, LinkStats};
 pub fn fates(id: &RunId<'_>, node: &ClientNode, run: &ClientRun) -> Vec<Fate> {
     let messages = &node.spec.messages;
     let timeout_us = u64::from(node.spec.timeout_ms) * 1_000;
-    // The relay started just before its client, and stopped as it ended.
-    let now = (run.ended_at_us - run.started_at_us).max(0.0) as u64;
+    // The relay stopped as its client ended.
+    let now = run.relay_end_us();
     let decided: Vec<Decided> = match node.transport {
         Transport::Udp => udp(
             messages.len(),
@@ -50,7 +50,7 @@ pub fn fates(id: &RunId<'_>, node: &ClientNode, run: &ClientRun) -> Vec<Fate> {
             let sent_at = if sent_at_us == u64::MAX {
                 run.ended_at_us
             } else {
-                id.started_at_us + sent_at_us as f64
+                run.relay_zero_us + sent_at_us as f64
             };
             let bytes = message.len() as u64 + u64::from(node.transport == Transport::Tcp);
             Fate {

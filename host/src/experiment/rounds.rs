@@ -133,6 +133,13 @@ impl Rounds<'_> {
             };
             let record = exchange::run_client_until(&runtime, &spec, relay_addr, stopped).await;
             let ended_at_us = micros(tasks::since(start));
+            // The relay started before its client's task did, by as long as
+            // a loaded machine takes to run it; a simulated link's events
+            // count from the simulation's start, as the run's times do.
+            let relay_zero_us = match &wire {
+                Wire::Relay(relay) => micros(relay.started().saturating_duration_since(start)),
+                Wire::Link(_) => 0.0,
+            };
             let relay_stats = match wire {
                 // The progress bar only borrows the relay now and then; once
                 // it lets go the relay stops with its final counts.
@@ -159,6 +166,7 @@ impl Rounds<'_> {
                 server_addr: id.server_addr,
                 started_at_us,
                 ended_at_us,
+                relay_zero_us,
                 record,
                 relay_stats,
             }

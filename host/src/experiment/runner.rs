@@ -58,12 +58,23 @@ pub struct ClientRun {
     pub started_at_us: f64,
     /// When it ended, µs from the experiment's start.
     pub ended_at_us: f64,
+    /// When the clock of `relay_stats`' events reads 0, µs from the
+    /// experiment's start.
+    #[serde(skip)]
+    pub relay_zero_us: f64,
     /// The client guest: grants, refusals, limits, error (its messages are
     /// in the fates, so the JSON leaves them out here).
     #[serde(rename = "guest", serialize_with = "guest_only")]
     pub record: ClientRecord,
     /// What the relay did, per direction, and the legs it carried.
     pub relay_stats: LinkStats,
+}
+
+impl ClientRun {
+    /// When the client ended, on the clock of its relay's events.
+    pub fn relay_end_us(&self) -> u64 {
+        (self.ended_at_us - self.relay_zero_us).max(0.0) as u64
+    }
 }
 
 /// Everything a run produced.
@@ -234,10 +245,7 @@ fn all_fates(plan: &Plan, clients: &[ClientRun]) -> Vec<Fate> {
             fates.extend(super::partial::fates(&id, node, run));
         } else {
             let delivered = match (node.transport, node.numbered) {
-                (Transport::Udp, true) => {
-                    let ran_us = (run.ended_at_us - run.started_at_us).max(0.0) as u64;
-                    Delivered::of_udp(&run.relay_stats, ran_us)
-                }
+                (Transport::Udp, true) => Delivered::of_udp(&run.relay_stats, run.relay_end_us()),
                 _ => Delivered::default(),
             };
             fates.extend(fates_of(
