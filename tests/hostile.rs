@@ -8,15 +8,12 @@
 mod common;
 
 use std::net::{TcpListener, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::hostile::*;
-use common::peers::*;
 use common::*;
 use socklab::exchange::{self, ServerSpec};
 use socklab::limits::Limits;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 // One worker thread: the spinner and the honest exchange share it, so the
 // exchange completes only if the spinner yields.
@@ -189,58 +186,7 @@ async fn tcp_hostile_escape_refused_then_runs_honestly() {
     );
 }
 
-/// Send `line` on `conn` and read the echoed line back.
-async fn echo(conn: &mut BufReader<TcpStream>, line: &str) -> String {
-    conn.get_mut()
-        .write_all(format!("{line}\n").as_bytes())
-        .await
-        .unwrap();
-    let mut reply = String::new();
-    within(&format!("the echo of {line:?}"), conn.read_line(&mut reply))
-        .await
-        .unwrap();
-    reply
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn tcp_server_max_connections_closes_the_third_client() {
-    let mut spec = ServerSpec::new(guest("tcp-echo-server"), LOOPBACK.parse().unwrap());
-    spec.limits.max_connections = 2;
-    let server = exchange::start_server(&lab(), spec)
-        .await
-        .unwrap_or_else(|r| panic!("{r:?}"));
-    let addr = server.connect_addr();
-    let connect =
-        || async { BufReader::new(within("connect", TcpStream::connect(addr)).await.unwrap()) };
-    let (mut first, mut second) = (connect().await, connect().await);
-    assert_eq!(echo(&mut first, "one").await, "one\n");
-    assert_eq!(echo(&mut second, "two").await, "two\n");
-    // The third is accepted by the kernel, then closed by the host.
-    let start = Instant::now();
-    let (_, read) = connect_and_read(addr.ip(), addr).await;
-    let closed_after = start.elapsed();
-    assert!(
-        matches!(read, Ok(0) | Err(_)),
-        "the third client read {read:?}"
-    );
-    // The first two are still served.
-    assert_eq!(echo(&mut first, "again").await, "again\n");
-    assert_eq!(echo(&mut second, "still").await, "still\n");
-    drop((first, second));
-    let record = within("the server to stop", server.stop()).await;
-    let hits = &record.guest.limits;
-    let json = serde_json::to_string_pretty(&record).unwrap();
-    assert_eq!(hits.len(), 1, "{json}");
-    let hit = &hits[0];
-    assert_eq!(
-        (hit.limit.flag(), hit.value.as_str(), hit.stopped, hit.count),
-        ("max-connections", "2", false, 1),
-        "{json}"
-    );
-    assert_eq!(
-        record.served.as_ref().map(|s| s.sessions),
-        Some(2),
-        "{json}"
-    );
-    eprintln!("--max-connections 2: the third client was closed {closed_after:?} after connecting");
+    max_connections_2_closes_the_third_client("tcp-echo-server").await;
 }

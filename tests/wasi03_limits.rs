@@ -3,8 +3,9 @@
 //! `op=spin|alloc|sockets`), each beside an honest exchange in the same
 //! process, stopped or refused by the limit it runs into (named in its
 //! record, with the same words as for 0.2), while the honest exchange
-//! completes. (0.2's are `tests/hostile.rs`; `--max-connections` for a 0.3
-//! server is not built: see docs/wasi03.md.)
+//! completes. (0.2's are `tests/hostile.rs`.) And `--max-connections` on an
+//! honest 0.3 server, whose accepted connections come through the stream
+//! its `listen` returns.
 //!
 //! Run with `--nocapture` to see how long each limit took to stop its guest.
 
@@ -101,4 +102,19 @@ async fn tcp_wasi03_hostile_sockets_refused_by_max_sockets_while_honest_exchange
     let said = "tcp-socket.create after 16 sockets: other: new-socket-limit";
     assert_eq!(error, Some(said), "{}", shown(&c.record));
     assert_eq!(c.record.guest.limits[0].count, 1, "{}", shown(&c.record));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_wasi03_server_max_connections_closes_the_third_client() {
+    max_connections_2_closes_the_third_client("wasi03-tcp-echo-server").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_wasi03_server_max_sockets_counts_accepted_connections() {
+    // The listener is one socket: room for two connections.
+    let limits = Limits {
+        max_sockets: 3,
+        ..Limits::default()
+    };
+    third_client_closed("wasi03-tcp-echo-server", limits, ("max-sockets", "3")).await;
 }

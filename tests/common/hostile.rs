@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use socklab::exchange::{self, ClientSpec, ServerSpec};
 use socklab::limits::Limits;
 use socklab::report::{ClientRecord, ExchangeRecord, Expect};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
 
+use super::peers::connect_and_read;
 use super::*;
 
 pub const LOOPBACK: &str = "127.0.0.1:0";
@@ -107,4 +110,76 @@ pub fn nowhere() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::bind(LOOPBACK).unwrap();
     let addr = listener.local_addr().unwrap();
     (listener, addr)
+}
+
+/// Send `line` on `conn` and read the echoed line back.
+async fn echo(conn: &mut BufReader<TcpStream>, line: &str) -> String {
+    conn.get_mut()
+        .write_all(format!("{line}\n").as_bytes())
+        .await
+        .unwrap();
+    let mut reply = String::new();
+    within(&format!("the echo of {line:?}"), conn.read_line(&mut reply))
+        .await
+        .unwrap();
+    reply
+}
+
+/// `name` (a TCP echo server of either WASI version) under `--max-connections
+/// 2`: the third client is closed as it connects, the first two are still
+/// served, and the record names the limit once.
+pub async fn max_connections_2_closes_the_third_client(name: &str) {
+    let limits = Limits {
+        max_connections: 2,
+        ..Limits::default()
+    };
+    third_client_closed(name, limits, ("max-connections", "2")).await;
+}
+
+/// `name` under `limits`, which leave room for two connections: the third
+/// client is closed as it connects, the first two are still served, and the
+/// record names `limit` (flag, value) once.
+pub async fn third_client_closed(name: &str, limits: Limits, limit: (&str, &str)) {
+    let mut spec = ServerSpec::new(guest(name), LOOPBACK.parse().unwrap());
+    spec.limits = limits;
+    let server = exchange::start_server(&lab(), spec)
+        .await
+        .unwrap_or_else(|r| panic!("{r:?}"));
+    let addr = server.connect_addr();
+    let connect =
+        || async { BufReader::new(within("connect", TcpStream::connect(addr)).await.unwrap()) };
+    let (mut first, mut second) = (connect().await, connect().await);
+    assert_eq!(echo(&mut first, "one").await, "one\n");
+    assert_eq!(echo(&mut second, "two").await, "two\n");
+    // The third is accepted by the kernel, then closed by the host.
+    let start = Instant::now();
+    let (_, read) = connect_and_read(addr.ip(), addr).await;
+    let closed_after = start.elapsed();
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "the third client read {read:?}"
+    );
+    // The first two are still served.
+    assert_eq!(echo(&mut first, "again").await, "again\n");
+    assert_eq!(echo(&mut second, "still").await, "still\n");
+    drop((first, second));
+    let record = within("the server to stop", server.stop()).await;
+    let hits = &record.guest.limits;
+    let json = serde_json::to_string_pretty(&record).unwrap();
+    assert_eq!(hits.len(), 1, "{json}");
+    let hit = &hits[0];
+    assert_eq!(
+        (hit.limit.flag(), hit.value.as_str(), hit.stopped, hit.count),
+        (limit.0, limit.1, false, 1),
+        "{json}"
+    );
+    assert_eq!(
+        record.served.as_ref().map(|s| s.sessions),
+        Some(2),
+        "{json}"
+    );
+    eprintln!(
+        "{name}, --{} {}: the third client was closed {closed_after:?} after connecting",
+        limit.0, limit.1
+    );
 }

@@ -21,6 +21,7 @@ use wasmtime_wasi::p2::{
 use wasmtime_wasi::sockets::WasiSocketsView;
 
 use super::state::{GuestState, SocketKind};
+use crate::limits::LimitKind;
 use crate::roles::Transport;
 
 /// The WASI version whose names socklab's overrides replace; components
@@ -108,19 +109,14 @@ fn accept(linker: &mut Linker<GuestState>) -> Result<()> {
                     return Ok(accepted);
                 };
                 // Over a limit: close the connection before the guest sees it.
-                let rep = socket.rep();
-                let refused = if !state.socket_allowed(Some((SocketKind::Tcp, rep))) {
-                    Some(ErrorCode::NewSocketLimit)
-                } else if !state.connection_allowed(rep) {
-                    Some(ErrorCode::WouldBlock)
-                } else {
-                    None
-                };
-                if let Some(code) = refused {
+                if let Err(limit) = state.admit_accepted(SocketKind::Tcp, socket.rep()) {
                     state.close_accepted(socket, input, output)?;
+                    let code = match limit {
+                        LimitKind::Sockets => ErrorCode::NewSocketLimit,
+                        _ => ErrorCode::WouldBlock,
+                    };
                     return Ok((Err(code),));
                 }
-                state.track_socket(SocketKind::Tcp, socket.rep(), true);
                 Ok((Ok((socket, input, output)),))
             },
         )?;

@@ -1,5 +1,6 @@
-//! socklab's own WASI 0.3 socket creation, over wasmtime-wasi's: the twin of
-//! [`overrides`](super::overrides) for `wasi:sockets/types@0.3.0`.
+//! socklab's own WASI 0.3 socket creation and accepts, over wasmtime-wasi's:
+//! the twin of [`overrides`](super::overrides) for
+//! `wasi:sockets/types@0.3.0`.
 //!
 //! `tcp-socket.create` and `udp-socket.create` are refused with
 //! `access-denied` for the transport a role may not use (and recorded in
@@ -8,22 +9,32 @@
 //! every later bind, connect, listen and accept goes through the guest's
 //! policy by `socket_addr_check`.
 //!
+//! `tcp-socket.listen` is wasmtime-wasi's, with its `stream<tcp-socket>`
+//! piped through a gate of socklab's before the guest reads it: each
+//! accepted connection past `max-sockets` or `max-connections` is closed
+//! there, the guest never seeing it (0.2's `accept` returns an error
+//! instead; 0.3's stream has no place for one). wasmtime-wasi 48's own
+//! producer is crate-private, hence the pipe.
+//!
 //! # TODO
-//! - Accepted sockets come from the `stream<tcp-socket>` that `listen`
-//!   returns, made inside wasmtime-wasi; socklab does not see them one by
-//!   one, so `max-connections` and `max-sockets` do not yet count a 0.3
-//!   server's accepted connections.
 //! - Name lookups (`ip-name-lookup@0.3.0`) are wasmtime-wasi's on/off
 //!   switch, set from the rules as for 0.2, without the per-name check.
 
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
 use anyhow::Result;
-use wasmtime::StoreContextMut;
-use wasmtime::component::{Linker, Resource};
+use wasmtime::component::{
+    Access, Destination, Linker, Resource, Source, StreamConsumer, StreamProducer, StreamReader,
+    StreamResult,
+};
+use wasmtime::{AsContextMut as _, StoreContextMut};
 use wasmtime_wasi::p3::bindings::sockets::types::{
-    ErrorCode, HostTcpSocket, HostUdpSocket, IpAddressFamily,
+    ErrorCode, HostTcpSocket, HostTcpSocketWithStore, HostUdpSocket, IpAddressFamily,
 };
 use wasmtime_wasi::p3::sockets::SocketError;
-use wasmtime_wasi::sockets::{TcpSocket, UdpSocket, WasiSocketsView};
+use wasmtime_wasi::sockets::{TcpSocket, UdpSocket, WasiSockets, WasiSocketsView};
 
 use super::state::{GuestState, SocketKind};
 use crate::roles::Transport;
@@ -71,8 +82,157 @@ pub fn add(linker: &mut Linker<GuestState>) -> Result<()> {
             })
         },
     )?;
+    types.func_wrap_async(
+        "[method]tcp-socket.listen",
+        |mut store: StoreContextMut<'_, GuestState>, (socket,): (Resource<TcpSocket>,)| {
+            Box::new(async move {
+                let access = Access::<GuestState, WasiSockets>::new(
+                    store.as_context_mut(),
+                    GuestState::sockets,
+                );
+                let listened =
+                    <WasiSockets as HostTcpSocketWithStore<GuestState>>::listen(access, socket)
+                        .await;
+                let accepted = match wit(listened)? {
+                    (Ok(accepted),) => accepted,
+                    (Err(code),) => return Ok((Err(code),)),
+                };
+                let slot = Arc::new(Mutex::new(Slot::default()));
+                accepted.pipe(&mut store, Gate(slot.clone()))?;
+                let gated = StreamReader::new(&mut store, Gated(slot))?;
+                Ok((Ok(gated),))
+            })
+        },
+    )?;
     linker.allow_shadowing(false);
     Ok(())
+}
+
+/// What passes from the [`Gate`] to the guest's end, [`Gated`]: one
+/// admitted connection at a time, so a flood of connections waits in the
+/// kernel's backlog rather than in socklab.
+#[derive(Default)]
+struct Slot {
+    /// An admitted connection the guest has not read yet.
+    socket: Option<Resource<TcpSocket>>,
+    /// wasmtime-wasi's stream has ended.
+    ended: bool,
+    /// The guest dropped its stream.
+    dropped: bool,
+    /// The guest's read, waiting for a connection.
+    reader: Option<Waker>,
+    /// The gate, waiting for the guest to take the last one.
+    writer: Option<Waker>,
+}
+
+fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
+    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Reads wasmtime-wasi's accepted connections: admits each the limits
+/// allow into the [`Slot`], closes the others.
+struct Gate(Arc<Mutex<Slot>>);
+
+impl StreamConsumer<GuestState> for Gate {
+    type Item = Resource<TcpSocket>;
+
+    fn poll_consume(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut store: StoreContextMut<'_, GuestState>,
+        mut source: Source<'_, Self::Item>,
+        finish: bool,
+    ) -> Poll<wasmtime::Result<StreamResult>> {
+        let mut slot = lock(&self.0);
+        if slot.dropped {
+            // Nobody will read it: the last admitted one closes now.
+            if let Some(socket) = slot.socket.take() {
+                store.data_mut().close_accepted03(socket)?;
+            }
+            return Poll::Ready(Ok(StreamResult::Dropped));
+        }
+        if slot.socket.is_some() {
+            if finish {
+                return Poll::Ready(Ok(StreamResult::Cancelled));
+            }
+            slot.writer = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let mut taken = None;
+        source.read(&mut store, &mut taken)?;
+        if let Some(socket) = taken {
+            let state = store.data_mut();
+            match state.admit_accepted(SocketKind::Tcp03, socket.rep()) {
+                Ok(()) => {
+                    slot.socket = Some(socket);
+                    if let Some(reader) = slot.reader.take() {
+                        reader.wake();
+                    }
+                }
+                Err(_) => state.close_accepted03(socket)?,
+            }
+        }
+        Poll::Ready(Ok(StreamResult::Completed))
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        let mut slot = lock(&self.0);
+        slot.ended = true;
+        if let Some(reader) = slot.reader.take() {
+            reader.wake();
+        }
+    }
+}
+
+/// The guest's end: the `stream<tcp-socket>` its `listen` returns, carrying
+/// the connections the [`Gate`] admitted.
+struct Gated(Arc<Mutex<Slot>>);
+
+impl StreamProducer<GuestState> for Gated {
+    type Item = Resource<TcpSocket>;
+    type Buffer = Option<Self::Item>;
+
+    fn poll_produce<'a>(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut store: StoreContextMut<'a, GuestState>,
+        mut destination: Destination<'a, Self::Item, Self::Buffer>,
+        finish: bool,
+    ) -> Poll<wasmtime::Result<StreamResult>> {
+        let mut slot = lock(&self.0);
+        // An empty read asks only whether a connection is ready.
+        let ready_only = destination.remaining(&mut store) == Some(0);
+        if slot.socket.is_some() && ready_only {
+            return Poll::Ready(Ok(StreamResult::Completed));
+        }
+        if let Some(socket) = slot.socket.take() {
+            destination.set_buffer(Some(socket));
+            if let Some(writer) = slot.writer.take() {
+                writer.wake();
+            }
+            return Poll::Ready(Ok(StreamResult::Completed));
+        }
+        if slot.ended {
+            return Poll::Ready(Ok(StreamResult::Dropped));
+        }
+        if finish {
+            return Poll::Ready(Ok(StreamResult::Cancelled));
+        }
+        slot.reader = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for Gated {
+    fn drop(&mut self) {
+        let mut slot = lock(&self.0);
+        slot.dropped = true;
+        if let Some(writer) = slot.writer.take() {
+            writer.wake();
+        }
+    }
 }
 
 /// [`GuestState::may_create`], its refusal in 0.3's words: 0.3 has no

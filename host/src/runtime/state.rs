@@ -91,8 +91,9 @@ pub struct GuestState {
     /// Sockets created or accepted, by resource: the live ones count
     /// against `max-sockets`.
     sockets: HashSet<(SocketKind, u32)>,
-    /// Accepted connections: the live ones count against `max-connections`.
-    connections: HashSet<u32>,
+    /// Accepted connections, by resource: the live ones count against
+    /// `max-connections`.
+    connections: HashSet<(SocketKind, u32)>,
     /// The one transport this guest's role may use (`None`: a command).
     pub transport: Option<Transport>,
     /// Its node, on the simulated network.
@@ -309,31 +310,37 @@ impl GuestState {
         ok
     }
 
-    /// Whether a server may keep one more accepted connection open (`new`,
-    /// just accepted); records the hit if not.
-    pub fn connection_allowed(&mut self, new: u32) -> bool {
+    /// Whether a server may keep the connection it just accepted (`rep`, a
+    /// socket of `kind`): within `max-sockets`, then `max-connections`.
+    /// Counts it if so; records the hit and names the limit if not (the
+    /// caller closes it before the guest sees it).
+    pub fn admit_accepted(&mut self, kind: SocketKind, rep: u32) -> Result<(), LimitKind> {
+        if !self.socket_allowed(Some((kind, rep))) {
+            return Err(LimitKind::Sockets);
+        }
         let table = &self.table;
         // The new connection's slot may be one a closed connection had: it
         // is not one of the open ones.
         self.connections
-            .retain(|&rep| rep != new && live(table, SocketKind::Tcp, rep));
-        let ok = self.connections.len() < self.meter.limits.max_connections as usize;
-        if !ok {
+            .retain(|&(k, r)| (k, r) != (kind, rep) && live(table, k, r));
+        if self.connections.len() >= self.meter.limits.max_connections as usize {
             self.meter.hit(LimitKind::Connections, false);
+            return Err(LimitKind::Connections);
         }
-        ok
+        self.track_socket(kind, rep, true);
+        Ok(())
     }
 
     /// Count a socket the guest now holds.
     pub fn track_socket(&mut self, kind: SocketKind, rep: u32, accepted: bool) {
         self.sockets.insert((kind, rep));
         if accepted {
-            self.connections.insert(rep);
+            self.connections.insert((kind, rep));
         } else {
             // A socket made in the slot a closed connection had: that
             // connection is gone, and this socket is none (else a listener
             // made there would count as an open connection for its life).
-            self.connections.remove(&rep);
+            self.connections.retain(|&(_, r)| r != rep);
         }
     }
 
@@ -347,6 +354,13 @@ impl GuestState {
     ) -> wasmtime::Result<()> {
         self.table.delete(input)?;
         self.table.delete(output)?;
+        self.table.delete(socket)?;
+        Ok(())
+    }
+
+    /// Close a WASI 0.3 connection the guest will never see (its streams
+    /// are made only when the guest asks for them).
+    pub fn close_accepted03(&mut self, socket: Resource<TcpSocket03>) -> wasmtime::Result<()> {
         self.table.delete(socket)?;
         Ok(())
     }
