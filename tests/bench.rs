@@ -11,7 +11,7 @@ use serde_json::Value;
 
 /// Every row `socklab bench` prints, in order (the `sim` group's
 /// `sim-speed:NAME` rows, one per example found at run time, come last).
-const ROWS: [&str; 24] = [
+const ROWS: [&str; 28] = [
     "tcp-rtt-p50",
     "tcp-rtt-p99",
     "wasi03-tcp-rtt-p50",
@@ -20,8 +20,12 @@ const ROWS: [&str; 24] = [
     "guest-client-rtt-p99",
     "tcp-bulk",
     "wasi03-tcp-bulk",
+    "udp-pingpong-64",
+    "udp-pingpong-1400",
     "udp-64",
     "udp-1400",
+    "wasi03-udp-pingpong-64",
+    "wasi03-udp-pingpong-1400",
     "wasi03-udp-64",
     "wasi03-udp-1400",
     "tcp-connect",
@@ -48,6 +52,8 @@ fn bench_quick_json_has_every_row_with_sane_figures() {
     out.assert_code(0);
     let bench: Value =
         serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("JSON: {e}\n{out}"));
+    // Pinned by default.
+    assert!(bench["pinned_cpu"].as_u64().is_some(), "{out}");
     let rows = bench["rows"].as_array().expect("rows");
     let names: Vec<&str> = rows.iter().filter_map(|r| r["name"].as_str()).collect();
     let (fixed, speeds) = names.split_at(ROWS.len().min(names.len()));
@@ -79,11 +85,16 @@ fn bench_quick_json_has_every_row_with_sane_figures() {
             _ => panic!("{name}: a ratio needs a baseline and the other way round: {row}"),
         }
         let target = row["target"].as_str().unwrap();
+        let unstable = row["unstable"].as_bool().unwrap();
         assert_eq!(
             row["met"].is_null(),
-            target == "-",
-            "{name}: met is set exactly when there is a target: {row}"
+            target == "-" || unstable,
+            "{name}: met is set exactly when there is a target and the rounds agree: {row}"
         );
+        if let Some(spread) = number(row, "rounds_spread") {
+            assert!(spread >= 1.0, "{name}: {row}");
+            assert_eq!(unstable, spread > 1.25, "{name}: {row}");
+        }
     }
 }
 
@@ -106,6 +117,16 @@ fn bench_only_prints_the_groups_asked_for() {
         assert!(out.stdout.contains(row), "{row} missing: {out}");
     }
     assert!(!out.stdout.contains("tcp-rtt"), "{out}");
+    assert!(out.stdout.contains(", every thread on CPU "), "{out}");
+}
+
+#[test]
+fn bench_no_pin_runs_unpinned_and_says_so() {
+    let out = socklab(&["bench", "--quick", "--only", "start", "--no-pin"])
+        .finish_within(Duration::from_secs(120));
+    out.assert_code(0);
+    let header = out.stdout.lines().next().unwrap_or_default();
+    assert!(header.ends_with(", unpinned (--no-pin)"), "{out}");
 }
 
 #[test]

@@ -9,6 +9,7 @@ fn main() -> anyhow::Result<()> {
         only: Vec::new(),
         guest_dir: None,
         socklab_exe: Some(env!("CARGO_BIN_EXE_socklab").into()),
+        pin: true,
     };
     let runtime = tokio::runtime::Runtime::new()?;
     let bench = runtime.block_on(socklab::bench::run_all(options, std::future::pending()))?;

@@ -101,8 +101,12 @@ pub struct UdpRate {
 /// Datagrams of `size` bytes with up to `window` in flight, `count` in all
 /// or until `limit`; a gap of 100 ms without an echo counts what is in
 /// flight as lost and refills the window.
-pub fn udp_rate(addr: SocketAddr, size: usize, count: usize, limit: Duration) -> Result<UdpRate> {
-    const WINDOW: usize = 16;
+pub fn udp_rate(
+    addr: SocketAddr,
+    (size, window): (usize, usize),
+    count: usize,
+    limit: Duration,
+) -> Result<UdpRate> {
     let socket = UdpSocket::bind("127.0.0.1:0").context("binding the UDP client")?;
     socket.connect(addr)?;
     socket.set_read_timeout(Some(Duration::from_millis(100)))?;
@@ -112,7 +116,7 @@ pub fn udp_rate(addr: SocketAddr, size: usize, count: usize, limit: Duration) ->
     let start = Instant::now();
     let deadline = start + limit;
     while echoed + lost < count && Instant::now() < deadline {
-        while sent < count && sent - echoed - lost < WINDOW {
+        while sent < count && sent - echoed - lost < window {
             socket.send(&datagram).context("sending a datagram")?;
             sent += 1;
         }

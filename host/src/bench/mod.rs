@@ -15,8 +15,8 @@
 //! - `guest-client`: the `tcp-client` guest against `tcp-echo-server` (its
 //!   own per-message `rtt_ns`), against the native client and server.
 //! - `bulk`: bulk echo over one connection (writer and reader threads).
-//! - `udp`: datagrams per second, 64 B and 1,400 B, 16 in flight, against
-//!   `udp-echo-server`.
+//! - `udp`: datagrams per second, 64 B and 1,400 B, one in flight
+//!   (`udp-pingpong-*`) and 16 (`udp-*`), against `udp-echo-server`.
 //! - `connect`: connections per second (connect, one byte back, close).
 //! - `concurrent`: 1,000 connections held open on one server, all doing
 //!   ping-pong at once: RTT p50 and p99.
@@ -35,8 +35,11 @@
 //! Figures are wall-clock on a shared machine: only ratios measured side by
 //! side hold from run to run. On the two-vCPU VMs this was written on, the
 //! native server's RTT is bimodal from one connection to the next (p50 of
-//! a round 15-20 us or 55-65 us, with nothing else running), which is why
-//! rounds alternate and every round's samples are pooled. A `std::net`
+//! a round 15-20 us or 55-65 us, with nothing else running) unless every
+//! thread is on one CPU, which is why the bench pins the whole process
+//! ([`pin`]; `--no-pin` does not), rounds alternate, every round's samples
+//! are pooled, and a row whose rounds disagree (their p50s more than
+//! [`UNSTABLE`] apart) says `unstable` rather than met or missed. A `std::net`
 //! thread-per-connection server was tried as the baseline and was worse
 //! for it: 48-81 us, every round, while a tokio server shares the guests'
 //! runtime and measures only what the sandbox adds.
@@ -44,6 +47,7 @@
 mod drive;
 mod native;
 mod net;
+mod pin;
 mod sim;
 mod sim_lab;
 mod start;
@@ -57,7 +61,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-pub use self::table::{Goal, Row};
+pub use self::table::{Goal, Row, UNSTABLE};
 use crate::grants::audit::Audit;
 use crate::runtime::Runtime;
 use crate::runtime::cache::Cache;
@@ -101,6 +105,9 @@ pub struct Options {
     /// The `socklab` binary, for the `wasmtime-run` row (it times whole
     /// processes); `None` leaves that row "not measured".
     pub socklab_exe: Option<PathBuf>,
+    /// Every thread (and child process) on one CPU ([`pin`]); `--no-pin`
+    /// clears it.
+    pub pin: bool,
 }
 
 /// How much each row does per round.
@@ -168,6 +175,8 @@ pub struct Bench {
     pub wasmtime: &'static str,
     /// Whether this was `--quick`.
     pub quick: bool,
+    /// The one CPU every thread ran on; `None` with `--no-pin`.
+    pub pinned_cpu: Option<usize>,
     /// How much each row did per round.
     pub scale: Scale,
     /// Every row measured, in group order.
@@ -194,9 +203,11 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Native or guest first, alternating round by round.
+    /// Native or guest first, alternating round by round: a warm-up round
+    /// (which the rows do not count: the first round of a side after its
+    /// server started ran up to 1.4x off the others), then the counted ones.
     pub fn order(&self) -> impl Iterator<Item = Contender> {
-        (0..self.scale.rounds).flat_map(|round| {
+        (0..=self.scale.rounds).flat_map(|round| {
             if round % 2 == 0 {
                 [Contender::Native, Contender::Guest]
             } else {
@@ -222,6 +233,14 @@ pub async fn run_all(options: Options, interrupt: impl Future<Output = ()>) -> R
     let mut interrupted = false;
     crate::limits::raise_open_file_limit();
     let started = Instant::now();
+    let pinned_cpu = if options.pin {
+        Some(
+            pin::pin_process()
+                .context("pinning the bench to one CPU (--no-pin runs it unpinned)")?,
+        )
+    } else {
+        None
+    };
     let scale = Scale::new(options.quick);
     let scratch = tempfile::tempdir().context("creating the bench's scratch directory")?;
     let mut runtime = Runtime::new(options.guest_dir.clone())?;
@@ -269,6 +288,7 @@ pub async fn run_all(options: Options, interrupt: impl Future<Output = ()>) -> R
         socklab: SOCKLAB_VERSION,
         wasmtime: WASMTIME_VERSION,
         quick: options.quick,
+        pinned_cpu,
         scale,
         rows,
         seconds: started.elapsed().as_secs_f64(),

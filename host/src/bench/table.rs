@@ -74,7 +74,45 @@ pub struct Row {
     pub met: Option<bool>,
     /// Why a figure is missing, or what else the row saw (datagrams lost).
     pub note: Option<String>,
+    /// Each counted round's p50 (rates: its rate), native and socklab, in
+    /// the order they ran.
+    pub rounds: Option<Rounds>,
+    /// How far apart its rounds were: the largest over both sides of the
+    /// rounds' highest p50 over their lowest.
+    pub rounds_spread: Option<f64>,
+    /// Whether the rounds disagreed (`rounds_spread` over [`UNSTABLE`]):
+    /// such a row is neither met nor missed.
+    pub unstable: bool,
 }
+
+/// A row's rounds, side by side.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Rounds {
+    /// The baseline's rounds.
+    pub baseline: Vec<f64>,
+    /// socklab's rounds.
+    pub socklab: Vec<f64>,
+}
+
+impl Rounds {
+    /// The rounds' highest figure over their lowest, the worse side's.
+    pub fn spread(&self) -> f64 {
+        let of = |rounds: &[f64]| {
+            let high = rounds.iter().copied().fold(f64::MIN, f64::max);
+            let low = rounds.iter().copied().fold(f64::MAX, f64::min);
+            if rounds.is_empty() || low <= 0.0 {
+                1.0
+            } else {
+                high / low
+            }
+        };
+        of(&self.baseline).max(of(&self.socklab))
+    }
+}
+
+/// How far apart (highest over lowest) a row's rounds may be before its
+/// figures are called unstable.
+pub const UNSTABLE: f64 = 1.25;
 
 impl Row {
     /// A row with no figures yet.
@@ -90,6 +128,9 @@ impl Row {
             target: target.text(unit),
             met: None,
             note: None,
+            rounds: None,
+            rounds_spread: None,
+            unstable: false,
         }
     }
 
@@ -146,6 +187,19 @@ impl Row {
         self
     }
 
+    /// The row with its rounds: if they were more than [`UNSTABLE`] apart
+    /// it is neither met nor missed.
+    pub fn rounds(mut self, rounds: Rounds) -> Row {
+        let spread = rounds.spread();
+        self.rounds = Some(rounds);
+        self.rounds_spread = Some(spread);
+        if spread > UNSTABLE {
+            self.unstable = true;
+            self.met = None;
+        }
+        self
+    }
+
     /// The row with its baseline named (`wasmtime run` rather than native).
     pub fn baseline_kind(mut self, kind: &'static str) -> Row {
         self.baseline_kind = kind;
@@ -186,11 +240,15 @@ pub fn render(bench: &Bench) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "socklab {} (wasmtime {}) bench{}: {} rounds, native and guest alternating",
+        "socklab {} (wasmtime {}) bench{}: {} rounds after a warm-up, native and guest alternating, {}",
         bench.socklab,
         bench.wasmtime,
         if bench.quick { " --quick" } else { "" },
-        bench.scale.rounds
+        bench.scale.rounds,
+        match bench.pinned_cpu {
+            Some(cpu) => format!("every thread on CPU {cpu} (--no-pin: unpinned)"),
+            None => "unpinned (--no-pin)".to_string(),
+        }
     );
     let _ = writeln!(
         out,
@@ -200,6 +258,7 @@ pub fn render(bench: &Bench) -> String {
     for row in &bench.rows {
         let figure = |v: Option<f64>| v.map_or("-".to_string(), number);
         let result = match row.met {
+            _ if row.unstable => "unstable",
             Some(true) => "met",
             Some(false) => "MISSED",
             None => "-",
@@ -222,6 +281,14 @@ pub fn render(bench: &Bench) -> String {
         if let Some(note) = &row.note {
             let _ = writeln!(out, "{:<28} {note}", "");
         }
+        if row.unstable {
+            let spread = row.rounds_spread.unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{:<28} its rounds' p50s were {spread:.2}x apart (over {UNSTABLE:.2}x): not a figure to judge the target by",
+                ""
+            );
+        }
     }
     let _ = writeln!(
         out,
@@ -239,4 +306,27 @@ pub fn render(bench: &Bench) -> String {
 
 pub fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_that_disagree_make_a_row_neither_met_nor_missed() {
+        let rounds = |spread: f64| Rounds {
+            baseline: vec![10.0, 10.0],
+            socklab: vec![10.0, 10.0 * spread, 10.0],
+        };
+        let row = |spread| {
+            Row::compare("r", "w", "us", 10.0, 10.5, Goal::RatioAtMost(1.10)).rounds(rounds(spread))
+        };
+        let steady = row(1.25);
+        assert_eq!((steady.met, steady.unstable), (Some(true), false));
+        let shaky = row(1.26);
+        assert_eq!((shaky.met, shaky.unstable), (None, true));
+        let missed =
+            Row::compare("r", "w", "us", 10.0, 20.0, Goal::RatioAtMost(1.10)).rounds(rounds(1.3));
+        assert_eq!((missed.met, missed.unstable), (None, true));
+    }
 }

@@ -284,6 +284,12 @@ pub struct BenchArgs {
     /// Only these groups of rows (repeatable, or comma-separated).
     #[arg(long, value_enum, value_name = "GROUP", value_delimiter = ',')]
     pub only: Vec<crate::bench::Group>,
+    /// Leave the threads where the kernel puts them. By default every
+    /// thread of the bench, and every process it starts, runs on one CPU:
+    /// on a VM a round trip between two vCPUs is bimodal (one wakes an idle
+    /// vCPU, or not), and pinned figures repeat.
+    #[arg(long)]
+    pub no_pin: bool,
 }
 
 /// `socklab inspect`.

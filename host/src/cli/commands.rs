@@ -232,6 +232,7 @@ async fn bench(
         only: args.only,
         guest_dir,
         socklab_exe: std::env::current_exe().ok(),
+        pin: !args.no_pin,
     };
     interrupt.graceful();
     let bench = crate::bench::run_all(options, interrupt.requested()).await?;
