@@ -21,6 +21,7 @@ use serde::Serialize;
 use socklab_relay::{Event, Fate as RelayFate, Key, LinkStats};
 
 use super::messages::seq_of;
+use super::spread::{batch_range, quantile_interval};
 use crate::report::ReplyStatus::{Closed, Complete, SendFailed};
 use crate::report::{MessageRecord, Payload};
 use crate::roles::Transport;
@@ -267,7 +268,8 @@ pub struct Figures {
     pub rtt_p99_interval_us: Option<(f64, f64)>,
     /// How far the p99 moved during the run: the lowest and highest p99 of
     /// the answers cut, in the order they were sent, into up to
-    /// [`BATCHES`] batches of at least [`BATCH_MIN`] (none with fewer
+    /// [`BATCHES`](super::spread::BATCHES) batches of at least
+    /// [`BATCH_MIN`](super::spread::BATCH_MIN) (none with fewer
     /// answers). The order statistics assume independent answers; a burst
     /// of load slows many at once, and shows here as one slow batch.
     pub rtt_p99_batches_us: Option<(f64, f64)>,
@@ -316,51 +318,6 @@ pub fn figures(fates: &[&Fate], busy_s: f64) -> Figures {
         answered_per_s: per_s(answered as f64),
         bytes_per_s: per_s(bytes as f64),
     }
-}
-
-/// A 99% confidence interval for quantile `q` of the distribution `sorted`
-/// was drawn from: the order statistics at ranks `n q ± z sqrt(n q (1 - q))`
-/// (the normal approximation of the binomial count below the quantile).
-pub fn quantile_interval(sorted: &[f64], q: f64) -> Option<(f64, f64)> {
-    let n = sorted.len() as f64;
-    if sorted.is_empty() {
-        return None;
-    }
-    const Z: f64 = 2.576;
-    let centre = n * q;
-    let half = Z * (n * q * (1.0 - q)).sqrt();
-    let rank = |r: f64| (r.clamp(1.0, n) as usize) - 1;
-    Some((
-        sorted[rank((centre - half).floor())],
-        sorted[rank((centre + half).ceil() + 1.0)],
-    ))
-}
-
-/// At most how many batches [`batch_range`] cuts a run's answers into.
-pub const BATCHES: usize = 5;
-/// The fewest answers in a batch of [`batch_range`].
-pub const BATCH_MIN: usize = 30;
-
-/// The lowest and highest quantile `q` (nearest rank) of `by_send` cut into
-/// consecutive batches (batch means, for samples that are not
-/// independent): up to [`BATCHES`] of at least [`BATCH_MIN`] each, `None`
-/// when there are not two.
-pub fn batch_range(by_send: &[f64], q: f64) -> Option<(f64, f64)> {
-    let batches = (by_send.len() / BATCH_MIN).min(BATCHES);
-    if batches < 2 {
-        return None;
-    }
-    let quantiles = (0..batches).map(|i| {
-        let batch = &by_send[i * by_send.len() / batches..(i + 1) * by_send.len() / batches];
-        let mut sorted = batch.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let rank = (q * sorted.len() as f64).ceil() as usize;
-        sorted[rank.clamp(1, sorted.len()) - 1]
-    });
-    quantiles.fold(None, |range, x| match range {
-        None => Some((x, x)),
-        Some((low, high)) => Some((f64::min(low, x), f64::max(high, x))),
-    })
 }
 
 /// The transports in the order reports list them.

@@ -5,10 +5,12 @@
 //!
 //! Where to read: [`file`] (the file format and its errors) → [`plan`]
 //! (guests loaded, names resolved) → [`runner`] (servers, relays, clients,
-//! rounds) → [`fates`] (what happened to each message) → [`summary`] (the
-//! report) and [`chart`]. [`outputs`] opens and writes the files (and keeps
-//! them for `--check-determinism`); [`sim_capture`] is `--pcap` on the
-//! simulated network, where the simulation captures instead of relays.
+//! rounds) → [`fates`] (what happened to each message, and its figures;
+//! [`spread`], where a p99 could lie) → [`summary`] (the report, and
+//! [`lessons`], its one line per transport) and [`chart`]. [`outputs`]
+//! opens and writes the files (and keeps them for `--check-determinism`);
+//! [`sim_capture`] is `--pcap` on the simulated network, where the
+//! simulation captures instead of relays.
 
 pub mod chart;
 pub mod fates;
@@ -21,6 +23,7 @@ pub mod plan;
 pub mod rounds;
 pub mod runner;
 pub mod sim_capture;
+pub mod spread;
 pub mod summary;
 pub mod text;
 
