@@ -21,7 +21,7 @@ use serde::Serialize;
 use socklab_relay::{Event, Fate as RelayFate, Key, LinkStats};
 
 use super::messages::seq_of;
-use super::spread::{batch_range, quantile_interval};
+use super::spread::{batch_range, nearest_rank, quantile_interval};
 use crate::report::ReplyStatus::{Closed, Complete, SendFailed};
 use crate::report::{MessageRecord, Payload};
 use crate::roles::Transport;
@@ -284,19 +284,16 @@ pub struct Figures {
 /// Count `fates` of one transport whose clients ran for `busy_s` seconds.
 pub fn figures(fates: &[&Fate], busy_s: f64) -> Figures {
     let count = |f: FateKind| fates.iter().filter(|x| x.fate == f).count();
-    let mut answered_fates: Vec<&&Fate> = fates.iter().filter(|f| f.rtt_us.is_some()).collect();
-    answered_fates.sort_by(|a, b| a.sent_at_us.total_cmp(&b.sent_at_us));
-    let by_send: Vec<f64> = answered_fates.iter().filter_map(|f| f.rtt_us).collect();
+    // The RTTs in the order their messages were sent, then sorted.
+    let mut sent: Vec<(f64, f64)> = fates
+        .iter()
+        .filter_map(|f| Some((f.sent_at_us, f.rtt_us?)))
+        .collect();
+    sent.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let by_send: Vec<f64> = sent.iter().map(|&(_, rtt)| rtt).collect();
     let mut rtts = by_send.clone();
     rtts.sort_by(f64::total_cmp);
-    let pct = |p: f64| -> Option<f64> {
-        if rtts.is_empty() {
-            return None;
-        }
-        // Nearest rank.
-        let rank = ((p / 100.0) * rtts.len() as f64).ceil() as usize;
-        Some(rtts[rank.clamp(1, rtts.len()) - 1])
-    };
+    let pct = |p: f64| nearest_rank(&rtts, p / 100.0);
     let answered = count(FateKind::Answered);
     let bytes: u64 = fates.iter().map(|f| f.bytes).sum();
     let per_s = |x: f64| if busy_s > 0.0 { x / busy_s } else { 0.0 };

@@ -2,6 +2,12 @@
 //! how far it moved over the run (batch means). A lesson calls two
 //! transports' tails different only when these keep them apart.
 
+/// Quantile `q` (0..=1) of `sorted` by nearest rank; `None` when empty.
+pub fn nearest_rank(sorted: &[f64], q: f64) -> Option<f64> {
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
+}
+
 /// A 99% confidence interval for quantile `q` of the distribution `sorted`
 /// was drawn from: the order statistics at ranks `n q ± z sqrt(n q (1 - q))`
 /// (the normal approximation of the binomial count below the quantile).
@@ -34,12 +40,11 @@ pub fn batch_range(by_send: &[f64], q: f64) -> Option<(f64, f64)> {
     if batches < 2 {
         return None;
     }
-    let quantiles = (0..batches).map(|i| {
+    let quantiles = (0..batches).filter_map(|i| {
         let batch = &by_send[i * by_send.len() / batches..(i + 1) * by_send.len() / batches];
         let mut sorted = batch.to_vec();
         sorted.sort_by(f64::total_cmp);
-        let rank = (q * sorted.len() as f64).ceil() as usize;
-        sorted[rank.clamp(1, sorted.len()) - 1]
+        nearest_rank(&sorted, q)
     });
     quantiles.fold(None, |range, x| match range {
         None => Some((x, x)),

@@ -125,6 +125,22 @@ struct Slot {
     writer: Option<Waker>,
 }
 
+impl Slot {
+    /// Wake the guest's read, if it waits.
+    fn wake_reader(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            reader.wake();
+        }
+    }
+
+    /// Wake the gate, if it waits for room.
+    fn wake_writer(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            writer.wake();
+        }
+    }
+}
+
 fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
     slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -165,9 +181,7 @@ impl StreamConsumer<GuestState> for Gate {
             match state.admit_accepted(SocketKind::Tcp03, socket.rep()) {
                 Ok(()) => {
                     slot.socket = Some(socket);
-                    if let Some(reader) = slot.reader.take() {
-                        reader.wake();
-                    }
+                    slot.wake_reader();
                 }
                 Err(_) => state.close_accepted03(socket)?,
             }
@@ -180,9 +194,7 @@ impl Drop for Gate {
     fn drop(&mut self) {
         let mut slot = lock(&self.0);
         slot.ended = true;
-        if let Some(reader) = slot.reader.take() {
-            reader.wake();
-        }
+        slot.wake_reader();
     }
 }
 
@@ -209,9 +221,7 @@ impl StreamProducer<GuestState> for Gated {
         }
         if let Some(socket) = slot.socket.take() {
             destination.set_buffer(Some(socket));
-            if let Some(writer) = slot.writer.take() {
-                writer.wake();
-            }
+            slot.wake_writer();
             return Poll::Ready(Ok(StreamResult::Completed));
         }
         if slot.ended {
@@ -229,9 +239,7 @@ impl Drop for Gated {
     fn drop(&mut self) {
         let mut slot = lock(&self.0);
         slot.dropped = true;
-        if let Some(writer) = slot.writer.take() {
-            writer.wake();
-        }
+        slot.wake_writer();
     }
 }
 
