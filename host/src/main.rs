@@ -23,6 +23,10 @@ fn main() {
             }
         },
     };
+    if let Err(e) = socklab::cli::before_runtime(&cli) {
+        say!("error: {}", format!("{e:#}").replace('\n', " "));
+        std::process::exit(EXIT_FAILED);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -47,7 +47,7 @@
 mod drive;
 mod native;
 mod net;
-mod pin;
+pub mod pin;
 mod sim;
 mod sim_lab;
 mod start;
@@ -105,8 +105,9 @@ pub struct Options {
     /// The `socklab` binary, for the `wasmtime-run` row (it times whole
     /// processes); `None` leaves that row "not measured".
     pub socklab_exe: Option<PathBuf>,
-    /// Every thread (and child process) on one CPU ([`pin`]); `--no-pin`
-    /// clears it.
+    /// Every thread (and child process) on one CPU: the process was pinned
+    /// before its runtime started ([`pin::pin_this_thread`]), and the bench
+    /// reads the CPU back. `--no-pin` clears it.
     pub pin: bool,
 }
 
@@ -235,8 +236,8 @@ pub async fn run_all(options: Options, interrupt: impl Future<Output = ()>) -> R
     let started = Instant::now();
     let pinned_cpu = if options.pin {
         Some(
-            pin::pin_process()
-                .context("pinning the bench to one CPU (--no-pin runs it unpinned)")?,
+            pin::pinned_cpu()
+                .context("the bench runs pinned to one CPU (--no-pin runs it unpinned)")?,
         )
     } else {
         None

@@ -2,42 +2,62 @@
 //! two-vCPU VMs socklab is measured on, a round trip between threads on two
 //! vCPUs is bimodal (one wakes an idle vCPU, or not), so one run reads
 //! 0.25x and the next 1.1x; on one CPU the modes vanish.
+//!
+//! `main` pins its one thread before the async runtime starts a worker
+//! ([`pin_this_thread`], through `cli::before_runtime`), so every thread and
+//! child process after it inherits the mask; the bench reads it back
+//! ([`pinned_cpu`]). Pinning a running process's threads one by one from
+//! `/proc/self/task` would race: the kernel's listing ends early when the
+//! thread it stands on exits mid-walk.
 
 use anyhow::{Context, Result, bail};
 
-/// Pin every thread of this process, and every thread and child process it
-/// starts from now on (they inherit the mask), to the lowest CPU it may run
-/// on; that CPU's number.
-pub fn pin_process() -> Result<usize> {
+/// The set of CPUs the calling thread may run on.
+fn allowed() -> Result<libc::cpu_set_t> {
     // SAFETY: a zeroed cpu_set_t is an empty set, and sched_getaffinity
     // writes at most its size.
-    let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     let size = std::mem::size_of::<libc::cpu_set_t>();
-    if unsafe { libc::sched_getaffinity(0, size, &mut allowed) } != 0 {
+    if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
         return Err(std::io::Error::last_os_error()).context("reading the CPUs socklab may use");
     }
-    let Some(cpu) =
-        (0..libc::CPU_SETSIZE as usize).find(|&c| unsafe { libc::CPU_ISSET(c, &allowed) })
-    else {
+    Ok(set)
+}
+
+/// The CPUs in `set`, lowest first.
+fn cpus(set: &libc::cpu_set_t) -> Vec<usize> {
+    (0..libc::CPU_SETSIZE as usize)
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, set) })
+        .collect()
+}
+
+/// Pin the calling thread, and every thread and child process it starts
+/// from now on (they inherit the mask), to the lowest CPU it may run on;
+/// that CPU's number. Called before any other thread starts, it pins the
+/// whole process.
+pub fn pin_this_thread() -> Result<usize> {
+    let Some(&cpu) = cpus(&allowed()?).first() else {
         bail!("socklab may run on no CPU");
     };
     let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     unsafe { libc::CPU_SET(cpu, &mut one) };
-    let tasks = std::fs::read_dir("/proc/self/task").context("listing socklab's threads")?;
-    for task in tasks {
-        let tid: libc::pid_t = match task?.file_name().to_str().and_then(|t| t.parse().ok()) {
-            Some(tid) => tid,
-            None => continue,
-        };
-        // A thread that ended since the listing is no error.
-        if unsafe { libc::sched_setaffinity(tid, size, &one) } != 0 {
-            let error = std::io::Error::last_os_error();
-            if error.raw_os_error() != Some(libc::ESRCH) {
-                return Err(error).with_context(|| format!("pinning thread {tid} to CPU {cpu}"));
-            }
-        }
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    if unsafe { libc::sched_setaffinity(0, size, &one) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("pinning socklab to CPU {cpu}"));
     }
     Ok(cpu)
+}
+
+/// The one CPU the calling thread is pinned to, or an error saying it may
+/// run on several.
+pub fn pinned_cpu() -> Result<usize> {
+    match cpus(&allowed()?)[..] {
+        [cpu] => Ok(cpu),
+        ref several => bail!(
+            "socklab is not pinned: its threads may run on CPUs {several:?} (it pins itself before its runtime starts)"
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -46,7 +66,7 @@ mod tests {
 
     /// The CPUs thread `tid` of this process may run on, as the kernel
     /// lists them (`0`, `0-1`).
-    fn allowed(tid: libc::pid_t) -> String {
+    fn listed(tid: libc::pid_t) -> String {
         let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap();
         let line = status
             .lines()
@@ -55,24 +75,41 @@ mod tests {
         line["Cpus_allowed_list:".len()..].trim().to_string()
     }
 
+    /// On a thread of its own, so the test binary's other threads stay
+    /// unpinned: the pinned thread, a thread it starts, and that thread's
+    /// own child all say one CPU, and `pinned_cpu` reads it back.
     #[test]
-    fn every_thread_already_running_is_pinned_and_new_ones_inherit() {
-        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let other = std::thread::spawn(move || {
-            tid_tx.send(unsafe { libc::gettid() }).unwrap();
-            let _ = done_rx.recv_timeout(std::time::Duration::from_secs(30));
+    fn a_pinned_thread_and_every_thread_it_starts_run_on_one_cpu() {
+        let checked = std::thread::spawn(|| {
+            let cpu = pin_this_thread().unwrap();
+            assert_eq!(listed(unsafe { libc::gettid() }), cpu.to_string());
+            assert_eq!(pinned_cpu().unwrap(), cpu);
+            let (child, grandchild) = std::thread::spawn(|| {
+                let grandchild = std::thread::spawn(|| listed(unsafe { libc::gettid() }));
+                (
+                    listed(unsafe { libc::gettid() }),
+                    grandchild.join().unwrap(),
+                )
+            })
+            .join()
+            .unwrap();
+            assert_eq!(child, cpu.to_string(), "a thread it started");
+            assert_eq!(grandchild, cpu.to_string(), "a thread that one started");
         });
-        let tid = tid_rx.recv().unwrap();
-        let cpu = pin_process().unwrap();
-        assert_eq!(allowed(tid), cpu.to_string(), "a thread started before");
-        let later = std::thread::spawn(|| allowed(unsafe { libc::gettid() }));
-        assert_eq!(
-            later.join().unwrap(),
-            cpu.to_string(),
-            "a thread started after"
-        );
-        done_tx.send(()).unwrap();
-        other.join().unwrap();
+        checked.join().unwrap();
+    }
+
+    /// An unpinned thread is told so (on a machine with one CPU allowed
+    /// there is nothing to tell).
+    #[test]
+    fn an_unpinned_thread_is_not_taken_for_pinned() {
+        std::thread::spawn(|| {
+            if cpus(&allowed().unwrap()).len() > 1 {
+                let e = pinned_cpu().unwrap_err().to_string();
+                assert!(e.contains("not pinned"), "{e}");
+            }
+        })
+        .join()
+        .unwrap();
     }
 }

@@ -17,7 +17,7 @@ mod values;
 
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 pub use self::args::*;
 pub use self::interrupt::Interrupt;
@@ -27,6 +27,20 @@ use crate::grants::audit::Audit;
 use crate::runtime::Runtime;
 use crate::runtime::cache::Cache;
 use crate::say;
+
+/// What must happen before the async runtime starts its first thread:
+/// `socklab bench` (without `--no-pin`) pins the process's one thread to
+/// one CPU here, so every thread and child process after it inherits the
+/// mask.
+pub fn before_runtime(cli: &Cli) -> Result<()> {
+    if let Command::Bench(args) = &cli.command
+        && !args.no_pin
+    {
+        crate::bench::pin::pin_this_thread()
+            .context("pinning the bench to one CPU (--no-pin runs it unpinned)")?;
+    }
+    Ok(())
+}
 
 /// Run the parsed command; the result is the process's exit code.
 pub async fn execute(cli: Cli) -> Result<i32> {
