@@ -52,8 +52,9 @@ fn bench_quick_json_has_every_row_with_sane_figures() {
     out.assert_code(0);
     let bench: Value =
         serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("JSON: {e}\n{out}"));
-    // Pinned by default.
+    // Pinned by default, and socklab's own UDP sockets.
     assert!(bench["pinned_cpu"].as_u64().is_some(), "{out}");
+    assert_eq!(bench["udp_sockets"], "socklab", "{out}");
     let rows = bench["rows"].as_array().expect("rows");
     let names: Vec<&str> = rows.iter().filter_map(|r| r["name"].as_str()).collect();
     let (fixed, speeds) = names.split_at(ROWS.len().min(names.len()));
@@ -127,6 +128,35 @@ fn bench_no_pin_runs_unpinned_and_says_so() {
     out.assert_code(0);
     let header = out.stdout.lines().next().unwrap_or_default();
     assert!(header.ends_with(", unpinned (--no-pin)"), "{out}");
+}
+
+/// wasmtime-wasi's UDP, for comparison: the same UDP rows, measured, and
+/// the header and the JSON say whose sockets they were.
+#[test]
+fn bench_udp_sockets_wasmtime_wasi_measures_its_udp_and_says_so() {
+    let args = ["bench", "--quick", "--only", "udp", "--udp-sockets"];
+    let out =
+        socklab(&[&args[..], &["wasmtime-wasi"]].concat()).finish_within(Duration::from_secs(300));
+    out.assert_code(0);
+    let header = out.stdout.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("UDP on wasmtime-wasi's (--udp-sockets wasmtime-wasi) sockets"),
+        "{out}"
+    );
+    let out = socklab(&[&args[..], &["wasmtime-wasi", "--json"]].concat())
+        .finish_within(Duration::from_secs(300));
+    out.assert_code(0);
+    let bench: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("JSON: {e}\n{out}"));
+    assert_eq!(bench["udp_sockets"], "wasmtime-wasi", "{out}");
+    let udp = bench["rows"].as_array().expect("rows");
+    assert!(udp.iter().any(|r| r["name"] == "udp-pingpong-64"), "{out}");
+    for row in udp {
+        assert!(
+            number(row, "socklab").is_some_and(|v| v > 0.0),
+            "{row}\n{out}"
+        );
+    }
 }
 
 #[test]

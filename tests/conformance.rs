@@ -4,10 +4,12 @@
 //! sandbox's refusals under the grants below; every line is held to what the
 //! WIT and wasmtime-wasi 48 say.
 //!
-//! This is the yardstick of the simulated network: [`probe`] runs the same
-//! guest on either network, the real one is held to [`EXPECTED`], and the
-//! simulated one to the real one, case by case, with only [`INHERENT`]
-//! differences allowed (the simulated run inside `unshare -n`, so that it
+//! This is the yardstick of the simulated network and of socklab's own UDP
+//! on the real one: [`probe`] runs the same guest on either network, the
+//! real one is held to [`EXPECTED`] with either UDP (socklab's, the
+//! default, and wasmtime-wasi's), and the simulated one and socklab's UDP
+//! to the real one with wasmtime-wasi's, case by case, with only
+//! [`INHERENT`] differences allowed (the simulated run inside `unshare -n`, so that it
 //! could not reach a real socket even by mistake).
 
 mod common;
@@ -89,6 +91,17 @@ use expected::EXPECTED;
 #[test]
 fn real_network_matches_the_wit() {
     conformance::assert_matches_expected(&probe(None), EXPECTED, INHERENT);
+}
+
+/// wasmtime-wasi 48's own UDP (`--udp-sockets wasmtime-wasi`) is the
+/// yardstick socklab's own UDP was written to: it is held to the same
+/// expected lines, and socklab's (the default) to it, case by case.
+#[test]
+fn socklab_udp_matches_wasmtime_wasi_udp_case_by_case() {
+    let grants = [GRANTS, &["--udp-sockets", "wasmtime-wasi"]].concat();
+    let wasmtime = conformance::probe("probe-udp-conformance", &grants, None);
+    conformance::assert_matches_expected(&wasmtime, EXPECTED, INHERENT);
+    conformance::assert_same_case_by_case(&wasmtime, &probe(None), INHERENT);
 }
 
 #[test]

@@ -9,8 +9,11 @@ fn main() -> anyhow::Result<()> {
         only: Vec::new(),
         guest_dir: None,
         socklab_exe: Some(env!("CARGO_BIN_EXE_socklab").into()),
+        flavor: &socklab::runtime::engine::REAL,
         pin: true,
     };
+    // Pinned before the runtime starts a thread, as `socklab bench` does.
+    socklab::bench::pin::pin_this_thread()?;
     let runtime = tokio::runtime::Runtime::new()?;
     let bench = runtime.block_on(socklab::bench::run_all(options, std::future::pending()))?;
     print!("{}", bench.table());

@@ -50,7 +50,7 @@ async fn instantiate(runtime: &Runtime, guest: &Guest) -> Result<Duration> {
 /// it, through `cache` if given: how long it all took.
 async fn cold_start(ctx: &Ctx, cache: Option<&std::path::Path>) -> Result<Duration> {
     let start = Instant::now();
-    let mut runtime = Runtime::new(ctx.guest_dir.clone())?;
+    let mut runtime = Runtime::of(ctx.flavor, ctx.guest_dir.clone())?;
     runtime.audit = ctx.runtime.audit.clone();
     if let Some(dir) = cache {
         runtime.cache = Some(Cache::open(dir.to_path_buf())?);

@@ -240,11 +240,15 @@ pub fn render(bench: &Bench) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "socklab {} (wasmtime {}) bench{}: {} rounds after a warm-up, native and guest alternating, {}",
+        "socklab {} (wasmtime {}) bench{}: {} rounds after a warm-up, native and guest alternating, UDP on {} sockets, {}",
         bench.socklab,
         bench.wasmtime,
         if bench.quick { " --quick" } else { "" },
         bench.scale.rounds,
+        match bench.udp_sockets {
+            "wasmtime-wasi" => "wasmtime-wasi's (--udp-sockets wasmtime-wasi)",
+            _ => "socklab's own",
+        },
         match bench.pinned_cpu {
             Some(cpu) => format!("every thread on CPU {cpu} (--no-pin: unpinned)"),
             None => "unpinned (--no-pin)".to_string(),

@@ -71,9 +71,11 @@ pub async fn execute(cli: Cli) -> Result<i32> {
 /// directory, `-v`, the audit file (its first line written now), the
 /// compiled cache.
 fn runtime_for(cli: &Cli) -> Result<Runtime> {
-    let flavor = match cli.network {
-        Network::Real => &crate::runtime::engine::REAL,
-        Network::Simulated => &crate::runtime::engine::SIMULATED,
+    use crate::runtime::engine::{REAL, REAL_WASMTIME_UDP, SIMULATED};
+    let flavor = match (cli.network, cli.udp_sockets) {
+        (Network::Real, UdpSocketsArg::Socklab) => &REAL,
+        (Network::Real, UdpSocketsArg::WasmtimeWasi) => &REAL_WASMTIME_UDP,
+        (Network::Simulated, _) => &SIMULATED,
     };
     let mut runtime = Runtime::of(flavor, cli.guest_dir.clone())?;
     runtime.verbose = cli.verbose;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use socklab_sim::Sim;
 
-use super::args::{Cli, Command, Network};
+use super::args::{Cli, Command, Network, UdpSocketsArg};
 use super::interrupt::Interrupt;
 use super::{commands, determinism, exit};
 use crate::runtime::Runtime;
@@ -67,6 +67,9 @@ pub fn check(cli: &Cli) -> Result<()> {
                 "--check-determinism runs the experiment twice, and --audit would log both runs in one file; drop one of the two"
             )
         }
+        (Network::Simulated, _) if cli.udp_sockets != UdpSocketsArg::Socklab => bad_input!(
+            "--udp-sockets chooses the real network's UDP; the simulated network has its own sockets, so drop the flag or use --network real"
+        ),
         (Network::Real, _) if cli.events.is_some() => bad_input!(
             "--events logs the simulated network's events; add --network simulated or drop it"
         ),

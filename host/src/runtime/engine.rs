@@ -2,10 +2,12 @@
 //! going: its epoch ticker, and the allocator setting its guests need.
 //!
 //! A [`Flavor`] is one engine configuration with the linker that goes with
-//! it. On the host's own network there are two: [`REAL`] for WASI 0.2
+//! it. On the host's own network there are three: [`REAL`] for WASI 0.2
 //! guests, on an engine without concurrency support (so a 0.2 call takes
-//! wasmtime's plain async path, never the concurrent one), and [`REAL03`]
-//! for WASI 0.3 guests, with the component model's async ABI. A runtime
+//! wasmtime's plain async path, never the concurrent one), its twin
+//! [`REAL_WASMTIME_UDP`] with wasmtime-wasi's UDP instead of socklab's
+//! (for comparison), and [`REAL03`] for WASI 0.3 guests, with the
+//! component model's async ABI. A runtime
 //! makes its 0.3 engine only when a 0.3 guest is loaded. [`SIMULATED`] runs
 //! the WASI 0.2 guests on socklab's simulated network (its own engine
 //! settings, sockets and clocks); it has no 0.3 pair yet. Each is one more
@@ -38,14 +40,26 @@ pub struct Flavor {
     pub ticks: bool,
 }
 
-/// WASI 0.2 guests on the host's own network: wasmtime-wasi's sockets with
-/// socklab's grants, CPU time measured between epoch ticks.
+/// WASI 0.2 guests on the host's own network: wasmtime-wasi's TCP and
+/// socklab's own UDP ([`super::udp`]), with socklab's grants, CPU time
+/// measured between epoch ticks.
 pub const REAL: Flavor = Flavor {
     name: "real",
     wasi: Wasi::P2,
     wasi03: Some(&REAL03),
     config: real_config,
     link: link::real,
+    ticks: true,
+};
+
+/// As [`REAL`], but with wasmtime-wasi's own UDP sockets instead of
+/// socklab's (`--udp-sockets wasmtime-wasi`), for comparison.
+pub const REAL_WASMTIME_UDP: Flavor = Flavor {
+    name: "real-wasmtime-udp",
+    wasi: Wasi::P2,
+    wasi03: Some(&REAL03),
+    config: real_config,
+    link: link::real_wasmtime_udp,
     ticks: true,
 };
 

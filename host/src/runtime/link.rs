@@ -18,13 +18,32 @@ use super::{host03, overrides, overrides03};
 use crate::roles::bindings;
 
 /// The linker of the [`REAL`](super::engine::REAL) flavor: WASI 0.2, the
-/// real network's sockets, and `socklab:lab/host`.
+/// real network's sockets (socklab's own UDP), and `socklab:lab/host`.
 pub fn real(linker: &mut Linker<GuestState>) -> Result<()> {
+    real_with(linker, UdpSockets::Socklab)
+}
+
+/// The linker of the [`REAL_WASMTIME_UDP`](super::engine::REAL_WASMTIME_UDP)
+/// flavor: as [`real`], but wasmtime-wasi's own UDP, for comparison.
+pub fn real_wasmtime_udp(linker: &mut Linker<GuestState>) -> Result<()> {
+    real_with(linker, UdpSockets::WasmtimeWasi)
+}
+
+fn real_with(linker: &mut Linker<GuestState>, udp: UdpSockets) -> Result<()> {
     wasi_without_sockets(linker)
         .map_err(anyhow::Error::from)
         .context("linking WASI")?;
-    real_sockets(linker).context("linking wasi:sockets")?;
+    real_sockets(linker, udp).context("linking wasi:sockets")?;
     host(linker).context("linking socklab:lab/host")
+}
+
+/// Whose `wasi:sockets/udp` a real-network linker offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UdpSockets {
+    /// socklab's own, on tokio's `UdpSocket` ([`super::udp`]).
+    Socklab,
+    /// wasmtime-wasi 48's, with socklab's socket creation over it.
+    WasmtimeWasi,
 }
 
 /// The linker of the [`REAL03`](super::engine::REAL03) flavor: WASI 0.3
@@ -101,8 +120,9 @@ pub fn wasi_without_sockets_and_clocks<T: WasiView + 'static>(
 
 /// The seven `wasi:sockets` interfaces on the host's network: wasmtime-wasi's,
 /// checked by each guest's policy through `socket_addr_check`, with
-/// socklab's own socket creation, `accept` and name lookup over them.
-pub fn real_sockets(linker: &mut Linker<GuestState>) -> Result<()> {
+/// socklab's own socket creation, `accept` and name lookup over them; UDP
+/// socklab's own or wasmtime-wasi's, as `udp` says.
+pub fn real_sockets(linker: &mut Linker<GuestState>, udp: UdpSockets) -> Result<()> {
     use wasmtime_wasi::p2::bindings::sockets;
     use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
     type T = GuestState;
@@ -113,10 +133,18 @@ pub fn real_sockets(linker: &mut Linker<GuestState>) -> Result<()> {
     sockets::instance_network::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     sockets::tcp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     sockets::tcp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
-    sockets::udp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
-    sockets::udp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     sockets::ip_name_lookup::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
-    overrides::add(linker).context("linking socklab's socket overrides")
+    match udp {
+        UdpSockets::Socklab => super::udp::add_to_linker(l)
+            .map_err(anyhow::Error::from)
+            .context("linking socklab's wasi:sockets/udp")?,
+        UdpSockets::WasmtimeWasi => {
+            sockets::udp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+            sockets::udp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+        }
+    }
+    overrides::add(linker, udp == UdpSockets::WasmtimeWasi)
+        .context("linking socklab's socket overrides")
 }
 
 /// The linker of the [`SIMULATED`](super::engine::SIMULATED) flavor:

@@ -16,6 +16,8 @@
 //!   network), `socklab:lab/host`; the WASI 0.3 linker;
 //! - [`overrides`]: socklab's socket creation, `accept` and name lookup over
 //!   wasmtime-wasi's; [`overrides03`]: the same for 0.3 socket creation;
+//! - [`udp`]: socklab's own WASI 0.2 UDP on the host's network (tokio's
+//!   `UdpSocket`, no task per datagram), linked instead of wasmtime-wasi's;
 //! - [`host03`]: `socklab:lab/host@0.2.0`, the stop signal as a `future`;
 //! - [`guests`]: where a guest named by the user is found;
 //! - [`load`]: from a file to a compiled component of a known role;
@@ -43,6 +45,7 @@ pub mod overrides;
 pub mod overrides03;
 pub mod state;
 pub mod tasks;
+pub mod udp;
 pub mod wasi;
 
 use std::collections::HashMap;

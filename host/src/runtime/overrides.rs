@@ -31,11 +31,15 @@ const WASI: &str = "0.2.12";
 /// A result as a component function returns it: a trap, or the WIT result.
 type Wit<T> = wasmtime::Result<(Result<T, ErrorCode>,)>;
 
-/// Link socklab's overrides over wasmtime-wasi's definitions in `linker`.
-pub fn add(linker: &mut Linker<GuestState>) -> Result<()> {
+/// Link socklab's overrides over wasmtime-wasi's definitions in `linker`;
+/// `wasmtime_udp`: UDP is wasmtime-wasi's too, so its socket creation is
+/// overridden as well (socklab's own UDP counts its sockets itself).
+pub fn add(linker: &mut Linker<GuestState>, wasmtime_udp: bool) -> Result<()> {
     linker.allow_shadowing(true);
     create_tcp_socket(linker)?;
-    create_udp_socket(linker)?;
+    if wasmtime_udp {
+        create_udp_socket(linker)?;
+    }
     accept(linker)?;
     resolve_addresses(linker)?;
     linker.allow_shadowing(false);

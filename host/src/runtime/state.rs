@@ -19,6 +19,7 @@ use wasmtime_wasi::sockets::{TcpSocket as TcpSocket03, UdpSocket as UdpSocket03}
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::call::ServerWires;
+use super::udp::UdpSocket as OwnUdpSocket;
 use crate::grants::{Op, Policy};
 use crate::limits::{LimitKind, Limits, MemoryLimiter, Meter, Usage};
 use crate::roles::Transport;
@@ -258,6 +259,17 @@ impl GuestState {
         &self.policy
     }
 
+    /// The guest's resource table.
+    pub fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
+    /// The policy and the table at once, for a check made while a resource
+    /// of the table is borrowed (socklab's UDP, per datagram).
+    pub fn policy_and_table(&mut self) -> (&Policy, &mut ResourceTable) {
+        (&self.policy, &mut self.table)
+    }
+
     /// Whether the guest may create a socket of `transport`: a role guest
     /// only its role's transport, a command only one that some rule allows
     /// (a refusal recorded like any other), and only within `max-sockets`
@@ -370,7 +382,13 @@ impl GuestState {
 fn live(table: &ResourceTable, kind: SocketKind, rep: u32) -> bool {
     match kind {
         SocketKind::Tcp => table.get(&Resource::<TcpSocket>::new_borrow(rep)).is_ok(),
-        SocketKind::Udp => table.get(&Resource::<UdpSocket>::new_borrow(rep)).is_ok(),
+        // socklab's own (the default) or wasmtime-wasi's (`--udp-sockets`).
+        SocketKind::Udp => {
+            table
+                .get(&Resource::<OwnUdpSocket>::new_borrow(rep))
+                .is_ok()
+                || table.get(&Resource::<UdpSocket>::new_borrow(rep)).is_ok()
+        }
         SocketKind::Tcp03 => table.get(&Resource::<TcpSocket03>::new_borrow(rep)).is_ok(),
         SocketKind::Udp03 => table.get(&Resource::<UdpSocket03>::new_borrow(rep)).is_ok(),
     }
