@@ -22,7 +22,9 @@
 //!   (`runtime/wasi.rs`), loading and role detection, the compiled cache, a
 //!   guest's store state and the `socklab:lab/host` implementations (0.3's
 //!   in `runtime/host03.rs`), the call and its outcome (0.3's in
-//!   `runtime/call03.rs`), socklab's overrides of wasmtime-wasi functions;
+//!   `runtime/call03.rs`), socklab's overrides of wasmtime-wasi functions,
+//!   and socklab's own WASI 0.2 UDP sockets on the real network
+//!   (`runtime/udp/`);
 //! - [`grants`]: the operations a rule names, the rule grammar, the
 //!   wiring's least-privilege grants, the policy check, the audit trail;
 //! - at the bottom, known to all and knowing none of them: [`roles`] (the
