@@ -285,16 +285,6 @@ fn simulated_refuses_what_it_cannot_mean() {
             "--seed",
         ),
         (vec!["--events", "/dev/null", "demo"], "--events"),
-        (
-            vec![
-                "--network",
-                "simulated",
-                "--udp-sockets",
-                "wasmtime-wasi",
-                "demo",
-            ],
-            "--udp-sockets chooses the real network's UDP",
-        ),
     ] {
         assert_one_error_line(&socklab(&args).finish(), 2, &[says]);
     }

@@ -129,3 +129,22 @@ async fn udp_guest_client_matching_by_seq_skips_stale_replies() {
         assert_eq!(replies == own, want_own, "match=seq {by_seq}:\n{report:#}");
     }
 }
+
+/// `--udp-sockets wasmtime-wasi`: the demo's exchanges pass on
+/// wasmtime-wasi's UDP sockets as on socklab's own; the simulated network,
+/// which has sockets of its own, refuses the flag by name.
+#[test]
+fn udp_sockets_flag_runs_wasmtime_wasis_and_is_refused_on_the_simulated_network() {
+    let out = socklab(&["--udp-sockets", "wasmtime-wasi", "demo"]).finish();
+    out.assert_code(0);
+    assert!(out.stdout.contains("== UDP exchange"), "{out}");
+    let args = [
+        "--network",
+        "simulated",
+        "--udp-sockets",
+        "wasmtime-wasi",
+        "demo",
+    ];
+    let says = "--udp-sockets chooses the real network's UDP";
+    assert_one_error_line(&socklab(&args).finish(), 2, &[says]);
+}

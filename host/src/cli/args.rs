@@ -52,7 +52,7 @@ pub struct Cli {
     /// wasmtime-wasi 48's, for comparison (`socklab bench --udp-sockets
     /// wasmtime-wasi`). The grants, audit lines and limits are the same.
     #[arg(long, global = true, value_name = "WHOSE", default_value = "socklab")]
-    pub udp_sockets: UdpSocketsArg,
+    pub udp_sockets: crate::runtime::link::UdpSockets,
 
     /// On the simulated network, write every socket event (bind, send,
     /// receive, drop with its cause, close) as JSON Lines to FILE, in
@@ -122,16 +122,6 @@ pub enum Network {
     Real,
     /// socklab's simulated network: in memory, in simulated time, seeded.
     Simulated,
-}
-
-/// Whose UDP sockets the real network's WASI 0.2 guests get
-/// (`--udp-sockets`).
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UdpSocketsArg {
-    /// socklab's own, on tokio's `UdpSocket`.
-    Socklab,
-    /// wasmtime-wasi 48's.
-    WasmtimeWasi,
 }
 
 /// The seed of a run on the simulated network.

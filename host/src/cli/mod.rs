@@ -72,9 +72,10 @@ pub async fn execute(cli: Cli) -> Result<i32> {
 /// compiled cache.
 fn runtime_for(cli: &Cli) -> Result<Runtime> {
     use crate::runtime::engine::{REAL, REAL_WASMTIME_UDP, SIMULATED};
+    use crate::runtime::link::UdpSockets;
     let flavor = match (cli.network, cli.udp_sockets) {
-        (Network::Real, UdpSocketsArg::Socklab) => &REAL,
-        (Network::Real, UdpSocketsArg::WasmtimeWasi) => &REAL_WASMTIME_UDP,
+        (Network::Real, UdpSockets::Socklab) => &REAL,
+        (Network::Real, UdpSockets::WasmtimeWasi) => &REAL_WASMTIME_UDP,
         (Network::Simulated, _) => &SIMULATED,
     };
     let mut runtime = Runtime::of(flavor, cli.guest_dir.clone())?;

@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use socklab_sim::Sim;
 
-use super::args::{Cli, Command, Network, UdpSocketsArg};
+use super::args::{Cli, Command, Network};
 use super::interrupt::Interrupt;
 use super::{commands, determinism, exit};
 use crate::runtime::Runtime;
+use crate::runtime::link::UdpSockets;
 use crate::{bad_input, say};
 
 /// `cli` with `--network simulated` when its experiment file says
@@ -67,7 +68,7 @@ pub fn check(cli: &Cli) -> Result<()> {
                 "--check-determinism runs the experiment twice, and --audit would log both runs in one file; drop one of the two"
             )
         }
-        (Network::Simulated, _) if cli.udp_sockets != UdpSocketsArg::Socklab => bad_input!(
+        (Network::Simulated, _) if cli.udp_sockets != UdpSockets::Socklab => bad_input!(
             "--udp-sockets chooses the real network's UDP; the simulated network has its own sockets, so drop the flag or use --network real"
         ),
         (Network::Real, _) if cli.events.is_some() => bad_input!(

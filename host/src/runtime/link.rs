@@ -37,8 +37,9 @@ fn real_with(linker: &mut Linker<GuestState>, udp: UdpSockets) -> Result<()> {
     host(linker).context("linking socklab:lab/host")
 }
 
-/// Whose `wasi:sockets/udp` a real-network linker offers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Whose `wasi:sockets/udp` a real-network linker offers (the values of
+/// `--udp-sockets`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UdpSockets {
     /// socklab's own, on tokio's `UdpSocket` ([`super::udp`]).
     Socklab,

@@ -19,7 +19,7 @@ use wasmtime_wasi::sockets::{TcpSocket as TcpSocket03, UdpSocket as UdpSocket03}
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::call::ServerWires;
-use super::udp::UdpSocket as OwnUdpSocket;
+use super::udp::UdpSocket as OwnUdp;
 use crate::grants::{Op, Policy};
 use crate::limits::{LimitKind, Limits, MemoryLimiter, Meter, Usage};
 use crate::roles::Transport;
@@ -259,13 +259,7 @@ impl GuestState {
         &self.policy
     }
 
-    /// The guest's resource table.
-    pub fn table(&mut self) -> &mut ResourceTable {
-        &mut self.table
-    }
-
-    /// The policy and the table at once, for a check made while a resource
-    /// of the table is borrowed (socklab's UDP, per datagram).
+    /// The policy and the table at once (socklab's UDP checks each datagram).
     pub fn policy_and_table(&mut self) -> (&Policy, &mut ResourceTable) {
         (&self.policy, &mut self.table)
     }
@@ -380,17 +374,15 @@ impl GuestState {
 
 /// Whether the resource `rep` is still a socket of `kind` in the table.
 fn live(table: &ResourceTable, kind: SocketKind, rep: u32) -> bool {
+    fn has<T: 'static>(table: &ResourceTable, rep: u32) -> bool {
+        table.get(&Resource::<T>::new_borrow(rep)).is_ok()
+    }
     match kind {
-        SocketKind::Tcp => table.get(&Resource::<TcpSocket>::new_borrow(rep)).is_ok(),
-        // socklab's own (the default) or wasmtime-wasi's (`--udp-sockets`).
-        SocketKind::Udp => {
-            table
-                .get(&Resource::<OwnUdpSocket>::new_borrow(rep))
-                .is_ok()
-                || table.get(&Resource::<UdpSocket>::new_borrow(rep)).is_ok()
-        }
-        SocketKind::Tcp03 => table.get(&Resource::<TcpSocket03>::new_borrow(rep)).is_ok(),
-        SocketKind::Udp03 => table.get(&Resource::<UdpSocket03>::new_borrow(rep)).is_ok(),
+        SocketKind::Tcp => has::<TcpSocket>(table, rep),
+        // socklab's own (the default), or wasmtime-wasi's (`--udp-sockets`).
+        SocketKind::Udp => has::<OwnUdp>(table, rep) || has::<UdpSocket>(table, rep),
+        SocketKind::Tcp03 => has::<TcpSocket03>(table, rep),
+        SocketKind::Udp03 => has::<UdpSocket03>(table, rep),
     }
 }
 

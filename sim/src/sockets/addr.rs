@@ -61,7 +61,7 @@ pub(crate) fn family(ipv6: bool) -> IpAddressFamily {
 /// wasmtime-wasi's `is_valid_address_family`: the socket's family, and on
 /// an IPv6 socket neither an IPv4-mapped nor an IPv4-compatible address
 /// (IPv6 sockets are IPv6-only).
-pub(crate) fn valid_family(ip: IpAddr, ipv6: bool) -> bool {
+pub fn valid_family(ip: IpAddr, ipv6: bool) -> bool {
     match (ipv6, ip) {
         (false, IpAddr::V4(_)) => true,
         (true, IpAddr::V6(v6)) => {
@@ -75,7 +75,7 @@ pub(crate) fn valid_family(ip: IpAddr, ipv6: bool) -> bool {
 }
 
 /// wasmtime-wasi's `is_valid_remote_address`: not a wildcard, not port 0.
-pub(crate) fn valid_remote(addr: SocketAddr) -> bool {
+pub fn valid_remote(addr: SocketAddr) -> bool {
     !addr.ip().to_canonical().is_unspecified() && addr.port() != 0
 }
 

@@ -11,7 +11,7 @@
 //! A component importing an older 0.2.x version of these interfaces is
 //! served too: wasmtime's linker matches semver-compatible imports.
 
-pub(crate) mod addr;
+pub mod addr;
 pub(crate) mod lookup;
 pub(crate) mod tcp;
 pub(crate) mod udp;

@@ -30,7 +30,7 @@ mod streams;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use wasmtime::component::{HasData, Linker, Resource};
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::sockets::network::{
     ErrorCode, IpAddressFamily, IpSocketAddress, Network,
 };
@@ -119,6 +119,11 @@ fn view(state: &mut GuestState) -> RealUdp<'_> {
 }
 
 impl RealUdp<'_> {
+    /// The guest's resource table.
+    fn table(&mut self) -> &mut ResourceTable {
+        self.0.policy_and_table().1
+    }
+
     /// The guest's grant check, as wasmtime-wasi's `socket_addr_check`.
     fn allow(&mut self, addr: SocketAddr, use_: SocketAddrUse) -> bool {
         self.0.policy().check(use_.into(), addr)
@@ -144,7 +149,7 @@ impl udp_create_socket::Host for RealUdp<'_> {
             bound: false,
             remote: None,
         };
-        let socket = self.0.table().push(socket)?;
+        let socket = self.table().push(socket)?;
         self.0.track_socket(SocketKind::Udp, socket.rep(), false);
         Ok(Ok(socket))
     }
@@ -160,9 +165,9 @@ impl udp::HostUdpSocket for RealUdp<'_> {
         local: IpSocketAddress,
     ) -> Wit<()> {
         // The network resource is the capability; it must be a live one.
-        self.0.table().get(&network)?;
+        self.table().get(&network)?;
         let addr = SocketAddr::from(local);
-        let s = self.0.table().get_mut(&this)?;
+        let s = self.table().get_mut(&this)?;
         if s.binding {
             return Ok(Err(ErrorCode::ConcurrencyConflict));
         }
@@ -177,7 +182,7 @@ impl udp::HostUdpSocket for RealUdp<'_> {
         if !self.allow(addr, SocketAddrUse::UdpBind) {
             return Ok(Err(ErrorCode::AccessDenied));
         }
-        let s = self.0.table().get_mut(&this)?;
+        let s = self.table().get_mut(&this)?;
         if let Err(code) = socket::bind(&s.socket, addr) {
             return Ok(Err(code));
         }
@@ -186,7 +191,7 @@ impl udp::HostUdpSocket for RealUdp<'_> {
     }
 
     fn finish_bind(&mut self, this: Resource<UdpSocket>) -> Wit<()> {
-        let s = self.0.table().get_mut(&this)?;
+        let s = self.table().get_mut(&this)?;
         if !s.binding {
             return Ok(Err(ErrorCode::NotInProgress));
         }
@@ -203,14 +208,13 @@ impl udp::HostUdpSocket for RealUdp<'_> {
         Resource<OutgoingDatagramStream>,
     )> {
         let streams = self
-            .0
             .table()
             .iter_children(&this)?
             .any(|c| c.is::<IncomingDatagramStream>() || c.is::<OutgoingDatagramStream>());
         if streams {
             wasmtime::bail!("UDP streams not dropped yet");
         }
-        let s = self.0.table().get_mut(&this)?;
+        let s = self.table().get_mut(&this)?;
         if !s.is_bound() {
             // In WASI 0.2, a UDP socket must be bound before `stream`.
             return Ok(Err(ErrorCode::InvalidState));
@@ -228,10 +232,10 @@ impl udp::HostUdpSocket for RealUdp<'_> {
                 return Ok(Err(code));
             }
         }
-        let s = self.0.table().get(&this)?;
+        let s = self.table().get(&this)?;
         let incoming = IncomingDatagramStream::new(s.socket.clone(), s.remote);
         let outgoing = OutgoingDatagramStream::new(s.socket.clone(), s.ipv6, s.remote);
-        let table = self.0.table();
+        let table = self.table();
         Ok(Ok((
             table.push_child(incoming, &this)?,
             table.push_child(outgoing, &this)?,
@@ -239,7 +243,7 @@ impl udp::HostUdpSocket for RealUdp<'_> {
     }
 
     fn local_address(&mut self, this: Resource<UdpSocket>) -> Wit<IpSocketAddress> {
-        let s = self.0.table().get_mut(&this)?;
+        let s = self.table().get_mut(&this)?;
         if !s.is_bound() {
             return Ok(Err(ErrorCode::InvalidState));
         }
@@ -250,36 +254,36 @@ impl udp::HostUdpSocket for RealUdp<'_> {
     }
 
     fn remote_address(&mut self, this: Resource<UdpSocket>) -> Wit<IpSocketAddress> {
-        let s = self.0.table().get(&this)?;
+        let s = self.table().get(&this)?;
         Ok(s.remote
             .map(IpSocketAddress::from)
             .ok_or(ErrorCode::InvalidState))
     }
 
     fn address_family(&mut self, this: Resource<UdpSocket>) -> wasmtime::Result<IpAddressFamily> {
-        Ok(match self.0.table().get(&this)?.ipv6 {
+        Ok(match self.table().get(&this)?.ipv6 {
             true => IpAddressFamily::Ipv6,
             false => IpAddressFamily::Ipv4,
         })
     }
 
     fn unicast_hop_limit(&mut self, this: Resource<UdpSocket>) -> Wit<u8> {
-        let s = self.0.table().get(&this)?;
+        let s = self.table().get(&this)?;
         Ok(socket::hop_limit(&s.socket, s.ipv6))
     }
 
     fn set_unicast_hop_limit(&mut self, this: Resource<UdpSocket>, value: u8) -> Wit<()> {
-        let s = self.0.table().get(&this)?;
+        let s = self.table().get(&this)?;
         Ok(socket::set_hop_limit(&s.socket, s.ipv6, value))
     }
 
     fn receive_buffer_size(&mut self, this: Resource<UdpSocket>) -> Wit<u64> {
-        let s = self.0.table().get(&this)?;
+        let s = self.table().get(&this)?;
         Ok(socket::buffer_size(&s.socket, socket::Buffer::Receive))
     }
 
     fn set_receive_buffer_size(&mut self, this: Resource<UdpSocket>, value: u64) -> Wit<()> {
-        let s = self.0.table().get(&this)?;
+        let s = self.table().get(&this)?;
         Ok(socket::set_buffer_size(
             &s.socket,
             socket::Buffer::Receive,
@@ -288,12 +292,12 @@ impl udp::HostUdpSocket for RealUdp<'_> {
     }
 
     fn send_buffer_size(&mut self, this: Resource<UdpSocket>) -> Wit<u64> {
-        let s = self.0.table().get(&this)?;
+        let s = self.table().get(&this)?;
         Ok(socket::buffer_size(&s.socket, socket::Buffer::Send))
     }
 
     fn set_send_buffer_size(&mut self, this: Resource<UdpSocket>, value: u64) -> Wit<()> {
-        let s = self.0.table().get(&this)?;
+        let s = self.table().get(&this)?;
         Ok(socket::set_buffer_size(
             &s.socket,
             socket::Buffer::Send,
@@ -302,11 +306,11 @@ impl udp::HostUdpSocket for RealUdp<'_> {
     }
 
     fn subscribe(&mut self, this: Resource<UdpSocket>) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.0.table(), this)
+        subscribe(self.table(), this)
     }
 
     fn drop(&mut self, this: Resource<UdpSocket>) -> wasmtime::Result<()> {
-        self.0.table().delete(this)?;
+        self.table().delete(this)?;
         Ok(())
     }
 }
@@ -316,7 +320,7 @@ impl RealUdp<'_> {
     /// (the address, then the grants: `udp-send`, `udp-receive`), then
     /// connected.
     fn connect(&mut self, this: &Resource<UdpSocket>, remote: SocketAddr) -> Wit<()> {
-        let s = self.0.table().get(this)?;
+        let s = self.table().get(this)?;
         if !socket::valid_family(remote.ip(), s.ipv6) || !socket::valid_remote(remote) {
             return Ok(Err(ErrorCode::InvalidArgument));
         }
@@ -327,7 +331,7 @@ impl RealUdp<'_> {
         {
             return Ok(Err(ErrorCode::AccessDenied));
         }
-        let s = self.0.table().get_mut(this)?;
+        let s = self.table().get_mut(this)?;
         let connected = socket::connect(&s.socket, remote);
         s.remote = socket::peer(&s.socket, s.ipv6);
         Ok(connected)

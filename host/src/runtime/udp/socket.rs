@@ -10,6 +10,10 @@ use std::os::fd::AsRawFd;
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 use wasmtime_wasi::p2::bindings::sockets::network::ErrorCode;
 
+// WASI 0.2's address rules as wasmtime-wasi 48 has them, in one copy: the
+// simulated network's.
+pub use socklab_sim::sockets::addr::{valid_family, valid_remote};
+
 /// What an I/O error becomes, exactly as wasmtime-wasi maps it for a 0.2
 /// guest (through its `sockets::ErrorCode`, so `other` is `unknown`).
 pub fn code(e: &std::io::Error) -> ErrorCode {
@@ -48,26 +52,6 @@ pub fn is_bound(socket: &tokio::net::UdpSocket, ipv6: bool) -> bool {
 /// The connected peer, if any.
 pub fn peer(socket: &tokio::net::UdpSocket, ipv6: bool) -> Option<SocketAddr> {
     socket.peer_addr().ok().filter(|a| *a != unspecified(ipv6))
-}
-
-/// Whether `ip` may be used on a socket of the family: IPv4 on IPv4, and on
-/// IPv6 neither IPv4-mapped nor the deprecated IPv4-compatible addresses.
-pub fn valid_family(ip: IpAddr, ipv6: bool) -> bool {
-    match (ipv6, ip) {
-        (false, IpAddr::V4(_)) => true,
-        (true, IpAddr::V6(v6)) => {
-            let compatible = matches!(v6.segments(), [0, 0, 0, 0, 0, 0, _, _])
-                && v6 != Ipv6Addr::UNSPECIFIED
-                && v6 != Ipv6Addr::LOCALHOST;
-            !compatible && v6.to_ipv4_mapped().is_none()
-        }
-        _ => false,
-    }
-}
-
-/// Whether `addr` may be sent to: not a wildcard, not port 0.
-pub fn valid_remote(addr: SocketAddr) -> bool {
-    !addr.ip().to_canonical().is_unspecified() && addr.port() != 0
 }
 
 /// `bind(2)`; `EAFNOSUPPORT` reads as `invalid-argument`.

@@ -205,11 +205,11 @@ impl HostIncomingDatagramStream for RealUdp<'_> {
         &mut self,
         this: Resource<IncomingDatagramStream>,
     ) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.0.table(), this)
+        subscribe(self.table(), this)
     }
 
     fn drop(&mut self, this: Resource<IncomingDatagramStream>) -> wasmtime::Result<()> {
-        self.0.table().delete(this)?;
+        self.table().delete(this)?;
         Ok(())
     }
 }
@@ -228,7 +228,7 @@ impl Pollable for IncomingDatagramStream {
 
 impl HostOutgoingDatagramStream for RealUdp<'_> {
     fn check_send(&mut self, this: Resource<OutgoingDatagramStream>) -> Wit<u64> {
-        let s = self.0.table().get_mut(&this)?;
+        let s = self.table().get_mut(&this)?;
         s.permits = if s.flush() { MAX_DATAGRAMS } else { 0 };
         Ok(Ok(s.permits as u64))
     }
@@ -284,13 +284,13 @@ impl HostOutgoingDatagramStream for RealUdp<'_> {
         &mut self,
         this: Resource<OutgoingDatagramStream>,
     ) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.0.table(), this)
+        subscribe(self.table(), this)
     }
 
     /// A datagram still waiting is tried once more, then given a second to
     /// go out on its own (wasmtime-wasi waits for it inside the drop).
     fn drop(&mut self, this: Resource<OutgoingDatagramStream>) -> wasmtime::Result<()> {
-        let mut s = self.0.table().delete(this)?;
+        let mut s = self.table().delete(this)?;
         if !s.flush()
             && let Some((data, dst)) = s.pending.take()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
