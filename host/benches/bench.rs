@@ -9,7 +9,7 @@ fn main() -> anyhow::Result<()> {
         only: Vec::new(),
         guest_dir: None,
         socklab_exe: Some(env!("CARGO_BIN_EXE_socklab").into()),
-        flavor: &socklab::runtime::engine::REAL,
+        udp_sockets: socklab::runtime::link::UdpSockets::Socklab,
         pin: true,
     };
     // Pinned before the runtime starts a thread, as `socklab bench` does.

@@ -65,7 +65,8 @@ pub use self::table::{Goal, Row, UNSTABLE};
 use crate::grants::audit::Audit;
 use crate::runtime::Runtime;
 use crate::runtime::cache::Cache;
-use crate::runtime::engine::{Flavor, REAL_WASMTIME_UDP};
+use crate::runtime::engine::{self, Flavor};
+use crate::runtime::link::UdpSockets;
 use crate::version::{SOCKLAB_VERSION, WASMTIME_VERSION};
 
 /// A group of rows, as `--only` names it; rows print in this order.
@@ -106,9 +107,9 @@ pub struct Options {
     /// The `socklab` binary, for the `wasmtime-run` row (it times whole
     /// processes); `None` leaves that row "not measured".
     pub socklab_exe: Option<PathBuf>,
-    /// The runtime flavor the guests run in: [`REAL`](crate::runtime::engine::REAL),
-    /// or wasmtime-wasi's UDP for comparison (`--udp-sockets wasmtime-wasi`).
-    pub flavor: &'static Flavor,
+    /// Whose UDP sockets the guests get: socklab's own, or wasmtime-wasi's
+    /// for comparison (`--udp-sockets wasmtime-wasi`).
+    pub udp_sockets: UdpSockets,
     /// Every thread (and child process) on one CPU: the process was pinned
     /// before its runtime started ([`pin::pin_this_thread`]), and the bench
     /// reads the CPU back. `--no-pin` clears it.
@@ -183,7 +184,7 @@ pub struct Bench {
     /// The one CPU every thread ran on; `None` with `--no-pin`.
     pub pinned_cpu: Option<usize>,
     /// Whose UDP sockets the guests had: `socklab` or `wasmtime-wasi`.
-    pub udp_sockets: &'static str,
+    pub udp_sockets: UdpSockets,
     /// How much each row did per round.
     pub scale: Scale,
     /// Every row measured, in group order.
@@ -252,14 +253,15 @@ pub async fn run_all(options: Options, interrupt: impl Future<Output = ()>) -> R
     };
     let scale = Scale::new(options.quick);
     let scratch = tempfile::tempdir().context("creating the bench's scratch directory")?;
-    let mut runtime = Runtime::of(options.flavor, options.guest_dir.clone())?;
+    let flavor = engine::real(options.udp_sockets);
+    let mut runtime = Runtime::of(flavor, options.guest_dir.clone())?;
     runtime.audit = Some(Audit::create(&scratch.path().join("audit.jsonl"))?);
     runtime.cache = Some(Cache::open(scratch.path().join("cache"))?);
     let ctx = Ctx {
         runtime: Arc::new(runtime),
         scale,
         guest_dir: options.guest_dir,
-        flavor: options.flavor,
+        flavor,
         socklab_exe: options.socklab_exe,
         scratch,
     };
@@ -299,10 +301,7 @@ pub async fn run_all(options: Options, interrupt: impl Future<Output = ()>) -> R
         wasmtime: WASMTIME_VERSION,
         quick: options.quick,
         pinned_cpu,
-        udp_sockets: match options.flavor.name == REAL_WASMTIME_UDP.name {
-            true => "wasmtime-wasi",
-            false => "socklab",
-        },
+        udp_sockets: options.udp_sockets,
         scale,
         rows,
         seconds: started.elapsed().as_secs_f64(),

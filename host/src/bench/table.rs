@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 
 use super::Bench;
+use crate::runtime::link::UdpSockets;
 
 /// What a row should reach.
 #[derive(Clone, Copy, Debug)]
@@ -246,8 +247,8 @@ pub fn render(bench: &Bench) -> String {
         if bench.quick { " --quick" } else { "" },
         bench.scale.rounds,
         match bench.udp_sockets {
-            "wasmtime-wasi" => "wasmtime-wasi's (--udp-sockets wasmtime-wasi)",
-            _ => "socklab's own",
+            UdpSockets::WasmtimeWasi => "wasmtime-wasi's (--udp-sockets wasmtime-wasi)",
+            UdpSockets::Socklab => "socklab's own",
         },
         match bench.pinned_cpu {
             Some(cpu) => format!("every thread on CPU {cpu} (--no-pin: unpinned)"),

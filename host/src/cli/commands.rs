@@ -35,7 +35,7 @@ pub async fn dispatch(runtime: &Arc<Runtime>, cli: Cli, interrupt: &Interrupt) -
         Command::Run(args) => run(runtime, args, json, interrupt).await?,
         Command::Lab(args) => lab(runtime, args, json, interrupt).await?,
         Command::Bench(args) => {
-            bench(args, runtime.flavor(), cli.guest_dir, json, interrupt).await?
+            bench(args, cli.udp_sockets, cli.guest_dir, json, interrupt).await?
         }
         Command::Inspect(args) => inspect(runtime, args, json)?,
     };
@@ -225,7 +225,7 @@ async fn lab(
 /// `socklab bench`: what the sandbox costs, against native.
 async fn bench(
     args: BenchArgs,
-    flavor: &'static crate::runtime::engine::Flavor,
+    udp_sockets: crate::runtime::link::UdpSockets,
     guest_dir: Option<std::path::PathBuf>,
     json: bool,
     interrupt: &Interrupt,
@@ -235,7 +235,7 @@ async fn bench(
         only: args.only,
         guest_dir,
         socklab_exe: std::env::current_exe().ok(),
-        flavor,
+        udp_sockets,
         pin: !args.no_pin,
     };
     interrupt.graceful();

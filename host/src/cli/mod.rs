@@ -71,12 +71,10 @@ pub async fn execute(cli: Cli) -> Result<i32> {
 /// directory, `-v`, the audit file (its first line written now), the
 /// compiled cache.
 fn runtime_for(cli: &Cli) -> Result<Runtime> {
-    use crate::runtime::engine::{REAL, REAL_WASMTIME_UDP, SIMULATED};
-    use crate::runtime::link::UdpSockets;
-    let flavor = match (cli.network, cli.udp_sockets) {
-        (Network::Real, UdpSockets::Socklab) => &REAL,
-        (Network::Real, UdpSockets::WasmtimeWasi) => &REAL_WASMTIME_UDP,
-        (Network::Simulated, _) => &SIMULATED,
+    use crate::runtime::engine;
+    let flavor = match cli.network {
+        Network::Real => engine::real(cli.udp_sockets),
+        Network::Simulated => &engine::SIMULATED,
     };
     let mut runtime = Runtime::of(flavor, cli.guest_dir.clone())?;
     runtime.verbose = cli.verbose;

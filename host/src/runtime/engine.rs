@@ -63,6 +63,15 @@ pub const REAL_WASMTIME_UDP: Flavor = Flavor {
     ticks: true,
 };
 
+/// The flavor for WASI 0.2 guests on the host's own network with `udp`'s
+/// UDP sockets.
+pub fn real(udp: link::UdpSockets) -> &'static Flavor {
+    match udp {
+        link::UdpSockets::Socklab => &REAL,
+        link::UdpSockets::WasmtimeWasi => &REAL_WASMTIME_UDP,
+    }
+}
+
 /// WASI 0.3 guests on the host's own network: wasmtime-wasi's `p3` sockets
 /// with the same grants (wasmtime-wasi 48 calls `socket_addr_check` for
 /// them too), plus the WASI 0.2 interfaces Rust's std brings in.

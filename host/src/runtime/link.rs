@@ -39,7 +39,8 @@ fn real_with(linker: &mut Linker<GuestState>, udp: UdpSockets) -> Result<()> {
 
 /// Whose `wasi:sockets/udp` a real-network linker offers (the values of
 /// `--udp-sockets`).
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(clap::ValueEnum, serde::Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
 pub enum UdpSockets {
     /// socklab's own, on tokio's `UdpSocket` ([`super::udp`]).
     Socklab,

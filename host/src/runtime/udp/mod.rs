@@ -23,6 +23,15 @@
 //!
 //! `--udp-sockets wasmtime-wasi` links wasmtime-wasi's own UDP instead, for
 //! comparison (`link::real_wasmtime_udp`).
+//!
+//! # TODO
+//! - The state machine's checks (`stream`, a datagram's destination) are
+//!   the simulated network's UDP's again, over other types: a trait over
+//!   both backends would keep one copy.
+//! - WASI 0.3 guests' UDP is still wasmtime-wasi's `p3`.
+//! - One round trip still costs about 6 us more than native (four host
+//!   calls per datagram, and `wasi:io/poll`'s boxed future per pollable):
+//!   docs/bench.md.
 
 mod socket;
 mod streams;
@@ -74,7 +83,10 @@ type Wit<T> = wasmtime::Result<Result<T, ErrorCode>>;
 
 /// The `udp-socket` resource.
 pub struct UdpSocket {
+    /// The kernel's socket, registered with tokio; shared with its two
+    /// streams (the table's children of this resource).
     socket: Arc<tokio::net::UdpSocket>,
+    /// Its family, fixed at creation: which addresses it may use.
     ipv6: bool,
     /// Between `start-bind` and `finish-bind`.
     binding: bool,

@@ -33,6 +33,7 @@ const MAX_DATAGRAM_SIZE: usize = u16::MAX as usize;
 
 /// The `incoming-datagram-stream` resource.
 pub struct IncomingDatagramStream {
+    /// The socket's kernel socket, shared with it.
     socket: Arc<tokio::net::UdpSocket>,
     /// The peer when the stream was made: others' datagrams are discarded
     /// (Linux filters when a datagram arrives, not when it is read, so one
@@ -106,8 +107,12 @@ fn recv_from(
 
 /// The `outgoing-datagram-stream` resource.
 pub struct OutgoingDatagramStream {
+    /// The socket's kernel socket, shared with it.
     socket: Arc<tokio::net::UdpSocket>,
+    /// The socket's family: which destinations are valid.
     ipv6: bool,
+    /// The peer when the stream was made: the only destination allowed,
+    /// and sent to with `send(2)`.
     connected: Option<SocketAddr>,
     /// Datagrams the last `check-send` permitted.
     permits: usize,
