@@ -42,7 +42,7 @@ fn real_with(linker: &mut Linker<GuestState>, udp: UdpSockets) -> Result<()> {
 #[derive(clap::ValueEnum, serde::Serialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum UdpSockets {
-    /// socklab's own, on tokio's `UdpSocket` ([`super::udp`]).
+    /// socklab's own, on tokio's `UdpSocket` (`runtime/udp/`).
     Socklab,
     /// wasmtime-wasi 48's, with socklab's socket creation over it.
     WasmtimeWasi,
