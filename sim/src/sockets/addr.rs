@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use crate::bindings::sockets::network::{
-    IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
+    ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
 };
 
 pub(crate) fn to_std(addr: IpSocketAddress) -> SocketAddr {
@@ -71,6 +71,32 @@ pub fn valid_family(ip: IpAddr, ipv6: bool) -> bool {
             !compatible && v6.to_ipv4_mapped().is_none()
         }
         _ => false,
+    }
+}
+
+/// Largest datagram a `send` accepts (wasmtime-wasi's `MAX_DATAGRAM_SIZE`);
+/// the network then refuses what IP cannot carry.
+pub const MAX_DATAGRAM_SIZE: usize = u16::MAX as usize;
+
+/// Where one datagram of `len` bytes goes, checked in wasmtime-wasi 48's
+/// order: its size, then its address (`remote`: valid, of the socket's
+/// family, the `connected` peer's if connected; none: the peer).
+pub fn destination(
+    len: usize,
+    remote: Option<SocketAddr>,
+    connected: Option<SocketAddr>,
+    ipv6: bool,
+) -> Result<SocketAddr, ErrorCode> {
+    if len > MAX_DATAGRAM_SIZE {
+        return Err(ErrorCode::DatagramTooLarge);
+    }
+    match (remote, connected) {
+        (Some(addr), _) if !valid_remote(addr) || !valid_family(addr.ip(), ipv6) => {
+            Err(ErrorCode::InvalidArgument)
+        }
+        (Some(addr), Some(peer)) if addr != peer => Err(ErrorCode::InvalidArgument),
+        (Some(addr), _) | (None, Some(addr)) => Ok(addr),
+        (None, None) => Err(ErrorCode::InvalidArgument),
     }
 }
 

@@ -10,7 +10,7 @@ use wasmtime::component::Resource;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
 
-use super::addr::{family, from_std, to_std, valid_family, valid_remote};
+use super::addr::{destination, family, from_std, to_std, valid_family, valid_remote};
 use super::{Network, SimCtx, SimView, Transport};
 use crate::bindings::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress};
 use crate::bindings::sockets::{udp, udp_create_socket};
@@ -22,10 +22,6 @@ const MAX_DATAGRAMS: usize = 16;
 /// `receive` stops once this many bytes are read (wasmtime-wasi's
 /// `MAX_READ_SIZE_ALLOC`).
 const MAX_READ: usize = 64 * 1024;
-
-/// Largest datagram a `send` accepts (wasmtime-wasi's `MAX_DATAGRAM_SIZE`);
-/// the network then refuses what IP cannot carry.
-const MAX_DATAGRAM_SIZE: usize = u16::MAX as usize;
 
 /// A WIT result inside a trap-or-value result.
 type Wit<T> = wasmtime::Result<Result<T, ErrorCode>>;
@@ -389,17 +385,7 @@ impl<T: SimView> SimCtx<'_, T> {
         data: Vec<u8>,
         remote: Option<SocketAddr>,
     ) -> Result<(), ErrorCode> {
-        if data.len() > MAX_DATAGRAM_SIZE {
-            return Err(ErrorCode::DatagramTooLarge);
-        }
-        let dst = match (remote, connected) {
-            (Some(addr), _) if !valid_remote(addr) || !valid_family(addr.ip(), ipv6) => {
-                return Err(ErrorCode::InvalidArgument);
-            }
-            (Some(addr), Some(peer)) if addr != peer => return Err(ErrorCode::InvalidArgument),
-            (Some(addr), _) | (None, Some(addr)) => addr,
-            (None, None) => return Err(ErrorCode::InvalidArgument),
-        };
+        let dst = destination(data.len(), remote, connected, ipv6)?;
         if !self.0.allow(dst, SocketAddrUse::UdpSend) {
             return Err(ErrorCode::AccessDenied);
         }

@@ -16,8 +16,9 @@ use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
 use super::generated::wasi::sockets::udp::{
     HostIncomingDatagramStream, HostOutgoingDatagramStream, IncomingDatagram, OutgoingDatagram,
 };
-use super::socket::{code, valid_family, valid_remote};
+use super::socket::code;
 use super::{RealUdp, Wit};
+use socklab_sim::sockets::addr::{self, MAX_DATAGRAM_SIZE};
 
 /// Most datagrams one `receive` returns and one `check-send` permits
 /// (wasmtime-wasi's `MAX_DATAGRAMS`).
@@ -26,10 +27,6 @@ const MAX_DATAGRAMS: usize = 16;
 /// `receive` stops once this many bytes are read (wasmtime-wasi's
 /// `MAX_READ_SIZE_ALLOC`).
 const MAX_READ: usize = 64 * 1024;
-
-/// Largest datagram `send` accepts and `receive` reads (wasmtime-wasi's
-/// `MAX_DATAGRAM_SIZE`); the kernel then refuses what IP cannot carry.
-const MAX_DATAGRAM_SIZE: usize = u16::MAX as usize;
 
 /// The `incoming-datagram-stream` resource.
 pub struct IncomingDatagramStream {
@@ -310,24 +307,14 @@ impl HostOutgoingDatagramStream for RealUdp<'_> {
     }
 }
 
-/// Where one datagram goes, checked in wasmtime-wasi's order: its size,
-/// then its address (valid, of the family, the connected peer's if
-/// connected).
+/// Where one datagram goes: the simulated network's rule, which is
+/// wasmtime-wasi 48's (its size, then its address).
 fn destination(
     s: &OutgoingDatagramStream,
     datagram: &OutgoingDatagram,
 ) -> Result<SocketAddr, ErrorCode> {
-    if datagram.data.len() > MAX_DATAGRAM_SIZE {
-        return Err(ErrorCode::DatagramTooLarge);
-    }
-    match (datagram.remote_address.map(SocketAddr::from), s.connected) {
-        (Some(addr), _) if !valid_remote(addr) || !valid_family(addr.ip(), s.ipv6) => {
-            Err(ErrorCode::InvalidArgument)
-        }
-        (Some(addr), Some(peer)) if addr != peer => Err(ErrorCode::InvalidArgument),
-        (Some(addr), _) | (None, Some(addr)) => Ok(addr),
-        (None, None) => Err(ErrorCode::InvalidArgument),
-    }
+    let remote = datagram.remote_address.map(SocketAddr::from);
+    addr::destination(datagram.data.len(), remote, s.connected, s.ipv6).map_err(ErrorCode::from)
 }
 
 #[wasmtime_wasi_io::async_trait]
