@@ -2,7 +2,7 @@
 //! made for every socket use and name lookup, and the record of each
 //! decision (refusals one by one, allowed uses counted).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -28,8 +28,10 @@ const MAX_KEPT_REFUSALS: usize = 1_000;
 struct Decisions {
     refused: Vec<Refusal>,
     refused_total: u64,
-    /// Allowed uses, counted per operation, target and deciding rule.
-    allowed: BTreeMap<(Op, String, String), u64>,
+    /// Allowed uses, counted per operation, target and deciding rule. The
+    /// keys stay unformatted: this is counted on every datagram, and the
+    /// text is wanted only once, when the audit file is written.
+    allowed: HashMap<(Op, Target, Decider), u64>,
     /// Peers a datagram was received from (for [`Target::Senders`]).
     senders: HashSet<SocketAddr>,
 }
@@ -73,15 +75,10 @@ impl Policy {
     /// The rules in force, as the transcript shows them: `wiring: ...`,
     /// `allow: ...`, `deny: ...`.
     pub fn describe(&self) -> Vec<String> {
-        let label = |r: &Rule| match r.origin {
-            Origin::Wiring => "wiring",
-            Origin::Allow => "allow",
-            Origin::Deny => "deny",
-        };
         self.allow
             .iter()
             .chain(&self.deny)
-            .map(|r| format!("{}: {r}", label(r)))
+            .map(|r| format!("{}: {r}", origin_label(r)))
             .collect()
     }
 
@@ -104,12 +101,13 @@ impl Policy {
     pub fn check(&self, op: Op, addr: SocketAddr) -> bool {
         let mut decisions = self.decisions.lock().unwrap();
         let senders = |a: SocketAddr| decisions.senders.contains(&a);
-        let mut verdict = decide(&self.allow, &self.deny, |r| r.matches(op, addr, senders));
-        if verdict.as_ref().is_err_and(|rule| rule == NO_RULE) {
-            verdict = implied_bind(&self.allow, op, addr).ok_or_else(|| NO_RULE.to_string());
+        let mut decider = decide(&self.allow, &self.deny, |r| r.matches(op, addr, senders));
+        if decider == Decider::NoRule
+            && let Some(rule) = implied_bind(&self.allow, op, addr)
+        {
+            decider = Decider::Implied(rule);
         }
-        let target = show_addr(addr);
-        let allowed = self.record(&mut decisions, op, target, verdict);
+        let allowed = self.record(&mut decisions, op, Target::Addr(addr), decider);
         if allowed && op == Op::UdpReceive {
             decisions.senders.insert(addr);
         }
@@ -119,39 +117,37 @@ impl Policy {
     /// Decide one name lookup, and record the decision.
     pub fn check_name(&self, name: &str) -> bool {
         let mut decisions = self.decisions.lock().unwrap();
-        let verdict = decide(&self.allow, &self.deny, |r| r.matches_name(name));
-        self.record(&mut decisions, Op::Dns, name.to_string(), verdict)
+        let decider = decide(&self.allow, &self.deny, |r| r.matches_name(name));
+        self.record(&mut decisions, Op::Dns, Target::Name(name.into()), decider)
     }
 
-    fn record(
-        &self,
-        decisions: &mut Decisions,
-        op: Op,
-        target: String,
-        verdict: Result<String, String>,
-    ) -> bool {
-        match verdict {
-            Ok(rule) => {
-                *decisions.allowed.entry((op, target, rule)).or_default() += 1;
-                true
-            }
-            Err(rule) => {
-                let refusal = Refusal {
-                    time: now_secs(),
-                    op,
-                    target,
-                    rule,
-                    silent: op.silent(),
-                };
-                if let Some(audit) = &self.audit {
-                    audit.write(&Decision::refused(&self.guest, &refusal));
-                }
-                decisions.refused_total += 1;
-                if decisions.refused.len() < MAX_KEPT_REFUSALS {
-                    decisions.refused.push(refusal);
-                }
-                false
-            }
+    /// Count an allowed use, or record a refused one; whether it was allowed.
+    fn record(&self, decisions: &mut Decisions, op: Op, target: Target, decider: Decider) -> bool {
+        if decider.allows() {
+            *decisions.allowed.entry((op, target, decider)).or_default() += 1;
+            return true;
+        }
+        let rule = self.explain(decider);
+        self.refused(decisions, op, target.to_string(), rule);
+        false
+    }
+
+    /// Record one refusal: kept (the first thousand), counted, and written
+    /// to the audit file at once.
+    fn refused(&self, decisions: &mut Decisions, op: Op, target: String, rule: String) {
+        let refusal = Refusal {
+            time: now_secs(),
+            op,
+            target,
+            rule,
+            silent: op.silent(),
+        };
+        if let Some(audit) = &self.audit {
+            audit.write(&Decision::refused(&self.guest, &refusal));
+        }
+        decisions.refused_total += 1;
+        if decisions.refused.len() < MAX_KEPT_REFUSALS {
+            decisions.refused.push(refusal);
         }
     }
 
@@ -159,7 +155,21 @@ impl Policy {
     /// of a transport its role does not have).
     pub fn refuse(&self, op: Op, target: String, rule: String) {
         let mut decisions = self.decisions.lock().unwrap();
-        self.record(&mut decisions, op, target, Err(rule));
+        self.refused(&mut decisions, op, target, rule);
+    }
+
+    /// The deciding rule as the audit and the transcript show it:
+    /// `wiring: udp-send=...`, `deny: ...`, `implied by allow: ...`.
+    fn explain(&self, decider: Decider) -> String {
+        match decider {
+            Decider::Allow(i) => format!("{}: {}", origin_label(&self.allow[i]), self.allow[i]),
+            Decider::Deny(i) => format!("deny: {}", self.deny[i]),
+            Decider::Implied(i) => {
+                let rule = &self.allow[i];
+                format!("implied by {}: {rule}", origin_label(rule))
+            }
+            Decider::NoRule => NO_RULE.to_string(),
+        }
     }
 
     /// Refusals so far, oldest first (the first thousand).
@@ -177,7 +187,13 @@ impl Policy {
     pub fn flush_allowed(&self) {
         let Some(audit) = &self.audit else { return };
         let decisions = self.decisions.lock().unwrap();
-        for ((op, target, rule), count) in &decisions.allowed {
+        // In the order of operation, target and rule, as text.
+        let mut lines: BTreeMap<(Op, String, String), u64> = BTreeMap::new();
+        for ((op, target, decider), count) in &decisions.allowed {
+            let key = (*op, target.to_string(), self.explain(*decider));
+            *lines.entry(key).or_default() += count;
+        }
+        for ((op, target, rule), count) in &lines {
             audit.write(&Decision::allowed(&self.guest, *op, target, rule, *count));
         }
     }
@@ -191,7 +207,7 @@ const NO_RULE: &str = "no rule allows it";
 /// connecting (TCP) or sending (UDP) anywhere allows it too: then
 /// `--allow tcp-connect=ADDR` is enough for a client. An explicit deny
 /// still wins.
-fn implied_bind(allow: &[Rule], op: Op, addr: SocketAddr) -> Option<String> {
+fn implied_bind(allow: &[Rule], op: Op, addr: SocketAddr) -> Option<usize> {
     let needs = match op {
         Op::TcpBind => Op::TcpConnect,
         Op::UdpBind => Op::UdpSend,
@@ -200,8 +216,7 @@ fn implied_bind(allow: &[Rule], op: Op, addr: SocketAddr) -> Option<String> {
     if !addr.ip().is_unspecified() || addr.port() != 0 {
         return None;
     }
-    let rule = allow.iter().find(|r| r.ops.contains(&needs))?;
-    Some(format!("implied by {}: {rule}", origin_label(rule)))
+    allow.iter().position(|r| r.ops.contains(&needs))
 }
 
 fn origin_label(rule: &Rule) -> &'static str {
@@ -212,21 +227,143 @@ fn origin_label(rule: &Rule) -> &'static str {
     }
 }
 
-/// Deny wins over allow: `Ok(allowing rule)` or `Err(refusing rule)`.
-fn decide(allow: &[Rule], deny: &[Rule], covers: impl Fn(&Rule) -> bool) -> Result<String, String> {
-    if let Some(rule) = deny.iter().find(|r| covers(r)) {
-        return Err(format!("deny: {rule}"));
-    }
-    match allow.iter().find(|r| covers(r)) {
-        Some(rule) if rule.origin == Origin::Wiring => Ok(format!("wiring: {rule}")),
-        Some(rule) => Ok(format!("allow: {rule}")),
-        None => Err(NO_RULE.to_string()),
+/// Which rule decided a use: an index into the policy's rules, so that
+/// deciding costs no text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Decider {
+    /// Allowed by `allow[i]` (a wiring or an `--allow` rule).
+    Allow(usize),
+    /// Refused by `deny[i]`.
+    Deny(usize),
+    /// An implicit bind, allowed by `allow[i]` (see [`implied_bind`]).
+    Implied(usize),
+    /// Refused: no rule allows it.
+    NoRule,
+}
+
+impl Decider {
+    fn allows(self) -> bool {
+        matches!(self, Decider::Allow(_) | Decider::Implied(_))
     }
 }
 
-fn show_addr(addr: SocketAddr) -> String {
-    match addr {
-        SocketAddr::V4(a) => a.to_string(),
-        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+/// Deny wins over allow.
+fn decide(allow: &[Rule], deny: &[Rule], covers: impl Fn(&Rule) -> bool) -> Decider {
+    if let Some(i) = deny.iter().position(&covers) {
+        return Decider::Deny(i);
+    }
+    allow
+        .iter()
+        .position(covers)
+        .map_or(Decider::NoRule, Decider::Allow)
+}
+
+/// What a use was of: an address, or a name looked up.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Target {
+    Addr(SocketAddr),
+    Name(String),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Addr(SocketAddr::V4(a)) => write!(f, "{a}"),
+            Target::Addr(SocketAddr::V6(a)) => write!(f, "[{}]:{}", a.ip(), a.port()),
+            Target::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grants::rules::parse;
+
+    fn rule(text: &str, origin: Origin) -> Rule {
+        parse(text, origin).unwrap()
+    }
+
+    /// The allowed lines of the audit file `policy` writes, as JSON values.
+    fn allowed_lines(policy: &Policy, path: &std::path::Path) -> Vec<serde_json::Value> {
+        policy.flush_allowed();
+        policy.audit.as_ref().unwrap().flush();
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|l| l["decision"] == "allow")
+            .collect()
+    }
+
+    #[test]
+    fn allowed_uses_are_counted_per_target_and_rule_and_written_as_text() {
+        let dir = std::env::temp_dir().join(format!("socklab-policy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("audit.jsonl");
+        let user = UserRules {
+            allow: vec![
+                rule("udp-send=127.0.0.1:9", Origin::Allow),
+                rule("dns=*", Origin::Allow),
+            ],
+            deny: vec![rule("udp-send=127.0.0.1:7", Origin::Deny)],
+        };
+        let wiring = vec![rule("udp-receive=*", Origin::Wiring)];
+        let policy = Policy::new(
+            "client c".into(),
+            wiring,
+            &user,
+            Some(Audit::create(&path).unwrap()),
+        );
+        let (a, b): (SocketAddr, SocketAddr) =
+            ("127.0.0.1:9".parse().unwrap(), "[::1]:5".parse().unwrap());
+        for _ in 0..3 {
+            assert!(policy.check(Op::UdpSend, a));
+        }
+        assert!(policy.check(Op::UdpReceive, b));
+        assert!(policy.check(Op::UdpBind, "0.0.0.0:0".parse().unwrap()));
+        assert!(policy.check_name("example.test"));
+        assert!(!policy.check(Op::UdpSend, "127.0.0.1:7".parse().unwrap()));
+        assert!(!policy.check(Op::TcpConnect, a));
+
+        let refusals = policy.refusals();
+        let refused: Vec<_> = refusals
+            .iter()
+            .map(|r| (r.target.as_str(), r.rule.as_str()))
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                ("127.0.0.1:7", "deny: udp-send=127.0.0.1:7"),
+                ("127.0.0.1:9", NO_RULE)
+            ]
+        );
+        let lines = allowed_lines(&policy, &path);
+        let allowed: Vec<_> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l["op"].as_str().unwrap(),
+                    l["target"].as_str().unwrap(),
+                    l["rule"].as_str().unwrap(),
+                    l["count"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                (
+                    "udp-bind",
+                    "0.0.0.0:0",
+                    "implied by allow: udp-send=127.0.0.1:9",
+                    1
+                ),
+                ("udp-send", "127.0.0.1:9", "allow: udp-send=127.0.0.1:9", 3),
+                ("udp-receive", "[::1]:5", "wiring: udp-receive=*:*", 1),
+                ("dns", "example.test", "allow: dns=*", 1),
+            ]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
