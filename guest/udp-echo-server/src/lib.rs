@@ -8,7 +8,8 @@
 //!
 //! Datagrams are taken in batches (`receive` of up to 64) and answered in
 //! batches (`send` of as many as `check-send` allows), so a busy server makes
-//! a few host calls per batch rather than several per datagram.
+//! a few host calls per batch rather than several per datagram. It reads
+//! before it waits, and waits only when the socket is empty.
 
 use socklab_guest::host;
 use socklab_guest::types::{ServerConfig, ServerReport};
@@ -62,15 +63,26 @@ impl exports::socklab::lab::udp_server_role::Guest for Server {
             {
                 break;
             }
-            if poll(&[&stop, &readable]).contains(&0) {
+            if stop.ready() {
                 debug("stop requested");
                 break;
             }
             // (message, (client_host, client_port)) = server_sock.recvfrom(...)
+            // Read first and wait only when nothing is queued, as a
+            // non-blocking server does: under load the next datagram is
+            // usually there already, and a wait that need not wait still
+            // costs (in socklab, 2 to 4 µs a datagram more).
             let budget = config
                 .max_sessions
                 .map_or(BATCH, |max| (max - report.sessions).min(BATCH));
             let datagrams = incoming.receive(budget).map_err(|e| failed("receive", e))?;
+            if datagrams.is_empty() {
+                if poll(&[&stop, &readable]).contains(&0) {
+                    debug("stop requested");
+                    break;
+                }
+                continue;
+            }
             // server_sock.sendto(message, (client_host, client_port)), each
             let replies = datagrams
                 .into_iter()
