@@ -29,10 +29,10 @@
 //!   the simulated network's UDP's again, over other types: a trait over
 //!   both backends would keep one copy.
 //! - WASI 0.3 guests' UDP is still wasmtime-wasi's `p3`.
-//! - One round trip is still 0.84-0.87x native's (target 0.90x): a
-//!   `receive` that reads one datagram makes two `recvfrom(2)` calls (the
-//!   second is the `EAGAIN` that clears tokio's readiness), where
-//!   `recvmmsg(2)` would make one; docs/bench.md has the profile.
+//! - One round trip is still 0.84-0.87x native's (target 0.90x), with
+//!   fewer system calls than native's: what is left is four host calls per
+//!   datagram and the CPU meter's clock reads; docs/bench.md has the
+//!   profile.
 
 mod socket;
 mod streams;
