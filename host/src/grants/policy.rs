@@ -31,8 +31,8 @@ struct Decisions {
     /// Allowed uses, counted per operation, target and deciding rule. The
     /// keys stay unformatted: this is counted on every datagram, and the
     /// text is wanted only once, when the audit file is written.
-    allowed: HashMap<(Op, Target, Decider), u64>,
-    /// Peers a datagram was received from (for [`Target::Senders`]).
+    allowed: HashMap<(Op, Subject, Decider), u64>,
+    /// Peers a datagram was received from (for [`Target::Senders`](super::rules::Target::Senders)).
     senders: HashSet<SocketAddr>,
 }
 
@@ -107,7 +107,7 @@ impl Policy {
         {
             decider = Decider::Implied(rule);
         }
-        let allowed = self.record(&mut decisions, op, Target::Addr(addr), decider);
+        let allowed = self.record(&mut decisions, op, Subject::Addr(addr), decider);
         if allowed && op == Op::UdpReceive {
             decisions.senders.insert(addr);
         }
@@ -118,11 +118,11 @@ impl Policy {
     pub fn check_name(&self, name: &str) -> bool {
         let mut decisions = self.decisions.lock().unwrap();
         let decider = decide(&self.allow, &self.deny, |r| r.matches_name(name));
-        self.record(&mut decisions, Op::Dns, Target::Name(name.into()), decider)
+        self.record(&mut decisions, Op::Dns, Subject::Name(name.into()), decider)
     }
 
     /// Count an allowed use, or record a refused one; whether it was allowed.
-    fn record(&self, decisions: &mut Decisions, op: Op, target: Target, decider: Decider) -> bool {
+    fn record(&self, decisions: &mut Decisions, op: Op, target: Subject, decider: Decider) -> bool {
         if decider.allows() {
             *decisions.allowed.entry((op, target, decider)).or_default() += 1;
             return true;
@@ -161,13 +161,11 @@ impl Policy {
     /// The deciding rule as the audit and the transcript show it:
     /// `wiring: udp-send=...`, `deny: ...`, `implied by allow: ...`.
     fn explain(&self, decider: Decider) -> String {
+        let labelled = |rule: &Rule| format!("{}: {rule}", origin_label(rule));
         match decider {
-            Decider::Allow(i) => format!("{}: {}", origin_label(&self.allow[i]), self.allow[i]),
-            Decider::Deny(i) => format!("deny: {}", self.deny[i]),
-            Decider::Implied(i) => {
-                let rule = &self.allow[i];
-                format!("implied by {}: {rule}", origin_label(rule))
-            }
+            Decider::Allow(i) => labelled(&self.allow[i]),
+            Decider::Deny(i) => labelled(&self.deny[i]),
+            Decider::Implied(i) => format!("implied by {}", labelled(&self.allow[i])),
             Decider::NoRule => NO_RULE.to_string(),
         }
     }
@@ -258,19 +256,21 @@ fn decide(allow: &[Rule], deny: &[Rule], covers: impl Fn(&Rule) -> bool) -> Deci
         .map_or(Decider::NoRule, Decider::Allow)
 }
 
-/// What a use was of: an address, or a name looked up.
+/// What one use was of (a refusal's and an audit line's `target`): an
+/// address, or a name looked up. Not a rule's [`Target`](super::rules::Target), which may cover
+/// many of these.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum Target {
+enum Subject {
     Addr(SocketAddr),
     Name(String),
 }
 
-impl std::fmt::Display for Target {
+impl std::fmt::Display for Subject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Target::Addr(SocketAddr::V4(a)) => write!(f, "{a}"),
-            Target::Addr(SocketAddr::V6(a)) => write!(f, "[{}]:{}", a.ip(), a.port()),
-            Target::Name(name) => f.write_str(name),
+            Subject::Addr(SocketAddr::V4(a)) => write!(f, "{a}"),
+            Subject::Addr(SocketAddr::V6(a)) => write!(f, "[{}]:{}", a.ip(), a.port()),
+            Subject::Name(name) => f.write_str(name),
         }
     }
 }
@@ -298,9 +298,8 @@ mod tests {
 
     #[test]
     fn allowed_uses_are_counted_per_target_and_rule_and_written_as_text() {
-        let dir = std::env::temp_dir().join(format!("socklab-policy-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("audit.jsonl");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
         let user = UserRules {
             allow: vec![
                 rule("udp-send=127.0.0.1:9", Origin::Allow),
@@ -364,6 +363,5 @@ mod tests {
                 ("dns", "example.test", "allow: dns=*", 1),
             ]
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -40,6 +40,7 @@ mod streams;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use socklab_sim::sockets::addr;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::sockets::network::{
     ErrorCode, IpAddressFamily, IpSocketAddress, Network,
@@ -189,7 +190,7 @@ impl udp::HostUdpSocket for RealUdp<'_> {
         if s.is_bound() {
             return Ok(Err(ErrorCode::InvalidState));
         }
-        if !socket::valid_family(addr.ip(), s.ipv6) {
+        if !addr::valid_family(addr.ip(), s.ipv6) {
             return Ok(Err(ErrorCode::InvalidArgument));
         }
         if !self.allow(addr, SocketAddrUse::UdpBind) {
@@ -334,7 +335,7 @@ impl RealUdp<'_> {
     /// connected.
     fn connect(&mut self, this: &Resource<UdpSocket>, remote: SocketAddr) -> Wit<()> {
         let s = self.table().get(this)?;
-        if !socket::valid_family(remote.ip(), s.ipv6) || !socket::valid_remote(remote) {
+        if !addr::valid_family(remote.ip(), s.ipv6) || !addr::valid_remote(remote) {
             return Ok(Err(ErrorCode::InvalidArgument));
         }
         // The socket is bound (`stream` checked), so no implicit bind is

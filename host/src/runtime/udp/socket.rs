@@ -10,10 +10,6 @@ use std::os::fd::AsRawFd;
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 use wasmtime_wasi::p2::bindings::sockets::network::ErrorCode;
 
-// WASI 0.2's address rules as wasmtime-wasi 48 has them, in one copy: the
-// simulated network's.
-pub use socklab_sim::sockets::addr::{valid_family, valid_remote};
-
 /// What an I/O error becomes, exactly as wasmtime-wasi maps it for a 0.2
 /// guest (through its `sockets::ErrorCode`, so `other` is `unknown`).
 pub fn code(e: &std::io::Error) -> ErrorCode {
